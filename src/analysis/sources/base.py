@@ -1,0 +1,86 @@
+"""What every reader returns: kept rows, quarantined rows with their reason, and the row accounting.
+
+The rule the whole warehouse keeps: for every source file, ``read = kept + rejected + merged``
+(``merged``: duplicates folded into another row, such as a republished contract).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+#: Columns of the quarantine table (``data/processed/rejects/``).
+REJECT_COLUMNS = ["source", "file", "record", "rule", "message"]
+#: Columns of the row-accounting table.
+ACCOUNTING_COLUMNS = ["source", "file", "read", "kept", "rejected", "merged"]
+
+
+class SourceFileError(Exception):
+    """A whole file cannot be read (not the expected format, wrong encoding, missing columns).
+
+    The message names the file and the problem; the build stops and the previous warehouse stays.
+    """
+
+    def __init__(self, path: Path | str, problem: str):
+        self.path = str(path)
+        self.problem = problem
+        super().__init__(f"{self.path}: {problem}")
+
+
+@dataclass
+class Reject:
+    """One quarantined record: where it was and which rule it broke."""
+
+    source: str
+    file: str
+    record: str
+    rule: str
+    message: str
+
+
+@dataclass
+class Quarantine:
+    """Collects rejected records and warnings (kept records with a reported anomaly)."""
+
+    rejects: list[Reject] = field(default_factory=list)
+    warnings: list[Reject] = field(default_factory=list)
+
+    def reject(self, source: str, file: str, record: object, rule: str, message: str) -> None:
+        """Quarantine a record: it will not reach the warehouse."""
+        self.rejects.append(Reject(source, file, str(record), rule, message))
+
+    def warn(self, source: str, file: str, record: object, rule: str, message: str) -> None:
+        """Keep a record but report an anomaly in it."""
+        self.warnings.append(Reject(source, file, str(record), rule, message))
+
+    def extend(self, other: "Quarantine") -> None:
+        self.rejects.extend(other.rejects)
+        self.warnings.extend(other.warnings)
+
+    @staticmethod
+    def _frame(items: list[Reject]) -> pd.DataFrame:
+        if not items:
+            return pd.DataFrame({c: pd.Series(dtype="string") for c in REJECT_COLUMNS})
+        return pd.DataFrame([vars(r) for r in items], columns=REJECT_COLUMNS).astype("string")
+
+    def rejects_frame(self) -> pd.DataFrame:
+        return self._frame(self.rejects)
+
+    def warnings_frame(self) -> pd.DataFrame:
+        return self._frame(self.warnings)
+
+
+def accounting_frame(rows: list[dict]) -> pd.DataFrame:
+    """Row accounting as a table, checking that every file reconciles."""
+    frame = pd.DataFrame(rows, columns=ACCOUNTING_COLUMNS)
+    for col in ("read", "kept", "rejected", "merged"):
+        frame[col] = frame[col].astype("int64")
+    broken = frame[frame["read"] != frame["kept"] + frame["rejected"] + frame["merged"]]
+    if not broken.empty:
+        raise AssertionError(
+            "comptage incohérent (lus ≠ gardés + rejetés + fusionnés) : "
+            + ", ".join(broken["file"].astype(str))
+        )
+    return frame

@@ -1,0 +1,565 @@
+"""DECP v2 JSON reader: public-procurement essential data → the canonical ``contracts`` table.
+
+Survives the shapes real publications take (``../shared/decp/README.md``):
+
+* ``{"marches": {"marche": [...], "contrat-concession": [...]}}`` (the schema's form) and
+  ``{"marches": [...]}`` (a plain list, marchés and concessions mixed), or a bare top-level list;
+* ``considerationsSociales`` nested (``{"considerationSociale": [...]}``), flat (``[...]``), a single
+  string, or an empty list;
+* ``titulaires`` as ``[{"titulaire": {...}}]`` or ``[{...}]``;
+* ``dureeMois`` and ``montant`` given as text; identifiers given as numbers.
+
+A contract's social status is *unknown* (``has_social_consideration`` is missing) when the record
+says nothing usable: no ``considerationsSociales`` key, an empty list, or only unrecognised values.
+It is never read as *without* a social consideration unless the record says so.
+
+Concessions (``contrat-concession``) are recognised and kept apart in their own table.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+import pandas as pd
+
+from .base import Quarantine, SourceFileError
+
+SOURCE = "decp"
+FORMAT = "decp-v2-json"
+
+CLAUSE = "Clause sociale"
+CRITERION = "Critère social"
+RESERVED = "Marché réservé"
+RESERVED_CONCESSION = "Concession réservée"
+NONE = "Pas de considération sociale"
+
+_SOCIAL_VALUES = {
+    "clause sociale": CLAUSE,
+    "critere social": CRITERION,
+    "marche reserve": RESERVED,
+    "concession reservee": RESERVED_CONCESSION,
+    "pas de consideration sociale": NONE,
+    "sans objet": NONE,
+}
+_ENV_VALUES = {
+    "clause environnementale": "Clause environnementale",
+    "critere environnemental": "Critère environnemental",
+    "pas de consideration environnementale": "Pas de considération environnementale",
+    "sans objet": "Pas de considération environnementale",
+}
+
+#: Columns of the contracts table, in order (DECP names where the schema has one).
+CONTRACT_COLUMNS = [
+    "uid", "id", "acheteur_id", "objet", "nature", "procedure", "codeCPV", "cpv_division", "ccag",
+    "montant", "montant_initial", "dureeMois", "dureeMois_initial", "dateNotification", "annee",
+    "datePublicationDonnees", "lieuExecution_code", "lieuExecution_typeCode",
+    "departement_execution", "region_execution", "considerationsSociales", "clause_sociale",
+    "critere_social", "marche_reserve", "has_social_consideration",
+    "considerationsEnvironnementales", "clause_environnementale", "critere_environnemental",
+    "has_environmental_consideration", "n_titulaires", "n_modifications", "source_file",
+    "source_record", "format",
+]
+SUPPLIER_COLUMNS = ["uid", "titulaire_id", "typeIdentifiant", "source_file", "source_record"]
+MODIFICATION_COLUMNS = ["uid", "modification_id", "dateNotificationModification",
+                        "datePublicationDonneesModification", "montant", "dureeMois", "n_titulaires",
+                        "source_file", "source_record"]
+CONCESSION_COLUMNS = [
+    "uid", "id", "autoriteConcedante_id", "objet", "nature", "procedure", "valeurGlobale",
+    "dureeMois", "dateSignature", "annee", "datePublicationDonnees", "considerationsSociales",
+    "has_social_consideration",
+    "n_concessionnaires", "n_modifications", "source_file", "source_record", "format",
+]
+
+_IDF_DEPARTEMENTS = {"75", "77", "78", "91", "92", "93", "94", "95"}
+_FIRST_VALID_YEAR = 2000
+
+
+def _fold(text: str) -> str:
+    """Lower case, accents removed, spaces collapsed: the key used to recognise enumerations."""
+    table = str.maketrans("àâäéèêëîïôöùûüçœ’", "aaaeeeeiioouuuco'")
+    return re.sub(r"\s+", " ", text.strip().lower().translate(table))
+
+
+def _as_list(value: Any, inner: str) -> list[Any] | None:
+    """Unwrap ``{"inner": [...]}``, ``[...]`` or a scalar into a list; ``None`` when absent."""
+    if value is None:
+        return None
+    if isinstance(value, dict):
+        value = value.get(inner, [])
+    if isinstance(value, (str, int, float)):
+        value = [value]
+    if not isinstance(value, list):
+        return None
+    out: list[Any] = []
+    for item in value:
+        if isinstance(item, str) and ", " in item:  # tabular exports join multi-values
+            out.extend(part for part in item.split(", ") if part)
+        else:
+            out.append(item)
+    return out
+
+
+@dataclass
+class Considerations:
+    """Recognised values of a considerations field, and what could not be recognised."""
+
+    values: list[str] = field(default_factory=list)
+    unknown: list[str] = field(default_factory=list)
+    present: bool = False
+
+    @property
+    def known(self) -> bool:
+        return self.present and bool(self.values)
+
+
+def parse_considerations(value: Any, inner: str, vocabulary: dict[str, str]) -> Considerations:
+    """Read a considerations field in any of its published shapes."""
+    items = _as_list(value, inner)
+    if items is None:
+        return Considerations()
+    result = Considerations(present=True)
+    for item in items:
+        key = _fold(str(item))
+        if key in vocabulary:
+            canonical = vocabulary[key]
+            if canonical not in result.values:
+                result.values.append(canonical)
+        else:
+            result.unknown.append(str(item))
+    none_value = next(v for v in vocabulary.values() if v.startswith("Pas de"))
+    if none_value in result.values and len(result.values) > 1:
+        # "none" next to a real consideration: the real one wins.
+        result.values.remove(none_value)
+    return result
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    text = str(value).strip()
+    return text or None
+
+
+def _number(value: Any) -> float | None:
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    text = re.sub(r"[\s\u00a0€]", "", str(value)).replace(",", ".")
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+def _date(value: Any) -> date | None:
+    text = _text(value)
+    if not text:
+        return None
+    match = re.match(r"^(\d{4})-(\d{2})-(\d{2})", text)
+    if not match:
+        match_fr = re.match(r"^(\d{2})/(\d{2})/(\d{4})", text)
+        if not match_fr:
+            return None
+        day, month, year = match_fr.groups()
+    else:
+        year, month, day = match.groups()
+    try:
+        return date(int(year), int(month), int(day))
+    except ValueError:
+        return None
+
+
+def departement_from_place(code: str | None, type_code: str | None) -> tuple[str | None, str | None]:
+    """(département, région) of a ``lieuExecution``; either may be unknown.
+
+    Only Île-de-France départements are mapped to their région (11); elsewhere the région is left
+    unknown unless the place is itself a région.
+    """
+    if not code:
+        return None, None
+    code = code.strip().upper().replace(" ", "")
+    kind = _fold(type_code or "")
+    dep: str | None = None
+    if kind == "code region":
+        return None, code.zfill(2)
+    if kind == "code pays":
+        return None, None
+    if kind == "code departement":
+        dep = code.zfill(2) if code.isdigit() and len(code) < 2 else code
+    elif kind == "code postal" or (not kind and code.isdigit() and len(code) == 5):
+        if not (code.isdigit() and len(code) == 5):
+            return None, None
+        if code.startswith("97") or code.startswith("98"):
+            dep = code[:3]
+        elif code.startswith("20"):
+            dep = "2A" if code[:3] in {"200", "201"} else "2B"
+        else:
+            dep = code[:2]
+    elif kind in {"code commune", "code arrondissement", "code canton"} or not kind:
+        if len(code) < 2:
+            return None, None
+        dep = code[:3] if code.startswith(("97", "98")) else code[:2]
+    if dep is None:
+        return None, None
+    return dep, ("11" if dep in _IDF_DEPARTEMENTS else None)
+
+
+def _titulaires(value: Any) -> list[dict[str, str | None]]:
+    out = []
+    for item in value or []:
+        if isinstance(item, dict):
+            inner = item.get("titulaire") or item.get("concessionnaire") or item
+            if isinstance(inner, dict):
+                out.append({"titulaire_id": _text(inner.get("id")),
+                            "typeIdentifiant": _text(inner.get("typeIdentifiant"))})
+    return out
+
+
+def _modifications(value: Any) -> list[dict[str, Any]]:
+    mods = []
+    for item in value or []:
+        if isinstance(item, dict):
+            mod = item.get("modification", item)
+            if isinstance(mod, dict):
+                mods.append(mod)
+
+    def order(mod: dict[str, Any]) -> tuple:
+        ident = _number(mod.get("id"))
+        published = _date(mod.get("datePublicationDonneesModification")) or date.min
+        return (ident if ident is not None else float("inf"), published)
+
+    return sorted(mods, key=order)
+
+
+def iter_records(document: Any, path: Path | str) -> Iterator[tuple[str, int, Any]]:
+    """Yield ``(kind, index, record)`` for every record of a DECP JSON document.
+
+    ``kind`` is ``"marche"`` or ``"concession"``; in a plain list a concession is told apart by
+    its ``autoriteConcedante`` (or ``_type``).
+    """
+    if isinstance(document, dict) and "marches" in document:
+        body = document["marches"]
+    elif isinstance(document, list):
+        body = document
+    else:
+        raise SourceFileError(path, "pas un fichier DECP : clé « marches » absente")
+    if isinstance(body, dict):
+        unknown = set(body) - {"marche", "contrat-concession"}
+        if not {"marche", "contrat-concession"} & set(body):
+            raise SourceFileError(
+                path, f"pas un fichier DECP : « marches » ne contient ni « marche » ni "
+                f"« contrat-concession » (clés : {', '.join(sorted(unknown)) or 'aucune'})")
+        for index, record in enumerate(body.get("marche") or []):
+            yield "marche", index, record
+        for index, record in enumerate(body.get("contrat-concession") or []):
+            yield "concession", index, record
+    elif isinstance(body, list):
+        for index, record in enumerate(body):
+            kind = "marche"
+            if isinstance(record, dict) and (
+                "autoriteConcedante" in record
+                or _fold(str(record.get("_type", ""))).startswith("contrat de concession")
+            ):
+                kind = "concession"
+            yield kind, index, record
+    else:
+        raise SourceFileError(path, "pas un fichier DECP : « marches » n'est ni un objet ni une liste")
+
+
+@dataclass
+class DecpFile:
+    """What one DECP file gave: rows of each table, plus its quarantine."""
+
+    path: str
+    read: int = 0
+    contracts: list[dict[str, Any]] = field(default_factory=list)
+    suppliers: list[dict[str, Any]] = field(default_factory=list)
+    modifications: list[dict[str, Any]] = field(default_factory=list)
+    concessions: list[dict[str, Any]] = field(default_factory=list)
+    quarantine: Quarantine = field(default_factory=Quarantine)
+
+
+def load_json(path: Path) -> Any:
+    """Parse a JSON file, turning every failure into a :class:`SourceFileError` naming the file."""
+    try:
+        with open(path, "rb") as handle:
+            raw = handle.read()
+    except OSError as exc:
+        raise SourceFileError(path, f"illisible ({exc.strerror})") from exc
+    if not raw.strip():
+        raise SourceFileError(path, "fichier vide")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise SourceFileError(
+            path, f"encodage invalide : pas de l'UTF-8 (octet {exc.start})") from exc
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SourceFileError(
+            path, f"JSON invalide ligne {exc.lineno}, colonne {exc.colno} : {exc.msg}") from exc
+
+
+def read_decp_json(path: Path | str, today: date | None = None) -> DecpFile:
+    """Read one DECP v2 JSON file.
+
+    Parameters
+    ----------
+    path
+        The file.
+    today
+        Dates after this day are rejected (default: the real date).
+
+    Returns
+    -------
+    DecpFile
+        Normalised rows (not yet deduplicated across files) and the file's quarantine.
+
+    Raises
+    ------
+    SourceFileError
+        When the file is not JSON, not UTF-8, or not shaped like DECP.
+    """
+    path = Path(path)
+    today = today or date.today()
+    result = DecpFile(path=str(path))
+    document = load_json(path)
+    for kind, index, record in iter_records(document, path):
+        result.read += 1
+        where = f"{kind}[{index}]"
+        if not isinstance(record, dict):
+            result.quarantine.reject(SOURCE, str(path), where, "enregistrement",
+                                     "l'enregistrement n'est pas un objet JSON")
+            continue
+        if kind == "marche":
+            _read_marche(record, where, result, today)
+        else:
+            _read_concession(record, where, result, today)
+    return result
+
+
+def _check_identity(record: dict, owner_key: str, date_key: str, where: str, result: DecpFile,
+                    today: date) -> tuple[str, str, date] | None:
+    ident = _text(record.get("id"))
+    owner = record.get(owner_key)
+    owner_id = _text(owner.get("id")) if isinstance(owner, dict) else _text(owner)
+    when = _date(record.get(date_key))
+    file = result.path
+    q = result.quarantine
+    if not ident:
+        q.reject(SOURCE, file, where, "id obligatoire", "identifiant du contrat absent")
+    elif not owner_id:
+        q.reject(SOURCE, file, where, f"{owner_key}.id obligatoire",
+                 f"identifiant de l'acheteur absent (contrat {ident})")
+    elif when is None:
+        q.reject(SOURCE, file, where, f"{date_key} invalide",
+                 f"date absente ou illisible : {record.get(date_key)!r} (contrat {ident})")
+    elif when.year < _FIRST_VALID_YEAR:
+        q.reject(SOURCE, file, where, f"{date_key} hors période",
+                 f"date antérieure à {_FIRST_VALID_YEAR} : {when} (contrat {ident})")
+    elif when > today:
+        q.reject(SOURCE, file, where, f"{date_key} dans le futur",
+                 f"date postérieure au jour de lecture : {when} (contrat {ident})")
+    else:
+        return ident, owner_id, when
+    return None
+
+
+def _social(record: dict, where: str, result: DecpFile, vocabulary: dict[str, str]) -> Considerations:
+    social = parse_considerations(record.get("considerationsSociales"), "considerationSociale",
+                                  vocabulary)
+    if social.unknown:
+        result.quarantine.warn(
+            SOURCE, result.path, where, "considerationsSociales : valeur inconnue",
+            f"valeur(s) non reconnue(s) : {', '.join(social.unknown)} ; statut social inconnu"
+            if not social.values else
+            f"valeur(s) non reconnue(s) ignorée(s) : {', '.join(social.unknown)}")
+    return social
+
+
+def _read_marche(record: dict, where: str, result: DecpFile, today: date) -> None:
+    identity = _check_identity(record, "acheteur", "dateNotification", where, result, today)
+    if identity is None:
+        return
+    ident, buyer, notified = identity
+    uid = f"{buyer}_{ident}"
+    social = _social(record, where, result, _SOCIAL_VALUES)
+    env = parse_considerations(record.get("considerationsEnvironnementales"),
+                               "considerationEnvironnementale", _ENV_VALUES)
+    place = record.get("lieuExecution") if isinstance(record.get("lieuExecution"), dict) else {}
+    place_code, place_type = _text(place.get("code")), _text(place.get("typeCode"))
+    dep, region = departement_from_place(place_code, place_type)
+
+    amount = _number(record.get("montant"))
+    duration = _number(record.get("dureeMois"))
+    if record.get("montant") is not None and amount is None:
+        result.quarantine.warn(SOURCE, result.path, where, "montant illisible",
+                               f"montant non numérique : {record.get('montant')!r}")
+    suppliers = _titulaires(record.get("titulaires"))
+    modifications = _modifications(record.get("modifications"))
+    amount_initial, duration_initial = amount, duration
+    for number, mod in enumerate(modifications, start=1):
+        mod_amount, mod_duration = _number(mod.get("montant")), _number(mod.get("dureeMois"))
+        mod_suppliers = _titulaires(mod.get("titulaires"))
+        amount = mod_amount if mod_amount is not None else amount
+        duration = mod_duration if mod_duration is not None else duration
+        suppliers = mod_suppliers or suppliers
+        result.modifications.append({
+            "uid": uid,
+            "modification_id": _text(mod.get("id")) or str(number),
+            "dateNotificationModification": _date(mod.get("dateNotificationModification")),
+            "datePublicationDonneesModification": _date(mod.get("datePublicationDonneesModification")),
+            "montant": mod_amount,
+            "dureeMois": mod_duration,
+            "n_titulaires": len(mod_suppliers),
+            "source_file": result.path,
+            "source_record": where,
+        })
+    cpv = _text(record.get("codeCPV"))
+    values = social.values
+    known = social.known
+    result.contracts.append({
+        "uid": uid,
+        "id": ident,
+        "acheteur_id": buyer,
+        "objet": _text(record.get("objet")),
+        "nature": _text(record.get("nature")),
+        "procedure": _text(record.get("procedure")),
+        "codeCPV": cpv,
+        "cpv_division": cpv[:2] if cpv and cpv[:2].isdigit() else None,
+        "ccag": _text(record.get("ccag")),
+        "montant": amount,
+        "montant_initial": amount_initial,
+        "dureeMois": duration,
+        "dureeMois_initial": duration_initial,
+        "dateNotification": notified,
+        "annee": notified.year,
+        "datePublicationDonnees": _date(record.get("datePublicationDonnees")),
+        "lieuExecution_code": place_code,
+        "lieuExecution_typeCode": place_type,
+        "departement_execution": dep,
+        "region_execution": region,
+        "considerationsSociales": ", ".join(values) if known else None,
+        "clause_sociale": (CLAUSE in values) if known else None,
+        "critere_social": (CRITERION in values) if known else None,
+        "marche_reserve": (RESERVED in values) if known else None,
+        "has_social_consideration": (NONE not in values) if known else None,
+        "considerationsEnvironnementales": ", ".join(env.values) if env.known else None,
+        "clause_environnementale": ("Clause environnementale" in env.values) if env.known else None,
+        "critere_environnemental": ("Critère environnemental" in env.values) if env.known else None,
+        "has_environmental_consideration": (
+            "Pas de considération environnementale" not in env.values) if env.known else None,
+        "n_titulaires": len(suppliers),
+        "n_modifications": len(modifications),
+        "source_file": result.path,
+        "source_record": where,
+        "format": FORMAT,
+    })
+    for supplier in suppliers:
+        result.suppliers.append(
+            {"uid": uid, **supplier, "source_file": result.path, "source_record": where})
+
+
+def _read_concession(record: dict, where: str, result: DecpFile, today: date) -> None:
+    identity = _check_identity(record, "autoriteConcedante", "dateSignature", where, result, today)
+    if identity is None:
+        return
+    ident, owner, signed = identity
+    social = _social(record, where, result, _SOCIAL_VALUES)
+    value = _number(record.get("valeurGlobale"))
+    duration = _number(record.get("dureeMois"))
+    modifications = _modifications(record.get("modifications"))
+    for mod in modifications:
+        value = _number(mod.get("valeurGlobale")) if mod.get("valeurGlobale") is not None else value
+        duration = _number(mod.get("dureeMois")) if mod.get("dureeMois") is not None else duration
+    result.concessions.append({
+        "uid": f"{owner}_{ident}",
+        "id": ident,
+        "autoriteConcedante_id": owner,
+        "objet": _text(record.get("objet")),
+        "nature": _text(record.get("nature")),
+        "procedure": _text(record.get("procedure")),
+        "valeurGlobale": value,
+        "dureeMois": duration,
+        "dateSignature": signed,
+        "annee": signed.year,
+        "datePublicationDonnees": _date(record.get("datePublicationDonnees")),
+        "considerationsSociales": ", ".join(social.values) if social.known else None,
+        "has_social_consideration": (NONE not in social.values) if social.known else None,
+        "n_concessionnaires": len(_titulaires(record.get("concessionnaires"))),
+        "n_modifications": len(modifications),
+        "source_file": result.path,
+        "source_record": where,
+        "format": FORMAT,
+    })
+
+
+# --- Tables --------------------------------------------------------------------------------------
+
+_BOOL_COLUMNS = ["clause_sociale", "critere_social", "marche_reserve", "has_social_consideration",
+                 "clause_environnementale", "critere_environnemental",
+                 "has_environmental_consideration"]
+
+
+def contracts_frame(rows: Iterable[dict[str, Any]]) -> pd.DataFrame:
+    """The contracts rows as a typed table (nullable booleans keep *unknown* apart from *false*)."""
+    frame = pd.DataFrame(list(rows), columns=CONTRACT_COLUMNS)
+    for col in _BOOL_COLUMNS:
+        frame[col] = frame[col].astype("boolean")
+    for col in ("montant", "montant_initial", "dureeMois", "dureeMois_initial"):
+        frame[col] = frame[col].astype("Float64")
+    for col in ("annee", "n_titulaires", "n_modifications"):
+        frame[col] = frame[col].astype("Int64")
+    for col in ("dateNotification", "datePublicationDonnees"):
+        frame[col] = pd.to_datetime(frame[col]).astype("datetime64[ms]")
+    text = [c for c in CONTRACT_COLUMNS if frame[c].dtype == object]
+    frame[text] = frame[text].astype("string")
+    return frame
+
+
+def plain_frame(rows: Iterable[dict[str, Any]], columns: list[str]) -> pd.DataFrame:
+    """A child table (suppliers, modifications, concessions) with string columns typed."""
+    frame = pd.DataFrame(list(rows), columns=columns)
+    for col in columns:
+        if col.startswith("date"):
+            frame[col] = pd.to_datetime(frame[col]).astype("datetime64[ms]")
+        elif col == "has_social_consideration":
+            frame[col] = frame[col].astype("boolean")
+        elif frame[col].dtype == object:
+            frame[col] = frame[col].astype("string")
+    return frame
+
+
+def deduplicate(contracts: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
+    """Keep one row per ``uid``: the latest publication (then the most modified, then the last read).
+
+    Returns the kept rows and, per source file, how many of its rows were merged into another.
+    """
+    if contracts.empty:
+        return contracts, pd.Series(dtype="int64")
+    if "n_modifications" not in contracts:
+        contracts = contracts.assign(n_modifications=0)
+    order = contracts.assign(
+        _published=contracts["datePublicationDonnees"].fillna(pd.Timestamp("1900-01-01")),
+        _seq=range(len(contracts)),
+    ).sort_values(["uid", "_published", "n_modifications", "_seq"])
+    dup = order.duplicated("uid", keep="last")
+    merged = order.loc[dup, "source_file"].value_counts()
+    kept = order.loc[~dup].sort_values("_seq").drop(columns=["_published", "_seq"])
+    return kept.reset_index(drop=True), merged
+
+
+def keep_children(children: pd.DataFrame, kept: pd.DataFrame) -> pd.DataFrame:
+    """Rows of a child table that belong to a kept version of their contract."""
+    key = ["uid", "source_file", "source_record"]
+    if children.empty:
+        return children
+    return children.merge(kept[key], on=key, how="inner")

@@ -1,0 +1,183 @@
+"""The DECP v2 JSON reader on the official examples and on hand-written cases of every shape."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from analysis.sources import decp
+from analysis.sources.base import SourceFileError
+from conftest import DECP_EXAMPLES, FIXTURES, TODAY
+
+
+def read(name: str) -> decp.DecpFile:
+    return decp.read_decp_json(FIXTURES / "decp" / name, today=TODAY)
+
+
+def by_id(parsed: decp.DecpFile) -> dict[str, dict]:
+    return {row["id"]: row for row in parsed.contracts}
+
+
+# --- Official examples -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name, marches, concessions", [
+    ("marches_concessions.json", 2, 2),
+    ("marches_avec_modifications.json", 2, 0),
+    ("concessions.json", 0, 2),
+    ("concessions_avec_modifications.json", 0, 2),
+])
+def test_official_examples_are_read_whole(name, marches, concessions):
+    parsed = decp.read_decp_json(DECP_EXAMPLES / name, today=TODAY)
+    assert len(parsed.contracts) == marches
+    assert len(parsed.concessions) == concessions
+    assert parsed.read == marches + concessions
+    assert parsed.quarantine.rejects == []
+
+
+def test_official_example_flags_and_modifications():
+    parsed = decp.read_decp_json(DECP_EXAMPLES / "marches_avec_modifications.json", today=TODAY)
+    row = by_id(parsed)["TEST2022"]
+    assert row["uid"] == "21750001630066_TEST2022"
+    assert row["clause_sociale"] is True and row["critere_social"] is True
+    assert row["marche_reserve"] is False and row["has_social_consideration"] is True
+    assert row["clause_environnementale"] is True
+    # The modification is applied: amount, duration and suppliers; the initial values are kept.
+    assert row["montant"] == pytest.approx(123457.87)
+    assert row["montant_initial"] == pytest.approx(575000)
+    assert row["dureeMois"] == 12 and row["dureeMois_initial"] == 48
+    assert row["n_modifications"] == 1
+    suppliers = [s["titulaire_id"] for s in parsed.suppliers if s["uid"] == row["uid"]]
+    assert suppliers == ["868768687576575"]
+    assert row["departement_execution"] == "75" and row["region_execution"] == "11"
+
+
+def test_official_concession_kept_apart_with_reserved_value():
+    parsed = decp.read_decp_json(DECP_EXAMPLES / "concessions_avec_modifications.json", today=TODAY)
+    first = parsed.concessions[0]
+    assert first["valeurGlobale"] == pytest.approx(25.0)  # modification applied
+    assert first["dureeMois"] == 14
+    assert first["has_social_consideration"] is True
+    assert first["n_concessionnaires"] == 2
+
+
+# --- Hand-written shapes ---------------------------------------------------------------------------
+
+def test_nested_shape_values_and_text_numbers():
+    rows = by_id(read("nested_marche.json"))
+    n1, n2, n3 = rows["N1"], rows["N2"], rows["N3"]
+    assert n1["montant"] == pytest.approx(12345.60)  # "12 345,60"
+    assert n1["dureeMois"] == 12  # "12"
+    assert n1["considerationsSociales"] == "Clause sociale, Critère social"
+    assert n1["departement_execution"] == "93" and n1["cpv_division"] == "45"
+    assert n2["has_social_consideration"] is False and n2["clause_sociale"] is False
+    assert n2["departement_execution"] == "93"  # postal code 93200
+    assert n3["marche_reserve"] is True and n3["has_social_consideration"] is True
+    assert n3["departement_execution"] is None and n3["region_execution"] == "11"
+
+
+def test_nested_shape_rejects_with_reasons():
+    parsed = read("nested_marche.json")
+    assert parsed.read == 6
+    assert len(parsed.contracts) == 3
+    rules = sorted(r.rule for r in parsed.quarantine.rejects)
+    assert rules == ["dateNotification dans le futur", "dateNotification invalide",
+                     "id obligatoire"]
+    for reject in parsed.quarantine.rejects:
+        assert reject.file.endswith("nested_marche.json")
+        assert reject.record.startswith("marche[")
+        assert reject.message
+
+
+def test_flat_shape_plain_list_mixed_with_concession():
+    parsed = read("flat_list.json")
+    rows = by_id(parsed)
+    assert parsed.read == 8
+    assert set(rows) == {"F1", "F2", "F3", "F4", "F5", "F6"}
+    assert [c["id"] for c in parsed.concessions] == ["C1"]
+    assert parsed.concessions[0]["considerationsSociales"] == "Concession réservée"
+    assert [r.rule for r in parsed.quarantine.rejects] == ["enregistrement"]
+    assert parsed.read == len(parsed.contracts) + len(parsed.concessions) + len(
+        parsed.quarantine.rejects)
+
+    assert rows["F1"]["clause_sociale"] is True and rows["F1"]["departement_execution"] == "75"
+    # An empty list and a missing key say nothing: unknown, never "without".
+    assert rows["F2"]["has_social_consideration"] is None
+    assert rows["F3"]["has_social_consideration"] is None
+    # "Sans objet" (tabular exports) means none.
+    assert rows["F4"]["has_social_consideration"] is False
+    assert rows["F4"]["departement_execution"] == "69" and rows["F4"]["region_execution"] is None
+    # Multi-values joined with ", " are split.
+    assert rows["F5"]["clause_sociale"] is True and rows["F5"]["critere_social"] is True
+    # An unrecognised value: kept, status unknown, and reported.
+    assert rows["F6"]["has_social_consideration"] is None
+    assert [w.rule for w in parsed.quarantine.warnings] == [
+        "considerationsSociales : valeur inconnue"]
+
+
+@pytest.mark.parametrize("value, expected", [
+    ({"considerationSociale": ["Clause sociale"]}, ["Clause sociale"]),
+    (["Critère social"], ["Critère social"]),
+    ("Marché réservé", ["Marché réservé"]),
+    (["CLAUSE  SOCIALE", "critere social"], ["Clause sociale", "Critère social"]),
+    (["Pas de considération sociale", "Clause sociale"], ["Clause sociale"]),
+])
+def test_parse_considerations_shapes(value, expected):
+    parsed = decp.parse_considerations(value, "considerationSociale", decp._SOCIAL_VALUES)
+    assert parsed.values == expected and parsed.known
+
+
+@pytest.mark.parametrize("code, kind, expected", [
+    ("93066", "Code commune", ("93", "11")),
+    ("75012", "Code postal", ("75", "11")),
+    ("20000", "Code postal", ("2A", None)),
+    ("97411", "Code commune", ("974", None)),
+    ("2B033", "Code commune", ("2B", None)),
+    ("1", "Code département", ("01", None)),
+    ("11", "Code région", (None, "11")),
+    ("FR", "Code pays", (None, None)),
+    (None, None, (None, None)),
+    ("7501", "Code postal", (None, None)),
+])
+def test_departement_from_place(code, kind, expected):
+    assert decp.departement_from_place(code, kind) == expected
+
+
+@pytest.mark.parametrize("name, fragment", [
+    ("truncated.json", "JSON invalide"),
+    ("not_utf8.json", "encodage invalide"),
+    ("not_decp.json", "pas un fichier DECP"),
+])
+def test_unreadable_files_name_the_file_and_the_problem(name, fragment):
+    with pytest.raises(SourceFileError) as caught:
+        read(name)
+    assert name in str(caught.value) and fragment in str(caught.value)
+
+
+def test_empty_file(tmp_path):
+    empty = tmp_path / "vide.json"
+    empty.write_text("  \n")
+    with pytest.raises(SourceFileError, match="vide.json: fichier vide"):
+        decp.read_decp_json(empty)
+
+
+def test_deduplicate_keeps_latest_publication():
+    first = read("nested_marche.json")
+    again = read("republication.json")
+    frame = decp.contracts_frame(first.contracts + again.contracts)
+    kept, merged = decp.deduplicate(frame)
+    assert len(kept) == len(frame) - 1
+    n1 = kept.loc[kept["id"] == "N1"].iloc[0]
+    assert n1["montant"] == 15000 and n1["dureeMois"] == 18 and n1["n_modifications"] == 1
+    assert merged.to_dict() == {first.path: 1}
+    suppliers = decp.keep_children(
+        decp.plain_frame(first.suppliers + again.suppliers, decp.SUPPLIER_COLUMNS), kept)
+    assert suppliers.loc[suppliers["uid"] == n1["uid"], "titulaire_id"].tolist() == [
+        "73282932000074"]
+
+
+def test_contracts_frame_types():
+    frame = decp.contracts_frame(read("flat_list.json").contracts)
+    assert str(frame["has_social_consideration"].dtype) == "boolean"
+    assert frame["has_social_consideration"].isna().sum() == 3
+    assert pd.api.types.is_datetime64_any_dtype(frame["dateNotification"])
+    assert list(frame.columns) == decp.CONTRACT_COLUMNS

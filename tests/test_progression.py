@@ -1,0 +1,110 @@
+"""The clause-progression indicator against hand-computed figures."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis.indicators import progression
+from analysis.narrative import progression_summary
+from analysis.stats import wilson_interval
+
+
+def contracts(rows: list[tuple]) -> pd.DataFrame:
+    """(annee, departement, region, has_social, clause, criterion, reserved) → a contracts frame."""
+    frame = pd.DataFrame(rows, columns=["annee", "departement_execution", "region_execution",
+                                        "has_social_consideration", "clause_sociale",
+                                        "critere_social", "marche_reserve"])
+    for col in ["has_social_consideration", "clause_sociale", "critere_social", "marche_reserve"]:
+        frame[col] = frame[col].astype("boolean")
+    frame["annee"] = frame["annee"].astype("Int64")
+    return frame
+
+
+def wilson_by_hand(k: int, n: int, z: float = 1.959963984540054) -> tuple[float, float]:
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z / (1 + z * z / n) * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return centre - half, centre + half
+
+
+@pytest.mark.parametrize("k, n", [(2, 10), (0, 7), (7, 7), (130, 1000)])
+def test_wilson_matches_the_formula(k, n):
+    low, high = wilson_interval(k, n)
+    assert (low, high) == pytest.approx(wilson_by_hand(k, n), abs=1e-12)
+
+
+def test_wilson_known_value_and_empty_denominator():
+    low, high = wilson_interval([2, 0], [10, 0])
+    assert low[0] == pytest.approx(0.0567, abs=1e-4) and high[0] == pytest.approx(0.5098, abs=1e-4)
+    assert np.isnan(low[1]) and np.isnan(high[1])
+
+
+DATA = contracts([
+    # 2022, Seine-Saint-Denis: 4 known (3 with a consideration), 1 unknown
+    (2022, "93", "11", True, True, False, False),
+    (2022, "93", "11", True, True, True, False),
+    (2022, "93", "11", True, False, False, True),
+    (2022, "93", "11", False, False, False, False),
+    (2022, "93", "11", None, None, None, None),
+    # 2023, Paris: 2 known, 0 with
+    (2023, "75", "11", False, False, False, False),
+    (2023, "75", "11", False, False, False, False),
+    # region-level place: counted for the région only
+    (2023, None, "11", True, True, False, False),
+    # outside Île-de-France: never counted
+    (2023, "69", None, True, True, False, False),
+    # outside the period
+    (2018, "93", "11", True, True, False, False),
+])
+
+
+def test_in_territory():
+    assert len(progression.in_territory(DATA, "93")) == 6
+    assert len(progression.in_territory(DATA, "75")) == 2
+    assert len(progression.in_territory(DATA, "11")) == 9
+    with pytest.raises(ValueError):
+        progression.in_territory(DATA, "69")
+
+
+def test_share_by_year_hand_computed():
+    table = progression.share_by_year(progression.in_territory(DATA, "11"), 2021, 2023,
+                                      target=0.25).set_index("annee")
+    assert table.loc[2021, "contrats"] == 0 and np.isnan(table.loc[2021, "part"])
+    row = table.loc[2022]
+    assert (row["contrats"], row["avec_consideration"], row["statut_inconnu"]) == (4, 3, 1)
+    assert (row["clause_sociale"], row["critere_social"], row["marche_reserve"]) == (2, 1, 1)
+    assert row["part"] == pytest.approx(0.75)
+    assert (row["ic_bas"], row["ic_haut"]) == pytest.approx(wilson_by_hand(3, 4))
+    assert row["ecart_cible"] == pytest.approx(0.50)
+    row = table.loc[2023]
+    assert (row["contrats"], row["avec_consideration"]) == (3, 1)
+    assert row["part"] == pytest.approx(1 / 3)
+
+
+def test_share_by_year_excludes_other_years_and_unknown():
+    table = progression.share_by_year(progression.in_territory(DATA, "93"), 2022, 2022)
+    assert table["contrats"].tolist() == [4] and table["statut_inconnu"].tolist() == [1]
+    assert "ecart_cible" not in table
+
+
+def test_share_by_year_rejects_inverted_period():
+    with pytest.raises(ValueError):
+        progression.share_by_year(DATA, 2025, 2019)
+
+
+def test_summary_wording_follows_the_interval():
+    table = progression.share_by_year(progression.in_territory(DATA, "11"), 2022, 2023)
+    text = progression_summary(table, "Île-de-France", 0.30)
+    assert "33,3\u00a0%" in text and "en 2023" in text
+    assert "compatible avec l'objectif" in text  # n = 3: the interval contains 30 %
+    assert "1 marché au statut social inconnu est exclu du calcul." in text
+    big = pd.DataFrame({"annee": [2024], "contrats": [1000], "avec_consideration": [100],
+                        "part": [0.1], "ic_bas": [0.083], "ic_haut": [0.12],
+                        "statut_inconnu": [0]})
+    assert "en dessous de l'objectif de 30\u00a0%" in progression_summary(big, "X", 0.30)
+    empty = progression.share_by_year(DATA.iloc[0:0], 2022, 2023)
+    assert "aucune part" in progression_summary(empty, "X", 0.30)

@@ -1,0 +1,102 @@
+"""The warehouse build: accounting reconciles, duplicates merge, a bad file changes nothing."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+
+from analysis.warehouse import BuildError, build, load_manifest, load_table
+from conftest import FIXTURES, TODAY
+
+GOOD = ["nested_marche.json", "flat_list.json", "republication.json"]
+
+
+@pytest.fixture
+def raw(tmp_path: Path) -> Path:
+    folder = tmp_path / "raw" / "decp"
+    folder.mkdir(parents=True)
+    for name in GOOD:
+        shutil.copy(FIXTURES / "decp" / name, folder / name)
+    return tmp_path / "raw"
+
+
+def test_build_accounts_for_every_record(raw, tmp_path):
+    summary = build(raw=raw, processed=tmp_path / "processed", today=TODAY)
+    acc = summary.accounting.set_index("file")
+    assert (acc["read"] == acc["kept"] + acc["rejected"] + acc["merged"]).all()
+    assert acc.loc["decp/nested_marche.json"].to_dict() == {
+        "source": "decp", "read": 6, "kept": 2, "rejected": 3, "merged": 1}
+    assert acc.loc["decp/flat_list.json", "kept"] == 7  # 6 marchés + 1 concession
+    assert acc.loc["decp/republication.json", "kept"] == 1
+    assert summary.tables == {"contracts": 9, "suppliers": 2, "modifications": 1,
+                              "concessions": 1}
+    assert len(summary.rejects) == 4
+    assert set(summary.rejects.columns) == {"source", "file", "record", "rule", "message"}
+
+
+def test_build_outputs_are_readable(raw, tmp_path):
+    processed = tmp_path / "processed"
+    build(raw=raw, processed=processed, today=TODAY)
+    contracts = load_table("contracts", processed)
+    assert contracts["uid"].is_unique
+    n1 = contracts.set_index("id").loc["N1"]
+    assert n1["montant"] == 15000  # the republished, modified version
+    manifest = load_manifest(processed)
+    assert [i["file"] for i in manifest["inputs"]] == [f"decp/{n}" for n in sorted(GOOD)]
+    assert all(len(i["sha256"]) == 64 for i in manifest["inputs"])
+    con = duckdb.connect(str(processed / "warehouse" / "observatoire.duckdb"), read_only=True)
+    try:
+        assert con.execute("select count(*) from contracts").fetchone()[0] == len(contracts)
+        assert con.execute("select sum(read) from accounting").fetchone()[0] == 15
+    finally:
+        con.close()
+    rejects = pd.read_parquet(processed / "warehouse" / "rejects" / "rejects.parquet")
+    assert "id obligatoire" in set(rejects["rule"])
+
+
+@pytest.mark.parametrize("bad", ["truncated.json", "not_utf8.json", "not_decp.json"])
+def test_corrupt_file_leaves_previous_warehouse_in_force(raw, tmp_path, bad):
+    processed = tmp_path / "processed"
+    build(raw=raw, processed=processed, today=TODAY)
+    before = (processed / "warehouse").resolve()
+    before_bytes = (before / "contracts.parquet").read_bytes()
+    shutil.copy(FIXTURES / "decp" / bad, raw / "decp" / bad)
+    with pytest.raises(BuildError) as caught:
+        build(raw=raw, processed=processed, today=TODAY)
+    assert bad in str(caught.value)
+    assert (processed / "warehouse").resolve() == before
+    assert (before / "contracts.parquet").read_bytes() == before_bytes
+    assert not list((processed / "builds").glob(".tmp-*"))  # staging cleaned up
+
+
+def test_rebuild_is_idempotent_and_prunes_old_builds(raw, tmp_path):
+    processed = tmp_path / "processed"
+    tables = [load_table_after_build(raw, processed) for _ in range(3)]
+    assert all(t.equals(tables[0]) for t in tables)
+    assert len([p for p in (processed / "builds").iterdir() if not p.name.startswith(".")]) == 2
+
+
+def load_table_after_build(raw, processed):
+    build(raw=raw, processed=processed, today=TODAY)
+    return load_table("contracts", processed)
+
+
+def test_missing_inputs_are_clear_errors(tmp_path):
+    with pytest.raises(BuildError, match="introuvable"):
+        build(raw=tmp_path / "absent", processed=tmp_path / "p")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(BuildError, match="aucun fichier DECP"):
+        build(raw=tmp_path / "empty", processed=tmp_path / "p")
+    with pytest.raises(FileNotFoundError, match="make build"):
+        load_table("contracts", tmp_path / "p")
+
+
+def test_manifest_is_json(raw, tmp_path):
+    build(raw=raw, processed=tmp_path / "processed", today=TODAY)
+    manifest = json.loads((tmp_path / "processed" / "warehouse" / "manifest.json").read_text())
+    assert manifest["tables"]["contracts"] == 9 and manifest["rejected"] == 4
