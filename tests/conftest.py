@@ -21,7 +21,8 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
-DECP_EXAMPLES = SHARED / "decp" / "examples"
+#: The official DECP examples, vendored (see fixtures/decp/official/README.md).
+DECP_EXAMPLES = FIXTURES / "decp" / "official"
 #: A fixed "today" so that date rules do not drift with the calendar.
 TODAY = date(2026, 11, 23)
 

@@ -7,7 +7,7 @@ import pytest
 
 from analysis.sources import decp
 from analysis.sources.base import SourceFileError
-from conftest import DECP_EXAMPLES, FIXTURES, TODAY
+from conftest import DECP_EXAMPLES, FIXTURES, SHARED, TODAY
 
 
 def read(name: str) -> decp.DecpFile:
@@ -19,6 +19,16 @@ def by_id(parsed: decp.DecpFile) -> dict[str, dict]:
 
 
 # --- Official examples -----------------------------------------------------------------------------
+
+def test_vendored_examples_match_shared():
+    shared = SHARED / "decp" / "examples"
+    if not shared.is_dir():
+        pytest.skip("../shared absent: nothing to compare the vendored copy with")
+    names = sorted(p.name for p in shared.glob("*.json"))
+    assert names == sorted(p.name for p in DECP_EXAMPLES.glob("*.json"))
+    for name in names:
+        assert (shared / name).read_bytes() == (DECP_EXAMPLES / name).read_bytes(), name
+
 
 @pytest.mark.parametrize("name, marches, concessions", [
     ("marches_concessions.json", 2, 2),
