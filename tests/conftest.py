@@ -38,11 +38,11 @@ def session_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def small_raw(session_dir: Path) -> Path:
-    """A small synthetic data set (about 1 200 contracts, 2019-2025), generated once."""
+    """A small synthetic data set (about 5 600 DECP contracts, 2019-2025), generated once."""
     from analysis.synthetic import generate
 
     raw = session_dir / "raw"
-    generate(raw, seed=7, first_year=2019, last_year=2025, scale=0.2)
+    generate(raw, seed=7, first_year=2019, last_year=2025, scale=0.05)
     return raw
 
 

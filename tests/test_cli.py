@@ -31,7 +31,7 @@ def test_build_then_summary(small_raw, capsys):
 def test_generate_writes_where_told(tmp_path, capsys):
     assert main(["generate", "--seed", "3", "--scale", "0.05", "--years", "2024-2025",
                  "--out", str(tmp_path / "g")]) == 0
-    assert list((tmp_path / "g" / "decp").glob("*.json"))
+    assert list((tmp_path / "g" / "decp").rglob("*.json"))
     assert "2024-2025" in capsys.readouterr().out
 
 

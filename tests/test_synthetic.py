@@ -1,4 +1,5 @@
-"""The small seeded DECP set: deterministic, its defects at their stated counts, readable whole."""
+"""The synthetic DECP publications: deterministic, calibrated, defects at their stated counts,
+and read back by the project's reader with accounting that reconciles."""
 
 from __future__ import annotations
 
@@ -6,12 +7,16 @@ import hashlib
 import json
 from pathlib import Path
 
-from analysis.synthetic import generate
-from analysis.synthetic.ids import luhn_valid, siret
-from analysis.warehouse import build
-from conftest import TODAY
-
 import numpy as np
+import pandas as pd
+import pytest
+
+from analysis.identifiers import luhn_valid, siret_valid
+from analysis.synthetic import decp as synthetic_decp
+from analysis.synthetic import generate
+from analysis.synthetic.ids import invalid_siret, siret
+from analysis.warehouse import build, load_table
+from conftest import TODAY
 
 
 def digest(folder: Path) -> dict[str, str]:
@@ -19,53 +24,97 @@ def digest(folder: Path) -> dict[str, str]:
             for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
+def manifest(raw: Path) -> dict:
+    return json.loads((raw / "manifest.json").read_text())["sources"]["decp"]
+
+
 def test_same_seed_same_bytes(tmp_path):
-    generate(tmp_path / "a", seed=11, first_year=2021, last_year=2022, scale=0.1)
-    generate(tmp_path / "b", seed=11, first_year=2021, last_year=2022, scale=0.1)
-    generate(tmp_path / "c", seed=12, first_year=2021, last_year=2022, scale=0.1)
+    generate(tmp_path / "a", seed=11, first_year=2021, last_year=2022, scale=0.05)
+    generate(tmp_path / "b", seed=11, first_year=2021, last_year=2022, scale=0.05)
+    generate(tmp_path / "c", seed=12, first_year=2021, last_year=2022, scale=0.05)
     assert digest(tmp_path / "a") == digest(tmp_path / "b")
     assert digest(tmp_path / "a") != digest(tmp_path / "c")
 
 
-def test_sirets_pass_luhn():
+def test_generation_replaces_the_folder_whole(tmp_path):
+    out = tmp_path / "set"
+    generate(out, seed=1, first_year=2024, last_year=2025, scale=0.02)
+    (out / "decp" / "stale.json").write_text("{}")
+    generate(out, seed=1, first_year=2024, last_year=2025, scale=0.02)
+    assert not (out / "decp" / "stale.json").exists()
+    assert not list(tmp_path.glob(".set.*"))
+
+
+def test_sirets_pass_and_fail_the_checks():
     rng = np.random.default_rng(3)
-    numbers = [siret(rng) for _ in range(200)]
-    assert all(len(n) == 14 and luhn_valid(n) and luhn_valid(n[:9]) for n in numbers)
-    assert luhn_valid("55204599900869") and not luhn_valid("55204599900868")
+    good = [siret(rng) for _ in range(300)]
+    assert all(siret_valid(n) and luhn_valid(n[:9]) for n in good)
+    bad = [invalid_siret(rng) for _ in range(300)]
+    assert not any(siret_valid(n) for n in bad)
+    assert siret_valid("35600000000047")  # La Poste: digit sum multiple of 5, Luhn fails
+    assert not luhn_valid("35600000000047") and not siret_valid("35600000000048")
 
 
-def test_generated_set_reconciles_with_the_reader(small_raw, small_warehouse):
-    manifest = json.loads((small_raw / "decp_manifest.json").read_text())
-    counts = manifest["counts"]
-    acc = small_warehouse.accounting
-    totals = acc[["read", "kept", "rejected", "merged"]].sum()
-    # Every record generated (plus its republications) is read; each is kept, rejected or merged.
-    assert totals["read"] == counts["contracts"] + counts["republication"]
-    assert totals["rejected"] == counts["missing_date"]
-    assert totals["merged"] == counts["republication"]
-    assert totals["kept"] == counts["contracts"] - counts["missing_date"]
-    assert small_warehouse.tables["modifications"] == counts["modification"]
+def test_buyers_cover_every_type_and_departement():
+    buyers = synthetic_decp.buyers(np.random.default_rng(0))
+    assert {b.kind for b in buyers} == set(synthetic_decp.BUYER_TYPES)
+    for dep in ("75", "77", "78", "91", "92", "93", "94", "95"):
+        assert len([b for b in buyers if b.departement == dep]) >= 5
+    assert len({b.siret for b in buyers}) == len(buyers)
 
 
-def test_unknown_status_matches_the_planted_defect(small_raw, small_warehouse):
-    from analysis.warehouse import load_table
-
-    manifest = json.loads((small_raw / "decp_manifest.json").read_text())
+def test_reader_reconciles_with_the_manifest(small_raw, small_warehouse):
+    m = manifest(small_raw)
+    expected = m["reader_expectations"]
+    totals = small_warehouse.accounting[["read", "kept", "rejected", "merged"]].sum()
+    assert totals["read"] == m["counts"]["records_published"]
+    assert totals["rejected"] == expected["rejected"]
+    assert totals["merged"] == expected["merged_duplicates"]
+    assert totals["kept"] == expected["kept_contracts"]
+    assert small_warehouse.tables["contracts"] == expected["kept_contracts"]
+    warnings = pd.read_parquet(small_warehouse.path / "rejects" / "warnings.parquet")
+    observed = warnings["rule"].value_counts().to_dict()
+    for rule, count in expected["warnings_by_rule"].items():
+        assert observed.get(rule, 0) == count, rule
     contracts = load_table("contracts")
-    # Records without considerationsSociales are unknown (a few may also lack a date: rejected).
-    unknown = int(contracts["has_social_consideration"].isna().sum())
-    planted = manifest["counts"]["no_considerations_key"]
-    assert planted - manifest["counts"]["missing_date"] <= unknown <= planted
+    assert int(contracts["has_social_consideration"].isna().sum()) == expected["unknown_social_status"]
+    rejects = small_warehouse.rejects["rule"].value_counts().to_dict()
+    assert rejects.get("dateNotification invalide", 0) == m["counts"]["missing_date"]
+    assert rejects.get("dateNotification dans le futur", 0) == m["counts"]["future_date"]
 
 
-def test_shares_rise_like_the_national_shape(tmp_path):
+def test_defects_occur_at_their_stated_rates(small_raw):
+    m = manifest(small_raw)
+    n = m["counts"]["contracts"]
+    last_year = str(m["years"][1])
+    for defect, rate in synthetic_decp.DEFECTS.items():
+        count = m["counts"][defect]
+        # A contract of the last year has no later file to be republished in.
+        n = m["counts"]["contracts"] - (m["generated"][last_year]["contracts"]
+                                        if defect == "republication" else 0)
+        # binomial count: within 4 standard deviations (plus one for tiny expectations)
+        sd = (n * rate * (1 - rate)) ** 0.5
+        assert abs(count - n * rate) <= 4 * sd + 1, (defect, count, n * rate)
+
+
+def test_planted_model_is_documented(small_raw):
+    model = manifest(small_raw)["model"]
+    assert set(model["buyer_type_effects"]) == set(synthetic_decp.BUYER_TYPES)
+    assert set(model["departement_effects"]) == {"75", "77", "78", "91", "92", "93", "94", "95"}
+    assert set(model["year_level_logit"]) == {str(y) for y in range(2019, 2026)}
+    assert model["target_share"]["2022"] == 0.223 and "Le Moniteur" in model["target_source"]["2022"]
+
+
+@pytest.mark.slow
+def test_calibration_on_the_national_shape(tmp_path):
+    """At scale 1 the yearly share matches the published national figures (tolerance ±1 pt)."""
+    from analysis.indicators.progression import share_by_year
+
     raw = tmp_path / "raw"
     generate(raw, seed=5, first_year=2019, last_year=2023, scale=1.0)
-    from analysis.indicators.progression import share_by_year
-    from analysis.warehouse import load_table
-
     build(raw=raw, processed=tmp_path / "p", today=TODAY)
     table = share_by_year(load_table("contracts", tmp_path / "p"), 2019, 2023).set_index("annee")
-    # The planted yearly levels: 2022 clearly above 2019, 2023 below 2022 (national shape).
-    assert table.loc[2022, "ic_bas"] > table.loc[2019, "ic_haut"]
-    assert table.loc[2023, "part"] < table.loc[2022, "part"]
+    for year, published in {2019: 0.125, 2020: 0.121, 2021: 0.125, 2022: 0.223, 2023: 0.187}.items():
+        assert abs(table.loc[year, "part"] - published) < 0.01, year
+    assert table.loc[2022, "ic_bas"] > table.loc[2021, "ic_haut"]
+    assert 12_000 < table.loc[2021, "contrats"] < 20_000  # about Île-de-France volume

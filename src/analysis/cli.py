@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from . import __version__, config
+from .synthetic import DEFAULT_YEARS
 
 
 def _years(text: str) -> tuple[int, int]:
@@ -47,9 +48,10 @@ def cmd_generate(args: argparse.Namespace) -> int:
     first, last = args.years
     out = Path(args.out) if args.out else config.paths().synthetic
     manifest = generate(out, seed=args.seed, first_year=first, last_year=last, scale=args.scale)
-    counts = manifest["decp"]["counts"]
-    print(f"Jeu synthétique écrit dans {out} : {counts['contracts']} marchés DECP "
-          f"({first}-{last}, graine {args.seed}, échelle {args.scale})")
+    counts = manifest["sources"]["decp"]["counts"]
+    print(f"Jeu synthétique écrit dans {out} en {manifest['seconds']} s "
+          f"({first}-{last}, graine {args.seed}, échelle {args.scale}) :")
+    print(f"  DECP : {counts['contracts']} marchés, {counts['records_published']} enregistrements publiés")
     return 0
 
 
@@ -93,9 +95,8 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("generate", help="générer le jeu de données synthétique par défaut")
     p.add_argument("--seed", type=int, default=config.DEFAULT_SEED, help="graine aléatoire")
     p.add_argument("--scale", type=float, default=1.0, help="échelle (1 : Île-de-France)")
-    p.add_argument("--years", type=_years,
-                   default=(config.DEFAULT_FIRST_YEAR, config.DEFAULT_LAST_YEAR),
-                   help="années de notification, AAAA-AAAA")
+    p.add_argument("--years", type=_years, default=DEFAULT_YEARS,
+                   help="années couvertes, AAAA-AAAA (défaut : %(default)s)")
     p.add_argument("--out", help="dossier de sortie (défaut : data/raw/synthetic)")
     p.set_defaults(func=cmd_generate)
 

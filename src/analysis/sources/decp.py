@@ -27,6 +27,7 @@ from typing import Any, Iterable, Iterator
 
 import pandas as pd
 
+from ..identifiers import siret_valid
 from .base import Quarantine, SourceFileError
 
 SOURCE = "decp"
@@ -400,10 +401,22 @@ def _read_marche(record: dict, where: str, result: DecpFile, today: date) -> Non
 
     amount = _number(record.get("montant"))
     duration = _number(record.get("dureeMois"))
+    q = result.quarantine
     if record.get("montant") is not None and amount is None:
-        result.quarantine.warn(SOURCE, result.path, where, "montant illisible",
-                               f"montant non numérique : {record.get('montant')!r}")
+        q.warn(SOURCE, result.path, where, "montant illisible",
+               f"montant non numérique : {record.get('montant')!r} (contrat {ident})")
+    elif amount is not None and amount <= 0:
+        q.warn(SOURCE, result.path, where, "montant nul ou négatif",
+               f"montant {amount:g} (contrat {ident}) : exclu des sommes de montants")
+        amount = None
+    if not siret_valid(buyer):
+        q.warn(SOURCE, result.path, where, "acheteur.id : SIRET invalide",
+               f"{buyer!r} n'est pas un SIRET valide (14 chiffres, clé de Luhn)")
     suppliers = _titulaires(record.get("titulaires"))
+    for supplier in suppliers:
+        if supplier["typeIdentifiant"] == "SIRET" and not siret_valid(supplier["titulaire_id"]):
+            q.warn(SOURCE, result.path, where, "titulaire : SIRET invalide",
+                   f"{supplier['titulaire_id']!r} n'est pas un SIRET valide (contrat {ident})")
     modifications = _modifications(record.get("modifications"))
     amount_initial, duration_initial = amount, duration
     for number, mod in enumerate(modifications, start=1):

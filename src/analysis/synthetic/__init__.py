@@ -1,21 +1,78 @@
-"""Synthetic data that looks and behaves like the observatory's real inputs, with known truths."""
+"""Synthetic data that looks and behaves like the observatory's real inputs, with planted truths.
+
+:func:`generate` writes a folder laid out like ``data/raw/`` plus ``manifest.json``, which records
+the seed, the scale, every planted effect and every defect count. It writes aside and swaps the
+folder in at the end, so an interrupted run never leaves a half-written data set behind.
+"""
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
+import time
+from datetime import date
 from pathlib import Path
 
-from .. import config
+from .. import __version__, config
+from ..io import write_text
 from . import decp
+
+#: Notification years of the default data set.
+DEFAULT_YEARS = (2018, 2025)
+
+
+def _swap_in(staging: Path, out: Path) -> None:
+    old = out.with_name(f".{out.name}.old-{os.getpid()}")
+    if out.exists():
+        os.replace(out, old)
+    os.replace(staging, out)
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def generate(out: Path | None = None, seed: int = config.DEFAULT_SEED,
-             first_year: int = config.DEFAULT_FIRST_YEAR,
-             last_year: int = config.DEFAULT_LAST_YEAR, scale: float = 1.0) -> dict:
-    """Generate the default data set into ``out`` (default: ``data/raw/synthetic``).
+             first_year: int = DEFAULT_YEARS[0], last_year: int = DEFAULT_YEARS[1],
+             scale: float = 1.0) -> dict:
+    """Generate every source into ``out`` (default: ``data/raw/synthetic``) and return the manifest.
 
-    Returns the manifest of what was generated.
+    Parameters
+    ----------
+    out
+        Destination folder; replaced whole when the generation succeeds.
+    seed
+        Random seed: the same seed, years and scale give byte-identical files.
+    first_year, last_year
+        Years covered (DECP notifications, tracking activity).
+    scale
+        1 is Île-de-France; 10 is about national volume.
     """
+    if first_year > last_year:
+        raise ValueError(f"première année {first_year} après la dernière {last_year}")
+    if scale <= 0:
+        raise ValueError(f"échelle invalide : {scale}")
     out = Path(out or config.paths().synthetic)
-    out.mkdir(parents=True, exist_ok=True)
-    return {"decp": decp.generate(out, seed=seed, first_year=first_year, last_year=last_year,
-                                  scale=scale)}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = out.with_name(f".{out.name}.tmp-{os.getpid()}")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir()
+    started = time.perf_counter()
+    try:
+        decp_manifest, _contracts = decp.generate(staging, seed=seed, first_year=first_year,
+                                                  last_year=last_year, scale=scale)
+        manifest = {
+            "generator_version": __version__,
+            "seed": seed,
+            "scale": scale,
+            "years": [first_year, last_year],
+            "export_date": date(last_year + 1, 6, 30).isoformat(),
+            "sources": {"decp": decp_manifest},
+        }
+        manifest["seconds"] = None  # timing is not part of the data: kept out for determinism
+        write_text(staging / "manifest.json",
+                   json.dumps(manifest, ensure_ascii=False, indent=2, default=str))
+        _swap_in(staging, out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    manifest["seconds"] = round(time.perf_counter() - started, 1)
+    return manifest

@@ -1,11 +1,22 @@
-"""A seeded synthetic DECP v2 publication for Île-de-France: buyers' JSON files as they publish them.
+"""Synthetic DECP v2 publications for Île-de-France, as buyers publish them, with planted truths.
 
-The share of contracts with a social consideration follows a logistic model whose terms are
-written to the manifest (the *planted truth*): a yearly level that follows the national shape
-(about 12 % in 2019, 22 % in 2022, 19 % in 2023, ``../shared/domain.md``), plus buyer-type, sector
-and département effects. The files mix the shapes real publishers use: ``marches.marche`` or a
-plain ``marches`` list, nested or flat ``considerationsSociales``; some contracts are republished
-(the same contract in two files), modified, or malformed, at the rates stated in the manifest.
+Each buyer publishes one JSON file a year (``decp/<year>/<siret>.json``), in the shape its
+software produces: ``{"marches": {"marche": [...]}}`` with nested ``considerationsSociales``, or a
+plain ``{"marches": [...]}`` list with flat values. Years are generated one after the other, so
+memory stays bounded at national scale.
+
+**Planted truth.** Whether a contract carries a social consideration follows a logistic model::
+
+    logit P = α(year) + β(buyer type) + γ(sector) + δ(département of execution)
+
+α(year) is solved, year by year, so that the expected share over the generated mix of buyers,
+sectors and départements equals the published national share (OECP census: 12.5 % in 2019, 22.3 %
+in 2022, 18.7 % in 2023, ``shared/domain.md``). Every term is written to the manifest.
+
+**Defects**, at the rates of :data:`DEFECTS` (exact counts in the manifest): republications in a
+later file, exact duplicates in the same file, modifications, missing or future notification dates
+(quarantined by the reader), missing fields, numbers as text, invalid supplier SIRETs, zero amounts,
+and contracts whose social status is unknown (no ``considerationsSociales`` key, or an empty list).
 """
 
 from __future__ import annotations
@@ -17,60 +28,77 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from .. import config
+from ..identifiers import siret_valid
 from ..io import write_text
-from .ids import siret
+from .ids import invalid_siret, siret
 
-#: Yearly share of contracts with at least one social consideration (national shape, OECP / DECP).
-YEAR_SHARE = {2018: 0.11, 2019: 0.125, 2020: 0.121, 2021: 0.13, 2022: 0.223, 2023: 0.187,
-              2024: 0.21, 2025: 0.235}
-
-#: Buyer types: (label, log-odds effect, contracts per buyer per year, DECP nature of purchases).
-BUYER_TYPES = {
-    "region": ("Conseil régional", 0.45, 35),
-    "departement": ("Conseil départemental", 0.30, 22),
-    "commune": ("Commune", -0.35, 7),
-    "ept": ("Établissement public territorial", 0.10, 10),
-    "bailleur": ("Bailleur social", 0.60, 12),
-    "sgp": ("Société des grands projets", 1.10, 30),
-    "hopital": ("Centre hospitalier", -0.55, 15),
-    "etat": ("Service de l'État", -0.25, 12),
+#: Published national share of contracts with a social consideration, by notification year
+#: (OECP census; 2018 and 2024-2025 have no published figure: interpolated / extended, stated).
+YEAR_SHARE = {
+    2018: (0.115, "interpolé entre 2013 (6,1 %) et 2019 (12,5 %)"),
+    2019: (0.125, "weka.fr"),
+    2020: (0.121, "EGF BTP"),
+    2021: (0.125, "EGF BTP"),
+    2022: (0.223, "Le Moniteur"),
+    2023: (0.187, "Le Moniteur"),
+    2024: (0.205, "hypothèse : reprise de la hausse vers l'objectif 2025"),
+    2025: (0.225, "hypothèse : reprise de la hausse vers l'objectif 2025"),
 }
 
-#: Sectors: (CPV code, CCAG, log-odds effect, weight, log-normal median amount in euros).
+#: Buyer types: (French label, planted log-odds effect, contracts per buyer per year at scale 1).
+BUYER_TYPES = {
+    "region": ("Région", 0.45, 600),
+    "departement": ("Département", 0.30, 270),
+    "commune": ("Commune", -0.35, 85),
+    "ept": ("Établissement public territorial", 0.10, 105),
+    "bailleur": ("Bailleur social", 0.60, 140),
+    "sgp": ("Société des grands projets", 1.10, 230),
+    "hopital": ("Établissement de santé", -0.55, 290),
+    "etat": ("Service de l'État", -0.25, 195),
+}
+
+#: Sectors: (CPV code, CCAG, planted log-odds effect, share of contracts, median amount in euros).
 SECTORS = {
-    "travaux": ("45000000-7", "Travaux", 0.55, 0.32, 180_000),
-    "nettoyage": ("90910000-9", "Fournitures courantes et services", 0.50, 0.12, 60_000),
-    "espaces_verts": ("77310000-6", "Fournitures courantes et services", 0.45, 0.08, 40_000),
+    "travaux": ("45000000-7", "Travaux", 0.55, 0.30, 160_000),
+    "nettoyage": ("90910000-9", "Fournitures courantes et services", 0.50, 0.10, 60_000),
+    "espaces_verts": ("77310000-6", "Fournitures courantes et services", 0.45, 0.07, 45_000),
     "informatique": ("72000000-5", "Techniques de l'information et de la communication", -0.70,
                      0.14, 80_000),
-    "fournitures": ("30190000-7", "Fournitures courantes et services", -0.60, 0.18, 35_000),
+    "fournitures": ("30190000-7", "Fournitures courantes et services", -0.60, 0.23, 35_000),
     "etudes": ("71000000-8", "Prestations intellectuelles", -0.40, 0.16, 50_000),
 }
 
-#: Département effects on the log-odds (planted; the région has no effect of its own).
-DEPARTEMENT_EFFECTS = {"75": 0.20, "77": -0.20, "78": -0.10, "91": 0.00, "92": 0.10, "93": 0.30,
+#: Planted département effects on the log-odds (place of execution).
+DEPARTEMENT_EFFECTS = {"75": 0.20, "77": -0.25, "78": -0.10, "91": 0.00, "92": 0.10, "93": 0.35,
                        "94": 0.15, "95": -0.15}
 
-#: Among contracts with a social consideration: the kinds it takes (they can combine).
+#: Kinds of consideration among contracts that have one (independent draws; at least a clause).
 KIND_SHARES = {"Clause sociale": 0.80, "Critère social": 0.30, "Marché réservé": 0.07}
 
-#: Defect rates, per contract published.
+#: Defect rates per contract generated (exact counts in the manifest).
 DEFECTS = {
-    "republication": 0.02,   # the same contract published again in another file
-    "modification": 0.05,    # at least one modification (amount, duration, suppliers)
-    "missing_date": 0.004,   # no dateNotification: the reader must quarantine it
-    "missing_procedure": 0.01,
-    "amount_as_text": 0.01,  # "montant": "12 345,60"
-    "no_considerations_key": 0.01,  # status unknown
+    "republication": 0.020,        # published again in the buyer's next file, later publication date
+    "exact_duplicate": 0.005,      # the same record twice in the same file
+    "modification": 0.050,         # one or two modifications (amount, duration, supplier)
+    "missing_date": 0.003,         # no dateNotification: quarantined
+    "future_date": 0.001,          # dateNotification in 2099: quarantined
+    "missing_procedure": 0.010,
+    "missing_cpv": 0.005,
+    "missing_place": 0.010,        # no lieuExecution: in no territory
+    "amount_as_text": 0.010,       # "montant": "12 345,60"
+    "duration_as_text": 0.010,     # "dureeMois": "12"
+    "zero_amount": 0.005,          # "montant": 0
+    "invalid_supplier_siret": 0.003,
+    "no_considerations_key": 0.010,  # social status unknown
+    "empty_considerations": 0.005,   # "considerationsSociales": [] : unknown as well
 }
 
-PROCEDURES = [
-    (40_000, "Marché passé sans publicité ni mise en concurrence préalable"),
-    (221_000, "Procédure adaptée"),
-    (float("inf"), "Appel d'offres ouvert"),
-]
+#: Procedure thresholds (HT) by kind of purchase: works / supplies and services.
+MAPA_LIMIT = {"travaux": 5_538_000, "other": 221_000}
+NO_PUBLICITY_LIMIT = 40_000
 
 
 @dataclass(frozen=True)
@@ -78,49 +106,146 @@ class Buyer:
     siret: str
     name: str
     kind: str
-    departement: str | None  # None for the région: it buys everywhere
-    shape: str  # "nested-marche" | "flat-list"
+    departement: str | None  # None: buys across the région
+    shape: str                # "nested" | "flat"
 
 
-def _buyers(rng: np.random.Generator) -> list[Buyer]:
-    buyers: list[Buyer] = []
-    shapes = ["nested-marche", "flat-list"]
+def buyers(rng: np.random.Generator) -> list[Buyer]:
+    """The buyers of the synthetic Île-de-France: several per département, of every type."""
+    out: list[Buyer] = []
 
     def add(kind: str, name: str, dep: str | None) -> None:
-        shape = shapes[int(rng.random() < 0.3)]
-        buyers.append(Buyer(siret(rng), name, kind, dep, shape))
+        shape = "flat" if rng.random() < 0.3 else "nested"
+        out.append(Buyer(siret(rng), name, kind, dep, shape))
 
     add("region", "Région Île-de-France", None)
     add("sgp", "Société des grands projets", None)
+    add("hopital", "Assistance publique – Hôpitaux de Paris", None)
     add("etat", "Préfecture de la région d'Île-de-France", None)
+    ept = {"92": ["Paris Ouest La Défense", "Grand Paris Seine Ouest", "Vallée Sud Grand Paris",
+                  "Boucle Nord de Seine"],
+           "93": ["Plaine Commune", "Est Ensemble", "Paris Terres d'Envol"],
+           "94": ["Grand-Orly Seine Bièvre", "Paris Est Marne et Bois", "Grand Paris Sud Est Avenir"]}
     for dep, dep_name in config.DEPARTEMENTS.items():
-        add("departement", f"Département {dep_name}" if dep != "75" else "Ville de Paris", dep)
-        for n in range(4):
-            add("commune", f"Commune {dep}-{n + 1}", dep)
-        add("ept" if dep in {"92", "93", "94"} else "commune",
-            f"EPT {dep}" if dep in {"92", "93", "94"} else f"Commune {dep}-5", dep)
-        add("bailleur", f"Office public de l'habitat {dep}", dep)
-        add("hopital", f"Centre hospitalier {dep}", dep)
-    return buyers
+        add("departement", "Ville de Paris" if dep == "75" else f"Département {dep_name}", dep)
+        for n in range(6 if dep != "75" else 3):
+            add("commune", f"Commune de {dep_name} n° {n + 1}", dep)
+        for name in ept.get(dep, []):
+            add("ept", f"EPT {name}", dep)
+        add("bailleur", f"Office public de l'habitat ({dep_name})", dep)
+        add("bailleur", f"Société anonyme d'HLM ({dep_name})", dep)
+        add("hopital", f"Centre hospitalier ({dep_name})", dep)
+        add("etat", f"Préfecture ({dep_name})", dep)
+    return out
+
+
+def _sigmoid(x):
+    return 1.0 / (1.0 + np.exp(-x))
 
 
 def _logit(p: float) -> float:
     return math.log(p / (1 - p))
 
 
-def _place(rng: np.random.Generator, buyer: Buyer, communes: dict[str, list[str]]) -> tuple[str, dict]:
-    dep = buyer.departement or rng.choice(list(config.DEPARTEMENTS))
-    code = rng.choice(communes[dep]) if communes.get(dep) else f"{dep}000"
-    if rng.random() < 0.3:
-        postal = f"{dep}{rng.integers(0, 999):03d}" if dep != "75" else f"750{rng.integers(1, 21):02d}"
-        return dep, {"code": postal, "typeCode": "Code postal"}
-    return dep, {"code": str(code), "typeCode": "Code commune"}
+def _composition(buyer_list: list[Buyer]) -> pd.DataFrame:
+    """Expected mix of (buyer type, sector, département) cells with their weights."""
+    sector_names = list(SECTORS)
+    sector_w = np.array([SECTORS[s][3] for s in sector_names])
+    sector_w = sector_w / sector_w.sum()
+    rows = []
+    deps = list(config.DEPARTEMENTS)
+    for buyer in buyer_list:
+        volume = BUYER_TYPES[buyer.kind][2]
+        places = [buyer.departement] if buyer.departement else deps
+        for dep in places:
+            for sector, w in zip(sector_names, sector_w):
+                rows.append((buyer.kind, sector, dep, volume * w / len(places)))
+    frame = pd.DataFrame(rows, columns=["kind", "sector", "dep", "weight"])
+    return frame.groupby(["kind", "sector", "dep"], as_index=False)["weight"].sum()
 
 
-def generate(out: Path, seed: int = config.DEFAULT_SEED, first_year: int = 2019,
+def solve_year_levels(buyer_list: list[Buyer], years: range) -> dict[int, float]:
+    """α(year) such that the expected share over the generated mix equals :data:`YEAR_SHARE`."""
+    mix = _composition(buyer_list)
+    effects = (mix["kind"].map(lambda k: BUYER_TYPES[k][1]).to_numpy()
+               + mix["sector"].map(lambda s: SECTORS[s][2]).to_numpy()
+               + mix["dep"].map(DEPARTEMENT_EFFECTS).to_numpy())
+    weights = mix["weight"].to_numpy() / mix["weight"].sum()
+    levels = {}
+    for year in years:
+        target = YEAR_SHARE.get(year, YEAR_SHARE[max(YEAR_SHARE)])[0]
+        low, high = -10.0, 10.0
+        for _ in range(80):  # bisection: the expected share is increasing in α
+            mid = (low + high) / 2
+            if float(np.dot(weights, _sigmoid(mid + effects))) < target:
+                low = mid
+            else:
+                high = mid
+        levels[year] = (low + high) / 2
+    return levels
+
+
+def _procedure(rng: np.random.Generator, amount: float, sector: str) -> str:
+    if amount < NO_PUBLICITY_LIMIT:
+        return ("Marché passé sans publicité ni mise en concurrence préalable"
+                if rng.random() < 0.7 else "Procédure adaptée")
+    limit = MAPA_LIMIT["travaux" if sector == "travaux" else "other"]
+    if amount < limit:
+        return "Procédure adaptée"
+    draw = rng.random()
+    if draw < 0.75:
+        return "Appel d'offres ouvert"
+    if draw < 0.88:
+        return "Appel d'offres restreint"
+    if draw < 0.97:
+        return "Procédure avec négociation"
+    return "Dialogue compétitif"
+
+
+def kinds_of(record: dict) -> list:
+    """The considerationsSociales values of a generated record, in either shape."""
+    value = record.get("considerationsSociales")
+    return value.get("considerationSociale", []) if isinstance(value, dict) else value or []
+
+
+def _count_warnings(records: list[dict], expected: dict[str, int]) -> None:
+    """Count the warnings the reader must raise on records it keeps or merges (not rejected ones)."""
+    for record in records:
+        notified = record.get("dateNotification")
+        if notified is None or notified.startswith("2099"):
+            continue
+        if record.get("montant") == 0:
+            expected["montant nul ou négatif"] += 1
+        supplier = record["titulaires"][0]["titulaire"]["id"]
+        if not siret_valid(supplier):
+            expected["titulaire : SIRET invalide"] += 1
+
+
+def _french_amount(amount: float) -> str:
+    return f"{amount:,.2f}".replace(",", " ").replace(".", ",")
+
+
+class _Writer:
+    """Collects one year's records per buyer and writes them as that buyer publishes."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+
+    def write(self, year: int, buyer: Buyer, records: list[dict]) -> None:
+        if not records:
+            return
+        if buyer.shape == "nested":
+            document = {"marches": {"marche": records}}
+        else:
+            document = {"marches": records}
+        write_text(self.folder / str(year) / f"{buyer.siret}.json",
+                   json.dumps(document, ensure_ascii=False, separators=(",", ":")))
+
+
+def generate(out: Path, seed: int = config.DEFAULT_SEED, first_year: int = 2018,
              last_year: int = 2025, scale: float = 1.0,
-             communes: dict[str, list[str]] | None = None) -> dict:
-    """Write ``out/decp/<buyer>.json`` files and ``out/decp_manifest.json``; return the manifest.
+             communes: pd.DataFrame | None = None) -> tuple[dict, pd.DataFrame]:
+    """Write ``out/decp/<year>/<siret>.json`` and ``out/acheteurs/acheteurs.csv``.
 
     Parameters
     ----------
@@ -131,125 +256,204 @@ def generate(out: Path, seed: int = config.DEFAULT_SEED, first_year: int = 2019,
     first_year, last_year
         Notification years.
     scale
-        Multiplies the number of contracts (1.0: a few thousand over 2019-2025).
+        Multiplies the number of contracts: 1 is Île-de-France (about 16 000 contracts a year),
+        10 about national volume.
     communes
-        INSEE commune codes per département for places of execution (default: from the reference).
+        Reference communes (``code_insee``, ``departement``, ``population_municipale``, ``type``);
+        default: the committed reference geography.
+
+    Returns
+    -------
+    (manifest, contracts)
+        The manifest section (model, defect counts, buyers) and a light table of the contracts
+        generated (``uid, acheteur_id, acheteur_nom, acheteur_type, departement, annee, secteur,
+        social, dateNotification, montant``) that the other sources link to.
     """
-    rng = np.random.default_rng(seed)
     if communes is None:
         from ..reference import commune_table
 
-        table = commune_table()
-        table = table[table["type"] == "COM"]
-        communes = {dep: sorted(group["code_insee"]) for dep, group in table.groupby("departement")}
-    buyers = _buyers(rng)
+        communes = commune_table()
+    communes = communes[communes["type"] == "COM"]
+    by_dep = {dep: (g["code_insee"].to_numpy(), g["population_municipale"].to_numpy(float))
+              for dep, g in communes.groupby("departement")}
+    root = np.random.SeedSequence(seed)
+    buyer_list = buyers(np.random.default_rng(root.spawn(1)[0]))
+    years = range(first_year, last_year + 1)
+    levels = solve_year_levels(buyer_list, years)
     sector_names = list(SECTORS)
-    sector_weights = np.array([SECTORS[s][3] for s in sector_names])
-    sector_weights /= sector_weights.sum()
+    sector_w = np.array([SECTORS[s][3] for s in sector_names])
+    sector_w = sector_w / sector_w.sum()
+    deps = list(config.DEPARTEMENTS)
 
-    # Centre the effects on their volume-weighted mean, so that the yearly level is close to the
-    # log-odds of the yearly share.
-    volumes = np.array([BUYER_TYPES[b.kind][2] for b in buyers], dtype=float)
-    mean_effect = float(np.dot(volumes, [BUYER_TYPES[b.kind][1] for b in buyers]) / volumes.sum())
-    mean_effect += float(np.dot(sector_weights, [SECTORS[s][2] for s in sector_names]))
-
-    published: dict[str, list[dict]] = {b.siret: [] for b in buyers}
-    counts = {k: 0 for k in DEFECTS} | {"contracts": 0}
-    for year in range(first_year, last_year + 1):
-        base = _logit(YEAR_SHARE.get(year, YEAR_SHARE[max(YEAR_SHARE)])) - mean_effect
-        for buyer in buyers:
+    counts = {k: 0 for k in DEFECTS} | {"contracts": 0, "records_published": 0}
+    expected_warnings = {"montant nul ou négatif": 0, "titulaire : SIRET invalide": 0,
+                         "montant illisible": 0, "acheteur.id : SIRET invalide": 0}
+    unknown_kept: set[str] = set()
+    yearly = {}
+    light: list[tuple] = []
+    writer = _Writer(out / "decp")
+    pending: dict[str, list[dict]] = {}  # republications due in the buyer's next file
+    year_streams = root.spawn(len(years) + 1)[1:]
+    for year, stream in zip(years, year_streams):
+        rng = np.random.default_rng(stream)
+        social_count = total = 0
+        for buyer in buyer_list:
             label, type_effect, per_year = BUYER_TYPES[buyer.kind]
-            n = int(rng.poisson(per_year * scale * (1 + 0.04 * (year - first_year))))
+            growth = 1 + 0.03 * (year - first_year)
+            n = int(rng.poisson(per_year * scale * growth))
+            records = pending.pop(buyer.siret, [])
             for seq in range(n):
-                sector = sector_names[int(rng.choice(len(sector_names), p=sector_weights))]
+                sector = sector_names[int(rng.choice(len(sector_names), p=sector_w))]
                 cpv, ccag, sector_effect, _, median = SECTORS[sector]
-                dep, place = _place(rng, buyer, communes)
-                eta = base + type_effect + sector_effect + DEPARTEMENT_EFFECTS[dep]
-                social = rng.random() < 1 / (1 + math.exp(-eta))
-                amount = round(float(median * math.exp(rng.normal(0, 1.1))), 2)
-                procedure = next(p for limit, p in PROCEDURES if amount < limit)
+                dep = buyer.departement or deps[int(rng.integers(0, len(deps)))]
+                codes, pops = by_dep[dep]
+                commune = str(codes[int(rng.choice(len(codes), p=pops / pops.sum()))])
+                eta = levels[year] + type_effect + sector_effect + DEPARTEMENT_EFFECTS[dep]
+                social = bool(rng.random() < _sigmoid(eta))
+                amount = round(float(median * math.exp(rng.normal(0, 1.15))), 2)
                 notified = date(year, 1, 1) + timedelta(days=int(rng.integers(0, 365)))
-                kinds = [k for k, share in KIND_SHARES.items() if rng.random() < share] or [
-                    "Clause sociale"] if social else ["Pas de considération sociale"]
+                ident = f"{year}-{buyer.siret[9:]}-{seq:06d}"
+                if social:
+                    kinds = [k for k, share in KIND_SHARES.items() if rng.random() < share]
+                    kinds = kinds or ["Clause sociale"]
+                else:
+                    kinds = ["Pas de considération sociale"]
+                if rng.random() < 0.3:
+                    place = {"code": commune[:2] + f"{int(rng.integers(0, 1000)):03d}"
+                             if dep != "75" else f"750{int(rng.integers(1, 21)):02d}",
+                             "typeCode": "Code postal"}
+                else:
+                    place = {"code": commune, "typeCode": "Code commune"}
+                duration = int(rng.choice([3, 6, 12, 24, 36, 48]))
                 record: dict = {
-                    "id": f"{year}{buyer.siret[-4:]}{seq:05d}",
+                    "id": ident,
                     "acheteur": {"id": buyer.siret},
                     "nature": "Marché",
-                    "objet": f"{sector.replace('_', ' ').capitalize()} — lot {seq + 1}",
+                    "objet": f"{sector.replace('_', ' ').capitalize()} – {label.lower()} – lot {seq + 1}",
                     "codeCPV": cpv,
                     "ccag": ccag,
-                    "procedure": procedure,
+                    "procedure": _procedure(rng, amount, sector),
                     "lieuExecution": place,
-                    "dureeMois": int(rng.choice([6, 12, 24, 36, 48])),
+                    "dureeMois": duration,
                     "dateNotification": notified.isoformat(),
-                    "datePublicationDonnees": (notified + timedelta(days=int(rng.integers(1, 60)))).isoformat(),
+                    "datePublicationDonnees": (notified + timedelta(
+                        days=int(rng.integers(1, 60)))).isoformat(),
                     "montant": amount,
                     "titulaires": [{"titulaire": {"typeIdentifiant": "SIRET", "id": siret(rng)}}],
                     "considerationsSociales": (
-                        {"considerationSociale": kinds} if buyer.shape == "nested-marche" else kinds),
+                        {"considerationSociale": kinds} if buyer.shape == "nested" else kinds),
                     "considerationsEnvironnementales": {"considerationEnvironnementale": [
-                        "Clause environnementale" if rng.random() < 0.3
+                        "Clause environnementale" if rng.random() < 0.35
                         else "Pas de considération environnementale"]},
                 }
                 counts["contracts"] += 1
-                if rng.random() < DEFECTS["modification"]:
+                total += 1
+                social_count += social
+                light.append((f"{buyer.siret}_{ident}", buyer.siret, buyer.name, buyer.kind, dep,
+                              year, sector, social, notified, amount))
+                draws = {name: rng.random() < rate for name, rate in DEFECTS.items()}
+                if draws["modification"]:
                     counts["modification"] += 1
-                    record["modifications"] = [{"modification": {
-                        "id": 1, "montant": round(amount * 1.15, 2),
-                        "dureeMois": record["dureeMois"] + 6,
-                        "dateNotificationModification": (notified + timedelta(days=120)).isoformat(),
-                        "datePublicationDonneesModification": (notified + timedelta(days=130)).isoformat(),
-                    }}]
-                if rng.random() < DEFECTS["missing_procedure"]:
-                    counts["missing_procedure"] += 1
-                    record.pop("procedure")
-                if rng.random() < DEFECTS["amount_as_text"]:
+                    mods = []
+                    for k in range(1 + int(rng.random() < 0.2)):
+                        mods.append({"modification": {
+                            "id": k + 1, "montant": round(amount * (1.1 + 0.1 * k), 2),
+                            "dureeMois": duration + 6 * (k + 1),
+                            "dateNotificationModification": (notified + timedelta(days=120 * (k + 1))).isoformat(),
+                            "datePublicationDonneesModification": (notified + timedelta(days=125 * (k + 1))).isoformat(),
+                        }})
+                    record["modifications"] = mods
+                for field_name, key in (("missing_procedure", "procedure"), ("missing_cpv", "codeCPV"),
+                                        ("missing_place", "lieuExecution")):
+                    if draws[field_name]:
+                        counts[field_name] += 1
+                        record.pop(key)
+                if draws["zero_amount"]:
+                    counts["zero_amount"] += 1
+                    record["montant"] = 0
+                elif draws["amount_as_text"]:
                     counts["amount_as_text"] += 1
-                    record["montant"] = f"{amount:,.2f}".replace(",", " ").replace(".", ",")
-                if rng.random() < DEFECTS["no_considerations_key"]:
+                    record["montant"] = _french_amount(amount)
+                if draws["duration_as_text"]:
+                    counts["duration_as_text"] += 1
+                    record["dureeMois"] = str(duration)
+                if draws["invalid_supplier_siret"]:
+                    counts["invalid_supplier_siret"] += 1
+                    record["titulaires"][0]["titulaire"]["id"] = invalid_siret(rng)
+                if draws["no_considerations_key"]:
                     counts["no_considerations_key"] += 1
                     record.pop("considerationsSociales")
-                if rng.random() < DEFECTS["missing_date"]:
+                elif draws["empty_considerations"]:
+                    counts["empty_considerations"] += 1
+                    record["considerationsSociales"] = (
+                        {"considerationSociale": []} if buyer.shape == "nested" else [])
+                quarantined = False
+                if draws["missing_date"]:
                     counts["missing_date"] += 1
                     record.pop("dateNotification")
-                published[buyer.siret].append(record)
-                if rng.random() < DEFECTS["republication"] and "dateNotification" in record:
+                    quarantined = True
+                elif draws["future_date"]:
+                    counts["future_date"] += 1
+                    record["dateNotification"] = f"2099{record['dateNotification'][4:]}"
+                    quarantined = True
+                records.append(record)
+                if quarantined:
+                    continue
+                if "considerationsSociales" not in record or not kinds_of(record):
+                    unknown_kept.add(ident)
+                if draws["exact_duplicate"]:
+                    counts["exact_duplicate"] += 1
+                    records.append(record)
+                if draws["republication"] and year < last_year:
                     counts["republication"] += 1
-                    other = buyers[int(rng.integers(0, len(buyers)))]
                     again = dict(record)
-                    again["datePublicationDonnees"] = (notified + timedelta(days=90)).isoformat()
-                    published[other.siret].append(again)
+                    again["datePublicationDonnees"] = date(year + 1, 1, 15).isoformat()
+                    pending.setdefault(buyer.siret, []).append(again)
+            counts["records_published"] += len(records)
+            _count_warnings(records, expected_warnings)
+            writer.write(year, buyer, records)
+        yearly[str(year)] = {"contracts": total, "social": social_count,
+                             "share": social_count / total if total else None}
 
-    folder = out / "decp"
-    folder.mkdir(parents=True, exist_ok=True)
-    for buyer in buyers:
-        records = published[buyer.siret]
-        document = ({"marches": {"marche": records}} if buyer.shape == "nested-marche"
-                    else {"marches": records})
-        write_text(folder / f"{buyer.siret}.json",
-                   json.dumps(document, ensure_ascii=False, indent=1))
-
+    directory = pd.DataFrame([{"SIRET": b.siret, "Nom": b.name, "Catégorie": BUYER_TYPES[b.kind][0],
+                               "Département": b.departement or ""} for b in buyer_list])
+    write_text(out / "acheteurs" / "acheteurs.csv",
+               directory.to_csv(sep=";", index=False, lineterminator="\n"))
+    contracts = pd.DataFrame(light, columns=["uid", "acheteur_id", "acheteur_nom", "acheteur_type",
+                                             "departement", "annee", "secteur", "social",
+                                             "dateNotification", "montant"])
     manifest = {
         "generator": "analysis.synthetic.decp",
         "seed": seed,
         "scale": scale,
         "years": [first_year, last_year],
+        "layout": "decp/<année>/<SIRET acheteur>.json ; acheteurs/acheteurs.csv",
         "model": {
-            "formula": "logit P(considération sociale) = niveau(année) + effet(type d'acheteur) "
-                       "+ effet(secteur) + effet(département d'exécution)",
-            "year_share": {str(y): YEAR_SHARE.get(y) for y in range(first_year, last_year + 1)},
-            "year_level_logit": {
-                str(y): _logit(YEAR_SHARE.get(y, YEAR_SHARE[max(YEAR_SHARE)])) - mean_effect
-                for y in range(first_year, last_year + 1)},
+            "description": (
+                "logit P(au moins une considération sociale) = alpha(année) + beta(type d'acheteur)"
+                " + gamma(secteur) + delta(département d'exécution) ; alpha(année) est résolu pour"
+                " que la part attendue sur le mélange généré égale la part nationale publiée."),
+            "target_share": {str(y): YEAR_SHARE.get(y, YEAR_SHARE[max(YEAR_SHARE)])[0] for y in years},
+            "target_source": {str(y): YEAR_SHARE.get(y, YEAR_SHARE[max(YEAR_SHARE)])[1] for y in years},
+            "year_level_logit": {str(y): levels[y] for y in years},
+            "yearly_log_odds_trend": (levels[last_year] - levels[first_year]) / max(1, last_year - first_year),
             "buyer_type_effects": {k: v[1] for k, v in BUYER_TYPES.items()},
             "sector_effects": {k: v[2] for k, v in SECTORS.items()},
             "departement_effects": DEPARTEMENT_EFFECTS,
+            "reference_levels": "effets non centrés : chaque terme s'ajoute à alpha(année)",
             "kind_shares_given_social": KIND_SHARES,
         },
+        "generated": yearly,
         "defect_rates": DEFECTS,
         "counts": counts,
+        "reader_expectations": {
+            "rejected": counts["missing_date"] + counts["future_date"],
+            "merged_duplicates": counts["republication"] + counts["exact_duplicate"],
+            "kept_contracts": counts["contracts"] - counts["missing_date"] - counts["future_date"],
+            "unknown_social_status": len(unknown_kept),
+            "warnings_by_rule": expected_warnings,
+        },
         "buyers": [{"siret": b.siret, "name": b.name, "type": b.kind,
-                    "departement": b.departement, "shape": b.shape} for b in buyers],
+                    "departement": b.departement, "shape": b.shape} for b in buyer_list],
     }
-    write_text(out / "decp_manifest.json", json.dumps(manifest, ensure_ascii=False, indent=2))
-    return manifest
+    return manifest, contracts

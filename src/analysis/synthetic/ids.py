@@ -4,20 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..identifiers import luhn_valid
 
-def luhn_valid(number: str) -> bool:
-    """True when ``number`` (digits only) passes the Luhn check used by SIREN and SIRET."""
-    if not number.isdigit():
-        return False
-    total = 0
-    for position, char in enumerate(reversed(number)):
-        digit = int(char)
-        if position % 2 == 1:
-            digit *= 2
-            if digit > 9:
-                digit -= 9
-        total += digit
-    return total % 10 == 0
+__all__ = ["luhn_valid", "siret", "invalid_siret"]
 
 
 def _complete(prefix: str) -> str:
@@ -33,3 +22,12 @@ def siret(rng: np.random.Generator) -> str:
     siren = _complete("".join(str(d) for d in rng.integers(0, 10, 8)).replace("0", "1", 1))
     nic = "".join(str(d) for d in rng.integers(0, 10, 4))
     return _complete(siren + nic)
+
+
+def invalid_siret(rng: np.random.Generator) -> str:
+    """A SIRET-looking number that fails the checks: a wrong key, or 10 digits instead of 14."""
+    good = siret(rng)
+    if rng.random() < 0.5:
+        return good[:10]
+    last = (int(good[-1]) + 1 + int(rng.integers(0, 8))) % 10
+    return good[:-1] + str(last)
