@@ -66,19 +66,20 @@ def test_buyers_cover_every_type_and_departement():
 def test_reader_reconciles_with_the_manifest(small_raw, small_warehouse):
     m = manifest(small_raw)
     expected = m["reader_expectations"]
-    totals = small_warehouse.accounting[["read", "kept", "rejected", "merged"]].sum()
+    acc = small_warehouse.accounting
+    totals = acc.loc[acc["source"] == "decp", ["read", "kept", "rejected", "merged"]].sum()
     assert totals["read"] == m["counts"]["records_published"]
     assert totals["rejected"] == expected["rejected"]
     assert totals["merged"] == expected["merged_duplicates"]
     assert totals["kept"] == expected["kept_contracts"]
     assert small_warehouse.tables["contracts"] == expected["kept_contracts"]
     warnings = pd.read_parquet(small_warehouse.path / "rejects" / "warnings.parquet")
-    observed = warnings["rule"].value_counts().to_dict()
+    observed = warnings.loc[warnings["source"] == "decp", "rule"].value_counts().to_dict()
     for rule, count in expected["warnings_by_rule"].items():
         assert observed.get(rule, 0) == count, rule
     contracts = load_table("contracts")
     assert int(contracts["has_social_consideration"].isna().sum()) == expected["unknown_social_status"]
-    rejects = small_warehouse.rejects["rule"].value_counts().to_dict()
+    rejects = small_warehouse.rejects.query("source == 'decp'")["rule"].value_counts().to_dict()
     assert rejects.get("dateNotification invalide", 0) == m["counts"]["missing_date"]
     assert rejects.get("dateNotification dans le futur", 0) == m["counts"]["future_date"]
 

@@ -90,7 +90,7 @@ def test_missing_inputs_are_clear_errors(tmp_path):
     with pytest.raises(BuildError, match="introuvable"):
         build(raw=tmp_path / "absent", processed=tmp_path / "p")
     (tmp_path / "empty").mkdir()
-    with pytest.raises(BuildError, match="aucun fichier DECP"):
+    with pytest.raises(BuildError, match="aucune source reconnue"):
         build(raw=tmp_path / "empty", processed=tmp_path / "p")
     with pytest.raises(FileNotFoundError, match="make build"):
         load_table("contracts", tmp_path / "p")

@@ -90,6 +90,12 @@ class Paths:
         return self.warehouse / "observatoire.duckdb"
 
     @property
+    def pseudonymisation_key(self) -> Path:
+        """Local pseudonymisation key file (``*.key`` is ignored by git)."""
+        return Path(os.environ.get("OBSERVATOIRE_PSEUDO_KEY_FILE",
+                                   str(self.root / "pseudonymisation.key")))
+
+    @property
     def communes(self) -> Path:
         """Île-de-France communes with population and simplified boundaries (GeoParquet)."""
         return self.reference / "communes_idf.parquet"

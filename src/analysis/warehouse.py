@@ -21,7 +21,8 @@ import pandas as pd
 
 from . import __version__, config
 from .io import sha256, write_parquet, write_text
-from .sources import decp
+from .privacy import MissingKeyError, get_key
+from .sources import buyers, decp, grand_paris, structures, tracking
 from .sources.base import Quarantine, SourceFileError, accounting_frame
 
 #: How many previous builds are kept beside the one in force.
@@ -128,6 +129,12 @@ def read_decp(files: list[Path], raw: Path, today: date | None = None,
     return tables, quarantine, accounting
 
 
+def _commune_codes() -> set[str]:
+    from .reference import commune_table
+
+    return set(commune_table()["code_insee"])
+
+
 def _write_duckdb(folder: Path, tables: dict[str, Path]) -> None:
     db_path = folder / "observatoire.duckdb"
     con = duckdb.connect(str(db_path))
@@ -188,16 +195,59 @@ def build(raw: Path | None = None, processed: Path | None = None, today: date | 
     if not raw.is_dir():
         raise BuildError(f"{raw}: dossier d'entrée introuvable (make data génère le jeu par défaut)")
     decp_files = find_inputs(raw, "decp", ("*.json",))
-    if not decp_files:
-        raise BuildError(f"{raw / 'decp'}: aucun fichier DECP (*.json) à lire")
+    tracking_folders = sorted(p for p in (raw / "tracking").glob("*") if p.is_dir()) \
+        if (raw / "tracking").is_dir() else []
+    gp_files = find_inputs(raw, "grand_paris", ("*.csv",))
+    structure_files = find_inputs(raw, "structures", ("*.csv",))
+    buyer_files = find_inputs(raw, "acheteurs", ("*.csv",))
+    if not (decp_files or tracking_folders or gp_files or structure_files):
+        raise BuildError(f"{raw}: aucune source reconnue (decp/*.json, tracking/<dép>/, "
+                         "grand_paris/*.csv, structures/*.csv)")
 
+    tables: dict[str, pd.DataFrame] = {}
+    quarantine = Quarantine()
+    accounting_rows: list[dict] = []
+    key_origin = None
     try:
-        tables, quarantine, accounting_rows = read_decp(decp_files, raw, today, progress)
-    except SourceFileError as exc:
-        raise BuildError(f"fichier illisible, entrepôt précédent conservé — {exc}") from exc
+        if decp_files:
+            decp_tables, decp_q, decp_acc = read_decp(decp_files, raw, today, progress)
+            tables.update(decp_tables)
+            quarantine.extend(decp_q)
+            accounting_rows += decp_acc
+        communes = _commune_codes()
+        if buyer_files:
+            frames = []
+            for path in buyer_files:
+                frame, acc = buyers.read(path, raw, quarantine)
+                frames.append(frame)
+                accounting_rows.append(acc)
+            directory = pd.concat(frames, ignore_index=True).drop_duplicates("acheteur_id")
+            tables["buyers"] = directory
+            if "contracts" in tables:
+                tables["contracts"] = tables["contracts"].merge(directory, on="acheteur_id", how="left")
+        if tracking_folders:
+            key, key_origin = get_key(raw)
+            result = tracking.read_all(tracking_folders, raw, key, communes)
+            tables.update(result.tables)
+            quarantine.extend(result.quarantine)
+            accounting_rows += result.accounting
+        for files, reader, name in ((gp_files, grand_paris.read, "grand_paris"),
+                                    (structure_files, structures.read, "structures")):
+            frames = []
+            for path in files:
+                args = (path, raw, quarantine) + ((communes,) if name == "structures" else ())
+                frame, acc = reader(*args)
+                frames.append(frame)
+                accounting_rows.append(acc)
+            if frames:
+                tables[name] = pd.concat(frames, ignore_index=True)
+    except (SourceFileError, MissingKeyError) as exc:
+        raise BuildError(f"entrée illisible, entrepôt précédent conservé — {exc}") from exc
     accounting = accounting_frame(accounting_rows)
     rejects = quarantine.rejects_frame()
     warnings = quarantine.warnings_frame()
+    inputs = decp_files + gp_files + structure_files + buyer_files + sorted(
+        p for folder in tracking_folders for p in folder.rglob("*") if p.is_file())
 
     builds = processed / "builds"
     builds.mkdir(parents=True, exist_ok=True)
@@ -217,10 +267,11 @@ def build(raw: Path | None = None, processed: Path | None = None, today: date | 
             "code_version": __version__,
             "raw": str(raw),
             "inputs": [
-                {"source": "decp", "file": _relative(p, raw), "sha256": sha256(p),
-                 "bytes": p.stat().st_size}
-                for p in decp_files
+                {"source": _relative(p, raw).split("/", 1)[0], "file": _relative(p, raw),
+                 "sha256": sha256(p), "bytes": p.stat().st_size}
+                for p in inputs
             ],
+            "pseudonymisation": key_origin,
             "tables": {name: int(len(frame)) for name, frame in tables.items()},
             "rejected": int(len(rejects)),
             "warnings": int(len(warnings)),

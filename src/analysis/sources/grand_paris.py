@@ -1,0 +1,69 @@
+"""Grand Paris Express works contracts with their insertion-hours and SME obligations."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from ..identifiers import siret_valid
+from .base import Quarantine
+from .tabular import Sheet, canonical, parse_dates, parse_decimals, read_csv, text
+from .tracking import _Table
+
+SOURCE = "grand_paris"
+COLUMNS = {
+    "Identifiant marché DECP": "decp_uid",
+    "Ligne": "ligne",
+    "Lot": "lot",
+    "Titulaire": "titulaire",
+    "SIRET titulaire": "titulaire_siret",
+    "Date de notification": "date_notification",
+    "Heures de travail totales": "heures_travail",
+    "Heures d'insertion prévues": "heures_insertion_prevues",
+    "Heures d'insertion réalisées": "heures_insertion_realisees",
+    "Montant HT": "montant",
+    "Montant confié aux PME": "montant_pme",
+    "Département": "departement",
+}
+REQUIRED = ["lot", "date_notification", "heures_travail", "heures_insertion_realisees"]
+
+
+def read(path: Path, raw_root: Path, quarantine: Quarantine) -> tuple[pd.DataFrame, dict]:
+    """Read ``contrats_grand_paris.csv``; returns the table and its accounting row."""
+    frame, _ = read_csv(path)
+    where = str(path.relative_to(raw_root)) if path.is_relative_to(raw_root) else str(path)
+    table = _Table(Sheet(where, canonical(frame, COLUMNS, REQUIRED, where),
+                         pd.Series(range(2, len(frame) + 2))), quarantine, SOURCE)
+    f = table.frame
+    notified, bad_date = parse_dates(f["date_notification"])
+    table.reject(notified.isna(), "date de notification invalide",
+                 lambda r: f"« {r['date_notification']} » illisible")
+    numbers = {}
+    for column in ("heures_travail", "heures_insertion_prevues", "heures_insertion_realisees",
+                   "montant", "montant_pme"):
+        values, bad = parse_decimals(table.frame[column])
+        table.reject(bad | (values < 0), f"{column} invalide",
+                     lambda r, c=column: f"« {r[c]} » : nombre positif ou nul attendu")
+        numbers[column] = values
+    f = table.frame
+    table.reject(parse_decimals(f["heures_travail"])[0].fillna(0) <= 0, "heures de travail nulles",
+                 lambda r: "heures de travail totales nulles ou absentes : taux incalculable")
+    f = table.frame
+    siret = text(f["titulaire_siret"])
+    table.warn(siret.notna() & ~siret.fillna("").map(siret_valid), "titulaire : SIRET invalide",
+               lambda r: f"« {r['titulaire_siret']} » n'est pas un SIRET valide")
+    out = pd.DataFrame({
+        "decp_uid": text(f["decp_uid"]),
+        "ligne": text(f["ligne"]),
+        "lot": text(f["lot"]),
+        "titulaire_siret": siret,
+        "date_notification": parse_dates(f["date_notification"])[0].astype("datetime64[ms]"),
+        **{c: parse_decimals(f[c])[0] for c in numbers},
+        "departement": text(f["departement"]),
+    })
+    # Obligation in force at notification: 5 % of works hours, 10 % from 1 October 2020.
+    out["taux_obligation"] = (out["date_notification"] >= pd.Timestamp("2020-10-01")).map(
+        {True: 0.10, False: 0.05}).astype(float)
+    accounting = table.accounting()
+    return out, accounting

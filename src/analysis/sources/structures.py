@@ -1,0 +1,52 @@
+"""Directory of inclusion and disability structures (SIAE, EA, ESAT, GEIQ)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from ..identifiers import siret_valid
+from .base import Quarantine
+from .tabular import Sheet, canonical, parse_dates, read_csv, text
+from .tracking import _Table
+
+SOURCE = "structures"
+TYPES = {"EI", "ETTI", "AI", "ACI", "EA", "ESAT", "GEIQ"}
+COLUMNS = {"SIRET": "siret", "Raison sociale": "raison_sociale", "Type": "type",
+           "Commune": "commune", "Secteurs": "secteurs", "Date de création": "date_creation"}
+REQUIRED = ["siret", "type", "commune"]
+
+
+def read(path: Path, raw_root: Path, quarantine: Quarantine,
+         communes: set[str]) -> tuple[pd.DataFrame, dict]:
+    """Read ``structures_inclusion.csv``; returns the table and its accounting row."""
+    frame, _ = read_csv(path)
+    where = str(path.relative_to(raw_root)) if path.is_relative_to(raw_root) else str(path)
+    table = _Table(Sheet(where, canonical(frame, COLUMNS, REQUIRED, where),
+                         pd.Series(range(2, len(frame) + 2))), quarantine, SOURCE)
+    f = table.frame
+    f["siret"] = text(f["siret"])
+    table.reject(~f["siret"].fillna("").map(siret_valid), "SIRET invalide",
+                 lambda r: f"« {r['siret']} » n'est pas un SIRET valide (14 chiffres, clé de Luhn)")
+    table.merge_exact_duplicates([c for c in table.frame.columns if c != "_line"])
+    table.reject(table.frame["siret"].duplicated(keep="first"), "SIRET en double",
+                 lambda r: f"l'établissement {r['siret']} figure sur une autre ligne")
+    f = table.frame
+    kind = text(f["type"]).str.upper()
+    table.reject(~kind.isin(TYPES), "type de structure inconnu",
+                 lambda r: f"« {r['type']} » (attendu : {', '.join(sorted(TYPES))})")
+    f = table.frame
+    commune = text(f["commune"])
+    table.reject(~commune.isin(communes), "commune inconnue",
+                 lambda r: f"code INSEE « {r['commune']} » absent de la géographie de référence")
+    f = table.frame
+    out = pd.DataFrame({
+        "siret": f["siret"].astype("string"),
+        "raison_sociale": text(f["raison_sociale"]),
+        "type": text(f["type"]).str.upper(),
+        "commune": text(f["commune"]),
+        "secteurs": text(f["secteurs"]),
+        "date_creation": parse_dates(f["date_creation"])[0].astype("datetime64[ms]"),
+    })
+    return out, table.accounting()

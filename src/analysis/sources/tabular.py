@@ -1,0 +1,147 @@
+"""Reading tabular exports (CSV in any common delimiter and encoding, XLSX sheets) as text tables,
+and parsing French dates and numbers, with every failure naming the file and the problem."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .base import SourceFileError
+
+MAPPINGS = Path(__file__).parent / "mappings"
+ENCODINGS = ("utf-8-sig", "cp1252")
+DELIMITERS = (";", ",", "\t", "|")
+
+
+@dataclass
+class Sheet:
+    """One table read from a file: text cells, and the line or row number of each record."""
+
+    name: str            # file name, with "#sheet" for a workbook sheet
+    frame: pd.DataFrame  # canonical column names, cells as read
+    line: pd.Series      # 1-based line (CSV) or row (XLSX) of each record, header = 1
+
+
+def load_mapping(name: str) -> dict:
+    """A column-mapping file from ``sources/mappings/`` (or a path to one)."""
+    path = Path(name) if Path(name).suffix == ".json" else MAPPINGS / f"{name}.json"
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def _sniff_delimiter(first_line: str) -> str:
+    counts = {d: first_line.count(d) for d in DELIMITERS}
+    return max(counts, key=counts.get) if max(counts.values()) else ";"
+
+
+def read_csv(path: Path) -> tuple[pd.DataFrame, str]:
+    """Read a CSV as text: encoding (UTF-8 with or without BOM, else Windows-1252) and delimiter
+    detected. Returns the frame and the encoding used."""
+    raw = path.read_bytes()
+    if not raw.strip():
+        raise SourceFileError(path, "fichier vide")
+    for encoding in ENCODINGS:
+        try:
+            text = raw.decode(encoding)
+            break
+        except UnicodeDecodeError:
+            continue
+    else:  # cp1252 leaves a few bytes undefined
+        raise SourceFileError(path, "encodage non reconnu (ni UTF-8 ni Windows-1252)")
+    delimiter = _sniff_delimiter(text.split("\n", 1)[0])
+    try:
+        from io import StringIO
+
+        frame = pd.read_csv(StringIO(text), sep=delimiter, dtype=str, keep_default_na=False,
+                            na_values=[], skipinitialspace=False)
+    except (pd.errors.ParserError, ValueError) as exc:
+        raise SourceFileError(path, f"CSV illisible : {exc}") from exc
+    return frame, encoding
+
+
+def read_xlsx(path: Path) -> dict[str, pd.DataFrame]:
+    """Every sheet of a workbook, cells as read (dates stay dates)."""
+    try:
+        return pd.read_excel(path, sheet_name=None, dtype=object, engine="openpyxl")
+    except Exception as exc:  # openpyxl raises many types for a broken workbook
+        raise SourceFileError(path, f"classeur XLSX illisible : {type(exc).__name__}: {exc}") from exc
+
+
+def canonical(frame: pd.DataFrame, columns: dict[str, str], required: list[str], where: str) -> pd.DataFrame:
+    """Rename known headers to canonical names; fail clearly when a required one is missing.
+
+    Headers are compared without surrounding spaces; duplicated headers are refused.
+    """
+    stripped = [str(c).strip() for c in frame.columns]
+    duplicated = sorted({c for c in stripped if stripped.count(c) > 1})
+    if duplicated:
+        raise SourceFileError(where, f"en-têtes en double : {', '.join(duplicated)}")
+    frame = frame.set_axis(stripped, axis=1)
+    renamed = frame.rename(columns=columns)
+    missing = [c for c in required if c not in renamed.columns]
+    if missing:
+        wanted = {v: k for k, v in columns.items()}
+        raise SourceFileError(
+            where, "colonne(s) obligatoire(s) absente(s) : "
+            + ", ".join(f"« {wanted.get(c, c)} »" for c in missing))
+    for column in columns.values():
+        if column not in renamed.columns:
+            renamed[column] = None
+    return renamed[list(dict.fromkeys(columns.values()))]
+
+
+def text(series: pd.Series) -> pd.Series:
+    """Cells as stripped strings; empty cells become missing."""
+    out = series.astype("string").str.strip()
+    return out.mask(out == "")
+
+
+def parse_dates(series: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """French dates (JJ/MM/AAAA), ISO dates, Excel dates or Excel serial numbers.
+
+    Returns (dates as ``datetime64[ms]``, mask of non-empty cells that could not be read).
+    """
+    values = series.astype(object)
+    result = pd.Series(pd.NaT, index=series.index, dtype="datetime64[ms]")
+    is_stamp = values.map(lambda v: isinstance(v, (pd.Timestamp, np.datetime64)) or hasattr(v, "year"))
+    if is_stamp.any():
+        result[is_stamp] = pd.to_datetime(values[is_stamp], errors="coerce")
+    rest = ~is_stamp
+    as_text = values[rest].map(lambda v: None if v is None or (isinstance(v, float) and np.isnan(v))
+                               else str(v).strip())
+    as_text = as_text.mask(as_text == "")
+    serial = pd.to_numeric(as_text, errors="coerce")
+    is_serial = serial.between(1, 80_000) & as_text.str.fullmatch(r"\d+(\.0+)?").fillna(False)
+    if is_serial.any():
+        result[is_serial[is_serial].index] = (
+            pd.Timestamp("1899-12-30") + pd.to_timedelta(serial[is_serial], unit="D"))
+    others = as_text[~is_serial.reindex(as_text.index, fill_value=False)]
+    french = pd.to_datetime(others, format="%d/%m/%Y", errors="coerce")
+    iso = pd.to_datetime(others.str.slice(0, 10), format="%Y-%m-%d", errors="coerce")
+    result[others.index] = french.fillna(iso)
+    present = series.notna() & (series.astype("string").str.strip() != "")
+    return result, present & result.isna()
+
+
+def parse_decimals(series: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Numbers written the French way (``1 234,5``) or as numbers.
+
+    Returns (floats, mask of non-empty cells that could not be read).
+    """
+    cleaned = (series.astype("string").str.replace(r"[\s\u00a0\u202f€]", "", regex=True)
+               .str.replace(",", ".", regex=False))
+    cleaned = cleaned.mask(cleaned == "")
+    numbers = pd.to_numeric(cleaned, errors="coerce").astype("Float64")
+    return numbers, cleaned.notna() & numbers.isna()
+
+
+def yes_no(series: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """``Oui``/``Non`` (and common variants) as nullable booleans; second value: unreadable cells."""
+    folded = text(series).str.lower()
+    mapping = {"oui": True, "o": True, "yes": True, "1": True, "vrai": True, "true": True,
+               "non": False, "n": False, "no": False, "0": False, "faux": False, "false": False}
+    out = folded.map(mapping).astype("boolean")
+    return out, folded.notna() & out.isna()
