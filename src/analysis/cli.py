@@ -55,6 +55,21 @@ def cmd_generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    from .synthetic.calibration import report
+
+    from .warehouse import BuildError
+
+    try:
+        path, table = report(Path(args.raw) if args.raw else None)
+    except (FileNotFoundError, BuildError) as exc:
+        print(f"erreur : {exc}", file=sys.stderr)
+        return 2
+    print(f"Rapport de calibration écrit : {path} "
+          f"({int(table['dans_la_tolerance'].sum())}/{len(table)} cibles dans la tolérance)")
+    return 0
+
+
 def cmd_build(args: argparse.Namespace) -> int:
     from .warehouse import BuildError, build
 
@@ -99,6 +114,10 @@ def parser() -> argparse.ArgumentParser:
                    help="années couvertes, AAAA-AAAA (défaut : %(default)s)")
     p.add_argument("--out", help="dossier de sortie (défaut : data/raw/synthetic)")
     p.set_defaults(func=cmd_generate)
+
+    p = sub.add_parser("calibrate", help="écrire docs/calibration.md : cibles publiées et jeu généré")
+    p.add_argument("--raw", help="jeu généré à mesurer (défaut : data/raw/synthetic)")
+    p.set_defaults(func=cmd_calibrate)
 
     p = sub.add_parser("build", help="construire l'entrepôt à partir des données brutes")
     p.add_argument("--raw", help="dossier d'entrée organisé comme data/raw/ (decp/ …)")
