@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 import pytest
 
@@ -191,3 +193,99 @@ def test_contracts_frame_types():
     assert frame["has_social_consideration"].isna().sum() == 3
     assert pd.api.types.is_datetime64_any_dtype(frame["dateNotification"])
     assert list(frame.columns) == decp.CONTRACT_COLUMNS
+
+
+# --- Streaming and the 2019 format -------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", ["nested_marche.json", "flat_list.json", "republication.json"])
+def test_streaming_gives_the_same_rows_as_loading(name):
+    loaded = read(name)
+    streamed = decp.read_decp_json(FIXTURES / "decp" / name, today=TODAY, stream=True)
+    assert streamed.read == loaded.read
+    assert streamed.contracts == loaded.contracts
+    assert streamed.concessions == loaded.concessions
+    assert [vars(r) for r in streamed.quarantine.rejects] == [
+        vars(r) for r in loaded.quarantine.rejects]
+
+
+def test_streaming_official_examples_and_bom(tmp_path):
+    for path in sorted(DECP_EXAMPLES.glob("*.json")):
+        assert decp.read_decp_json(path, today=TODAY, stream=True).contracts == \
+            decp.read_decp_json(path, today=TODAY).contracts
+    with_bom = tmp_path / "bom.json"
+    with_bom.write_bytes(b"\xef\xbb\xbf" + (FIXTURES / "decp" / "flat_list.json").read_bytes())
+    assert len(decp.read_decp_json(with_bom, today=TODAY, stream=True).contracts) == 6
+
+
+@pytest.mark.parametrize("name, fragment", [
+    ("truncated.json", "JSON invalide"),
+    ("not_decp.json", "pas un fichier DECP"),
+])
+def test_streaming_bad_files_name_the_file(name, fragment):
+    with pytest.raises(SourceFileError) as caught:
+        decp.read_decp_json(FIXTURES / "decp" / name, today=TODAY, stream=True)
+    assert name in str(caught.value) and fragment in str(caught.value)
+
+
+def test_2019_format_is_unknown_never_none(tmp_path):
+    record = {"_type": "Marché", "uid": "2135023880001920100345", "id": "20100345",
+              "acheteur": {"id": "21350238800019", "nom": "Ville de Rennes"},
+              "nature": "Accord-cadre", "objet": "Entretien des jardins", "codeCPV": "77313000",
+              "procedure": "Procédure adaptée",
+              "lieuExecution": {"code": "35238", "typeCode": "Code commune", "nom": "Rennes"},
+              "dureeMois": 24, "dateNotification": "2019-08-13",
+              "datePublicationDonnees": "2019-08-19", "montant": 127000, "formePrix": "Ferme",
+              "titulaires": [{"typeIdentifiant": "SIRET", "id": "81223113200026",
+                              "denominationSociale": "Garami SARL"}]}
+    path = tmp_path / "decp_2019.json"
+    path.write_text(json.dumps({"marches": [record]}), encoding="utf-8")
+    row = decp.read_decp_json(path, today=TODAY).contracts[0]
+    assert row["format"] == decp.FORMAT_2019
+    assert row["has_social_consideration"] is None and row["clause_sociale"] is None
+    assert row["departement_execution"] == "35"
+    v2 = decp.read_decp_json(DECP_EXAMPLES / "marches_avec_modifications.json", today=TODAY)
+    assert {r["format"] for r in v2.contracts} == {decp.FORMAT}
+
+
+# --- Consolidated tabular DECP -------------------------------------------------------------------------
+
+def test_tabular_rows_fold_into_contracts():
+    from analysis.sources.decp_tabular import read_decp_table
+
+    parsed = read_decp_table(FIXTURES / "decp" / "consolide.csv", today=TODAY)
+    rows = by_id(parsed)
+    assert parsed.read == 6 and parsed.merged == 2 and len(parsed.quarantine.rejects) == 1
+    assert parsed.read == len(parsed.contracts) + len(parsed.quarantine.rejects) + parsed.merged
+    assert set(rows) == {"T1", "T2", "T3"}
+    assert rows["T1"]["n_titulaires"] == 2
+    assert rows["T1"]["clause_sociale"] is True and rows["T1"]["critere_social"] is True
+    assert rows["T2"]["has_social_consideration"] is False  # "Sans objet"
+    assert rows["T3"]["has_social_consideration"] is None   # empty cell: unknown
+    assert rows["T2"]["departement_execution"] == "93"
+    assert parsed.quarantine.rejects[0].record == "ligne 6 (et 7)"
+
+
+def test_tabular_parquet_and_the_warehouse_accounting(tmp_path):
+    from analysis.sources.decp_tabular import read_decp_table
+    from analysis.warehouse import build
+
+    frame = pd.read_csv(FIXTURES / "decp" / "consolide.csv", dtype=str)
+    frame.columns = [c.replace(".", "_") for c in frame.columns]
+    frame["dateNotification"] = pd.to_datetime(frame["dateNotification"])
+    raw = tmp_path / "raw" / "decp"
+    raw.mkdir(parents=True)
+    frame.to_parquet(raw / "consolide.parquet")
+    parsed = read_decp_table(raw / "consolide.parquet", today=TODAY)
+    assert {r["id"] for r in parsed.contracts} == {"T1", "T2", "T3"}
+    summary = build(raw=tmp_path / "raw", processed=tmp_path / "p", today=TODAY)
+    acc = summary.accounting.iloc[0]
+    assert (acc["read"], acc["kept"], acc["rejected"], acc["merged"]) == (6, 3, 1, 2)
+
+
+def test_tabular_without_identifiers_is_refused(tmp_path):
+    from analysis.sources.decp_tabular import read_decp_table
+
+    path = tmp_path / "autre.csv"
+    path.write_text("a;b\n1;2\n", encoding="utf-8")
+    with pytest.raises(SourceFileError, match="autre.csv: pas un export DECP tabulaire"):
+        read_decp_table(path)

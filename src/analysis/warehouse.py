@@ -22,7 +22,7 @@ import pandas as pd
 from . import __version__, config
 from .io import sha256, write_parquet, write_text
 from .privacy import MissingKeyError, get_key
-from .sources import buyers, decp, grand_paris, structures, tracking
+from .sources import buyers, decp, decp_tabular, grand_paris, structures, tracking
 from .sources.base import Quarantine, SourceFileError, accounting_frame
 
 #: How many previous builds are kept beside the one in force.
@@ -90,7 +90,10 @@ def read_decp(files: list[Path], raw: Path, today: date | None = None,
     quarantine = Quarantine()
     per_file: dict[str, dict] = {}
     for path in tqdm(files, desc="DECP", unit="fichier", disable=not progress):
-        parsed = decp.read_decp_json(path, today=today)
+        if path.suffix.lower() == ".json":
+            parsed = decp.read_decp_json(path, today=today)
+        else:
+            parsed = decp_tabular.read_decp_table(path, today=today)
         name = _relative(path, raw)
         for rows in (parsed.contracts, parsed.suppliers, parsed.modifications, parsed.concessions):
             for row in rows:
@@ -105,7 +108,7 @@ def read_decp(files: list[Path], raw: Path, today: date | None = None,
         per_file[name] = {
             "source": decp.SOURCE, "file": name, "read": parsed.read,
             "produced": len(parsed.contracts) + len(parsed.concessions),
-            "rejected": len(parsed.quarantine.rejects),
+            "rejected": len(parsed.quarantine.rejects), "merged_in_file": parsed.merged,
         }
 
     contract_frame, merged_contracts = decp.deduplicate(decp.contracts_frame(contracts))
@@ -124,7 +127,8 @@ def read_decp(files: list[Path], raw: Path, today: date | None = None,
         merged = int(merged_contracts.get(name, 0)) + int(merged_concessions.get(name, 0))
         accounting.append({
             "source": row["source"], "file": name, "read": row["read"],
-            "kept": row["produced"] - merged, "rejected": row["rejected"], "merged": merged,
+            "kept": row["produced"] - merged, "rejected": row["rejected"],
+            "merged": merged + row["merged_in_file"],
         })
     return tables, quarantine, accounting
 
@@ -194,14 +198,14 @@ def build(raw: Path | None = None, processed: Path | None = None, today: date | 
     processed = Path(processed or cfg.processed).resolve()
     if not raw.is_dir():
         raise BuildError(f"{raw}: dossier d'entrée introuvable (make data génère le jeu par défaut)")
-    decp_files = find_inputs(raw, "decp", ("*.json",))
+    decp_files = find_inputs(raw, "decp", ("*.json", "*.csv", "*.parquet"))
     tracking_folders = sorted(p for p in (raw / "tracking").glob("*") if p.is_dir()) \
         if (raw / "tracking").is_dir() else []
     gp_files = find_inputs(raw, "grand_paris", ("*.csv",))
     structure_files = find_inputs(raw, "structures", ("*.csv",))
     buyer_files = find_inputs(raw, "acheteurs", ("*.csv",))
     if not (decp_files or tracking_folders or gp_files or structure_files):
-        raise BuildError(f"{raw}: aucune source reconnue (decp/*.json, tracking/<dép>/, "
+        raise BuildError(f"{raw}: aucune source reconnue (decp/*.json|csv|parquet, tracking/<dép>/, "
                          "grand_paris/*.csv, structures/*.csv)")
 
     tables: dict[str, pd.DataFrame] = {}

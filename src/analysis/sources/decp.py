@@ -32,6 +32,15 @@ from .base import Quarantine, SourceFileError
 
 SOURCE = "decp"
 FORMAT = "decp-v2-json"
+FORMAT_2019 = "decp-2019-json"
+#: Fields only the v2 format (2024) has; a record with none of them is read as the 2019 format,
+#: whose contracts cannot say whether they carry a social consideration.
+V2_FIELDS = frozenset({"considerationsSociales", "considerationsEnvironnementales", "techniques",
+                       "modalitesExecution", "marcheInnovant", "ccag", "offresRecues",
+                       "attributionAvance", "typeGroupementOperateurs", "sousTraitanceDeclaree",
+                       "typesPrix", "origineUE", "origineFrance"})
+#: Files larger than this are parsed incrementally (ijson) instead of loaded whole.
+STREAM_THRESHOLD = 64 * 1024 * 1024
 
 CLAUSE = "Clause sociale"
 CRITERION = "Critère social"
@@ -281,6 +290,7 @@ class DecpFile:
 
     path: str
     read: int = 0
+    merged: int = 0  # rows folded into another in the same file (tabular: extra supplier rows)
     contracts: list[dict[str, Any]] = field(default_factory=list)
     suppliers: list[dict[str, Any]] = field(default_factory=list)
     modifications: list[dict[str, Any]] = field(default_factory=list)
@@ -309,7 +319,52 @@ def load_json(path: Path) -> Any:
             path, f"JSON invalide ligne {exc.lineno}, colonne {exc.colno} : {exc.msg}") from exc
 
 
-def read_decp_json(path: Path | str, today: date | None = None) -> DecpFile:
+def _peek_shape(path: Path) -> str:
+    """``"object"`` for ``{"marches": {...}}``, ``"list"`` for ``{"marches": [...]}``, ``"array"``
+    for a top-level list, read from the first bytes of the file."""
+    with open(path, "rb") as handle:
+        head = handle.read(1 << 16).decode("utf-8-sig", errors="replace").lstrip()
+    if head.startswith("["):
+        return "array"
+    match = re.search(r'"marches"\s*:\s*([\[{])', head)
+    if not match:
+        raise SourceFileError(path, "pas un fichier DECP : clé « marches » absente du début du fichier")
+    return "object" if match.group(1) == "{" else "list"
+
+
+def stream_records(path: Path) -> Iterator[tuple[str, int, Any]]:
+    """Like :func:`iter_records`, but parsing the file incrementally: memory does not grow with
+    the file's size. Numbers come as floats, as with :func:`json.load`."""
+    import ijson
+
+    shape = _peek_shape(path)
+    prefixes = {"object": [("marche", "marches.marche.item"),
+                           ("concession", "marches.contrat-concession.item")],
+                "list": [(None, "marches.item")], "array": [(None, "item")]}[shape]
+    try:
+        for kind, prefix in prefixes:
+            with open(path, "rb") as handle:
+                if handle.read(3) != b"\xef\xbb\xbf":  # skip a UTF-8 byte-order mark
+                    handle.seek(0)
+                for index, record in enumerate(ijson.items(handle, prefix, use_float=True)):
+                    if kind is None:
+                        kind_of = "marche"
+                        if isinstance(record, dict) and (
+                            "autoriteConcedante" in record
+                            or _fold(str(record.get("_type", ""))).startswith("contrat de concession")
+                        ):
+                            kind_of = "concession"
+                        yield kind_of, index, record
+                    else:
+                        yield kind, index, record
+    except ijson.JSONError as exc:
+        raise SourceFileError(path, f"JSON invalide : {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise SourceFileError(path, f"encodage invalide : pas de l'UTF-8 (octet {exc.start})") from exc
+
+
+def read_decp_json(path: Path | str, today: date | None = None,
+                   stream: bool | None = None) -> DecpFile:
     """Read one DECP v2 JSON file.
 
     Parameters
@@ -318,6 +373,8 @@ def read_decp_json(path: Path | str, today: date | None = None) -> DecpFile:
         The file.
     today
         Dates after this day are rejected (default: the real date).
+    stream
+        Parse incrementally; default: for files over :data:`STREAM_THRESHOLD`.
 
     Returns
     -------
@@ -332,19 +389,30 @@ def read_decp_json(path: Path | str, today: date | None = None) -> DecpFile:
     path = Path(path)
     today = today or date.today()
     result = DecpFile(path=str(path))
-    document = load_json(path)
-    for kind, index, record in iter_records(document, path):
-        result.read += 1
-        where = f"{kind}[{index}]"
-        if not isinstance(record, dict):
-            result.quarantine.reject(SOURCE, str(path), where, "enregistrement",
-                                     "l'enregistrement n'est pas un objet JSON")
-            continue
-        if kind == "marche":
-            _read_marche(record, where, result, today)
-        else:
-            _read_concession(record, where, result, today)
+    if stream is None:
+        stream = path.is_file() and path.stat().st_size > STREAM_THRESHOLD
+    if stream:
+        with open(path, "rb") as handle:
+            if not handle.read(4096).strip():
+                raise SourceFileError(path, "fichier vide")
+        records = stream_records(path)
+    else:
+        records = iter_records(load_json(path), path)
+    for kind, index, record in records:
+        read_record(result, kind, f"{kind}[{index}]", record, today)
     return result
+
+
+def read_record(result: DecpFile, kind: str, where: str, record: Any, today: date) -> None:
+    """Check and normalise one record into ``result`` (kept or quarantined)."""
+    result.read += 1
+    if not isinstance(record, dict):
+        result.quarantine.reject(SOURCE, result.path, where, "enregistrement",
+                                 "l'enregistrement n'est pas un objet JSON")
+    elif kind == "marche":
+        _read_marche(record, where, result, today)
+    else:
+        _read_concession(record, where, result, today)
 
 
 def _check_identity(record: dict, owner_key: str, date_key: str, where: str, result: DecpFile,
@@ -474,7 +542,7 @@ def _read_marche(record: dict, where: str, result: DecpFile, today: date) -> Non
         "n_modifications": len(modifications),
         "source_file": result.path,
         "source_record": where,
-        "format": FORMAT,
+        "format": FORMAT if V2_FIELDS & record.keys() else FORMAT_2019,
     })
     for supplier in suppliers:
         result.suppliers.append(
