@@ -119,3 +119,64 @@ def test_calibration_on_the_national_shape(tmp_path):
         assert abs(table.loc[year, "part"] - published) < 0.01, year
     assert table.loc[2022, "ic_bas"] > table.loc[2021, "ic_haut"]
     assert 12_000 < table.loc[2021, "contrats"] < 20_000  # about Île-de-France volume
+
+
+def test_every_tracking_defect_reaches_its_rule(small_raw, small_warehouse):
+    """Each planted defect is found by the readers at exactly the count the manifest states."""
+    m = json.loads((small_raw / "manifest.json").read_text())["sources"]["tracking"]
+    defects = {name: d["count"] for name, d in m["defects"].items()}
+    rejects = small_warehouse.rejects.query("source == 'tracking'")["rule"].value_counts()
+    warnings = pd.read_parquet(small_warehouse.path / "rejects" / "warnings.parquet")
+    warned = warnings.query("source == 'tracking'")["rule"].value_counts()
+    assert rejects.get("participant inconnu", 0) == defects["orphan_contract"]
+    assert rejects.get("heures réalisées invalides", 0) == defects["negative_hours"]
+    assert rejects.get("fin de contrat avant le début", 0) == defects["end_before_start"]
+    assert warned.get("niveau de diplôme : valeur inconnue", 0) == defects["unknown_diploma"]
+    assert warned.get("commune de résidence inconnue", 0) == defects["invalid_commune"]
+    assert warned.get("heures réalisées incohérentes", 0) == \
+        m["defects"]["operation_hours_mismatch"]["flagged_after_setting_invalid_contracts_aside"]["count"]
+    acc = small_warehouse.accounting.query("source == 'tracking'")
+    assert (acc["read"] == acc["kept"] + acc["rejected"] + acc["merged"]).all()
+    assert int(acc["merged"].sum()) == defects["duplicate_participant"]
+    assert small_warehouse.tables["participants"] == m["counts"]["participants"]
+    assert small_warehouse.tables["work_contracts"] == m["counts"]["contracts"] - (
+        defects["orphan_contract"] + defects["negative_hours"] + defects["end_before_start"])
+
+
+def test_other_sources_are_read_whole(small_raw, small_warehouse):
+    manifest_ = json.loads((small_raw / "manifest.json").read_text())["sources"]
+    assert small_warehouse.tables["grand_paris"] == manifest_["grand_paris"]["counts"]["contracts"]
+    assert small_warehouse.tables["structures"] == sum(
+        manifest_["structures"]["counts_by_type"].values())
+    contracts = load_table("contracts")
+    assert contracts["acheteur_categorie"].notna().all()  # every buyer is in the directory
+
+
+def test_no_participant_identifier_or_name_reaches_the_warehouse(small_raw, small_warehouse):
+    """Raw ids, full names and birth dates of the tracking exports appear nowhere in the warehouse.
+
+    (Surnames alone do appear: employers are companies named after their founders.)
+    """
+    from analysis.sources.tabular import read_csv
+
+    secrets: set[str] = set()
+    birth_dates: set[str] = set()
+    for path in (small_raw / "tracking").rglob("participants.csv"):
+        frame, _ = read_csv(path)
+        born = pd.to_datetime(frame["Date de naissance"], format="%d/%m/%Y")
+        secrets |= set(frame["Identifiant participant"]) | set(frame["Date de naissance"])
+        secrets |= set(frame["Prénom"] + " " + frame["Nom"]) | set(frame["Nom"] + " " + frame["Prénom"])
+        birth_dates |= set(born.dt.strftime("%Y-%m-%d"))
+    secrets = {s for s in secrets if s and len(s) >= 6}
+    assert len(secrets) > 100
+    blob = b"".join(p.read_bytes() for p in small_warehouse.path.resolve().rglob("*.parquet"))
+    tables = {name: load_table(name) for name in (
+        "participants", "work_contracts", "outcomes", "operations", "structures", "grand_paris")}
+    text = " ".join(frame.astype(str).to_csv() for frame in tables.values())
+    leaked = [s for s in secrets if s in text]
+    assert leaked == []
+    # Birth dates, in the tables about people (other tables hold unrelated dates, e.g. creations).
+    people = " ".join(tables[n].astype(str).to_csv() for n in ("participants", "work_contracts",
+                                                               "outcomes"))
+    assert [d for d in birth_dates if d in people] == []
+    assert not any(s.encode() in blob for s in sorted(secrets)[:300])

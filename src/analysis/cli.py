@@ -52,6 +52,12 @@ def cmd_generate(args: argparse.Namespace) -> int:
     print(f"Jeu synthétique écrit dans {out} en {manifest['seconds']} s "
           f"({first}-{last}, graine {args.seed}, échelle {args.scale}) :")
     print(f"  DECP : {counts['contracts']} marchés, {counts['records_published']} enregistrements publiés")
+    sources = manifest["sources"]
+    tracked = sources["tracking"]["counts"]
+    print(f"  suivi des clauses : {tracked['participants']} participants, {tracked['contracts']} "
+          f"contrats de travail, {tracked['operations']} opérations (8 coordinations)")
+    print(f"  Grand Paris : {sources['grand_paris']['counts']['contracts']} marchés ; "
+          f"structures : {sum(sources['structures']['counts_by_type'].values())} établissements")
     return 0
 
 

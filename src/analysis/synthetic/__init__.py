@@ -16,7 +16,9 @@ from pathlib import Path
 
 from .. import __version__, config
 from ..io import write_text
-from . import decp
+import numpy as np
+
+from . import decp, grand_paris, structures, tracking
 
 #: Notification years of the default data set.
 DEFAULT_YEARS = (2018, 2025)
@@ -57,15 +59,36 @@ def generate(out: Path | None = None, seed: int = config.DEFAULT_SEED,
     staging.mkdir()
     started = time.perf_counter()
     try:
-        decp_manifest, _contracts = decp.generate(staging, seed=seed, first_year=first_year,
-                                                  last_year=last_year, scale=scale)
+        from ..reference import commune_table
+
+        communes = commune_table()
+        # One independent seed per source, derived from the user's seed.
+        decp_seed, structures_seed, tracking_seed, gp_seed = (
+            int(s) for s in np.random.SeedSequence(seed).generate_state(4))
+        export_date = date(last_year + 1, 6, 30)
+        decp_manifest, contracts = decp.generate(staging, seed=decp_seed, first_year=first_year,
+                                                 last_year=last_year, scale=scale,
+                                                 communes=communes)
+        directory, structures_manifest = structures.generate(staging, seed=structures_seed,
+                                                             scale=scale, communes=communes)
+        tracking_manifest = tracking.generate(
+            staging, seed=tracking_seed, first_year=first_year, last_year=last_year, scale=scale,
+            communes=communes, structures=directory, decp_contracts=contracts,
+            export_date=export_date)
+        sgp_works = contracts[(contracts["acheteur_type"] == "sgp") & (contracts["secteur"] == "travaux")]
+        gp_manifest = grand_paris.generate(
+            staging, seed=gp_seed, first_year=first_year, last_year=last_year, scale=scale,
+            sgp_contracts=sgp_works[["uid", "dateNotification", "montant", "departement"]])
         manifest = {
             "generator_version": __version__,
             "seed": seed,
+            "derived_seeds": {"decp": decp_seed, "structures": structures_seed,
+                              "tracking": tracking_seed, "grand_paris": gp_seed},
             "scale": scale,
             "years": [first_year, last_year],
-            "export_date": date(last_year + 1, 6, 30).isoformat(),
-            "sources": {"decp": decp_manifest},
+            "export_date": export_date.isoformat(),
+            "sources": {"decp": decp_manifest, "structures": structures_manifest,
+                        "tracking": tracking_manifest, "grand_paris": gp_manifest},
         }
         manifest["seconds"] = None  # timing is not part of the data: kept out for determinism
         write_text(staging / "manifest.json",

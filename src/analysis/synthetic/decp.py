@@ -96,6 +96,9 @@ DEFECTS = {
     "empty_considerations": 0.005,   # "considerationsSociales": [] : unknown as well
 }
 
+#: Median amount of the Société des grands projets' works contracts (Grand Paris Express lots).
+SGP_WORKS_MEDIAN = 15_000_000
+
 #: Procedure thresholds (HT) by kind of purchase: works / supplies and services.
 MAPA_LIMIT = {"travaux": 5_538_000, "other": 221_000}
 NO_PUBLICITY_LIMIT = 40_000
@@ -305,6 +308,8 @@ def generate(out: Path, seed: int = config.DEFAULT_SEED, first_year: int = 2018,
             for seq in range(n):
                 sector = sector_names[int(rng.choice(len(sector_names), p=sector_w))]
                 cpv, ccag, sector_effect, _, median = SECTORS[sector]
+                if buyer.kind == "sgp" and sector == "travaux":
+                    median = SGP_WORKS_MEDIAN  # Grand Paris Express lots
                 dep = buyer.departement or deps[int(rng.integers(0, len(deps)))]
                 codes, pops = by_dep[dep]
                 commune = str(codes[int(rng.choice(len(codes), p=pops / pops.sum()))])
