@@ -180,3 +180,20 @@ def test_no_participant_identifier_or_name_reaches_the_warehouse(small_raw, smal
                                                                "outcomes"))
     assert [d for d in birth_dates if d in people] == []
     assert not any(s.encode() in blob for s in sorted(secrets)[:300])
+
+
+def test_consolidated_layout_holds_the_same_contracts(tmp_path):
+    from analysis.sources.decp import read_decp_json
+
+    generate(tmp_path / "a", seed=4, first_year=2023, last_year=2024, scale=0.03, sources=("decp",))
+    generate(tmp_path / "b", seed=4, first_year=2023, last_year=2024, scale=0.03, sources=("decp",),
+             decp_layout="consolidated")
+    assert not (tmp_path / "a" / "tracking").exists() and (tmp_path / "a" / "acheteurs").is_dir()
+    files = sorted((tmp_path / "b" / "decp").iterdir())
+    assert [f.name for f in files] == ["decp_consolide.json"]
+    one = read_decp_json(files[0], today=TODAY, stream=True)
+    many = [read_decp_json(p, today=TODAY) for p in sorted((tmp_path / "a" / "decp").rglob("*.json"))]
+    assert one.read == sum(m.read for m in many)
+    assert sorted(r["uid"] for r in one.contracts) == sorted(r["uid"] for m in many for r in m.contracts)
+    with pytest.raises(ValueError, match="source"):
+        generate(tmp_path / "c", sources=("decp", "inconnue"))

@@ -47,17 +47,24 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
     first, last = args.years
     out = Path(args.out) if args.out else config.paths().synthetic
-    manifest = generate(out, seed=args.seed, first_year=first, last_year=last, scale=args.scale)
-    counts = manifest["sources"]["decp"]["counts"]
+    manifest = generate(out, seed=args.seed, first_year=first, last_year=last, scale=args.scale,
+                        sources=tuple(args.sources.split(",")) if args.sources else None,
+                        decp_layout=args.decp_layout)
     print(f"Jeu synthétique écrit dans {out} en {manifest['seconds']} s "
           f"({first}-{last}, graine {args.seed}, échelle {args.scale}) :")
-    print(f"  DECP : {counts['contracts']} marchés, {counts['records_published']} enregistrements publiés")
     sources = manifest["sources"]
-    tracked = sources["tracking"]["counts"]
-    print(f"  suivi des clauses : {tracked['participants']} participants, {tracked['contracts']} "
-          f"contrats de travail, {tracked['operations']} opérations (8 coordinations)")
-    print(f"  Grand Paris : {sources['grand_paris']['counts']['contracts']} marchés ; "
-          f"structures : {sum(sources['structures']['counts_by_type'].values())} établissements")
+    if "decp" in sources:
+        counts = sources["decp"]["counts"]
+        print(f"  DECP : {counts['contracts']} marchés, {counts['records_published']} "
+              "enregistrements publiés")
+    if "tracking" in sources:
+        tracked = sources["tracking"]["counts"]
+        print(f"  suivi des clauses : {tracked['participants']} participants, {tracked['contracts']} "
+              f"contrats de travail, {tracked['operations']} opérations (8 coordinations)")
+    if "grand_paris" in sources:
+        print(f"  Grand Paris : {sources['grand_paris']['counts']['contracts']} marchés")
+    if "structures" in sources:
+        print(f"  structures : {sum(sources['structures']['counts_by_type'].values())} établissements")
     return 0
 
 
@@ -119,6 +126,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--years", type=_years, default=DEFAULT_YEARS,
                    help="années couvertes, AAAA-AAAA (défaut : %(default)s)")
     p.add_argument("--out", help="dossier de sortie (défaut : data/raw/synthetic)")
+    p.add_argument("--sources", help="sources à écrire, séparées par des virgules "
+                   "(défaut : decp,structures,tracking,grand_paris)")
+    p.add_argument("--decp-layout", choices=["buyers", "consolidated"], default="buyers",
+                   help="un fichier DECP par acheteur et par an, ou un seul fichier consolidé")
     p.set_defaults(func=cmd_generate)
 
     p = sub.add_parser("calibrate", help="écrire docs/calibration.md : cibles publiées et jeu généré")

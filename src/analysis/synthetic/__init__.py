@@ -20,6 +20,9 @@ import numpy as np
 
 from . import decp, grand_paris, structures, tracking
 
+#: The sources the generator can write.
+SOURCES = ("decp", "structures", "tracking", "grand_paris")
+
 #: Notification years of the default data set.
 DEFAULT_YEARS = (2018, 2025)
 
@@ -34,7 +37,8 @@ def _swap_in(staging: Path, out: Path) -> None:
 
 def generate(out: Path | None = None, seed: int = config.DEFAULT_SEED,
              first_year: int = DEFAULT_YEARS[0], last_year: int = DEFAULT_YEARS[1],
-             scale: float = 1.0) -> dict:
+             scale: float = 1.0, sources: tuple[str, ...] = None,
+             decp_layout: str = "buyers") -> dict:
     """Generate every source into ``out`` (default: ``data/raw/synthetic``) and return the manifest.
 
     Parameters
@@ -47,7 +51,16 @@ def generate(out: Path | None = None, seed: int = config.DEFAULT_SEED,
         Years covered (DECP notifications, tracking activity).
     scale
         1 is Île-de-France; 10 is about national volume.
+    sources
+        Which sources to write (default: all of :data:`SOURCES`). The others are left out, and
+        the tracking exports and Grand Paris contracts still link to the DECP contracts drawn.
+    decp_layout
+        ``"buyers"`` (one file per buyer and year) or ``"consolidated"`` (one national-style file).
     """
+    sources = tuple(sources or SOURCES)
+    unknown = set(sources) - set(SOURCES)
+    if unknown:
+        raise ValueError(f"source(s) inconnue(s) : {', '.join(sorted(unknown))}")
     if first_year > last_year:
         raise ValueError(f"première année {first_year} après la dernière {last_year}")
     if scale <= 0:
@@ -66,19 +79,33 @@ def generate(out: Path | None = None, seed: int = config.DEFAULT_SEED,
         decp_seed, structures_seed, tracking_seed, gp_seed = (
             int(s) for s in np.random.SeedSequence(seed).generate_state(4))
         export_date = date(last_year + 1, 6, 30)
+        written: dict[str, dict] = {}
         decp_manifest, contracts = decp.generate(staging, seed=decp_seed, first_year=first_year,
                                                  last_year=last_year, scale=scale,
-                                                 communes=communes)
-        directory, structures_manifest = structures.generate(staging, seed=structures_seed,
-                                                             scale=scale, communes=communes)
-        tracking_manifest = tracking.generate(
-            staging, seed=tracking_seed, first_year=first_year, last_year=last_year, scale=scale,
-            communes=communes, structures=directory, decp_contracts=contracts,
-            export_date=export_date)
-        sgp_works = contracts[(contracts["acheteur_type"] == "sgp") & (contracts["secteur"] == "travaux")]
-        gp_manifest = grand_paris.generate(
-            staging, seed=gp_seed, first_year=first_year, last_year=last_year, scale=scale,
-            sgp_contracts=sgp_works[["uid", "dateNotification", "montant", "departement"]])
+                                                 communes=communes, layout=decp_layout)
+        if "decp" in sources:
+            written["decp"] = decp_manifest
+        else:
+            shutil.rmtree(staging / "decp")
+            shutil.rmtree(staging / "acheteurs")
+        if "structures" in sources or "tracking" in sources:
+            directory, structures_manifest = structures.generate(
+                staging, seed=structures_seed, scale=scale, communes=communes)
+            if "structures" in sources:
+                written["structures"] = structures_manifest
+            else:
+                shutil.rmtree(staging / "structures")
+        if "tracking" in sources:
+            written["tracking"] = tracking.generate(
+                staging, seed=tracking_seed, first_year=first_year, last_year=last_year,
+                scale=scale, communes=communes, structures=directory, decp_contracts=contracts,
+                export_date=export_date)
+        if "grand_paris" in sources:
+            sgp_works = contracts[(contracts["acheteur_type"] == "sgp")
+                                  & (contracts["secteur"] == "travaux")]
+            written["grand_paris"] = grand_paris.generate(
+                staging, seed=gp_seed, first_year=first_year, last_year=last_year, scale=scale,
+                sgp_contracts=sgp_works[["uid", "dateNotification", "montant", "departement"]])
         manifest = {
             "generator_version": __version__,
             "seed": seed,
@@ -87,8 +114,7 @@ def generate(out: Path | None = None, seed: int = config.DEFAULT_SEED,
             "scale": scale,
             "years": [first_year, last_year],
             "export_date": export_date.isoformat(),
-            "sources": {"decp": decp_manifest, "structures": structures_manifest,
-                        "tracking": tracking_manifest, "grand_paris": gp_manifest},
+            "sources": written,
         }
         manifest["seconds"] = None  # timing is not part of the data: kept out for determinism
         write_text(staging / "manifest.json",

@@ -234,6 +234,9 @@ class _Writer:
     def __init__(self, folder: Path):
         self.folder = folder
 
+    def close(self) -> None:
+        """Nothing to finish: every file is complete when written."""
+
     def write(self, year: int, buyer: Buyer, records: list[dict]) -> None:
         if not records:
             return
@@ -245,9 +248,44 @@ class _Writer:
                    json.dumps(document, ensure_ascii=False, separators=(",", ":")))
 
 
+class _ConsolidatedWriter:
+    """Streams every record into one national-style file, ``decp/decp_consolide.json``
+    (``{"marches": {"marche": [...]}}``, nested values), written aside and renamed when complete.
+
+    Memory does not grow with the file: records are written as each buyer-year is generated.
+    """
+
+    def __init__(self, folder: Path):
+        folder.mkdir(parents=True, exist_ok=True)
+        self.target = folder / "decp_consolide.json"
+        self.tmp = folder / ".decp_consolide.json.tmp"
+        self.handle = open(self.tmp, "w", encoding="utf-8")
+        self.handle.write('{"marches":{"marche":[')
+        self.first = True
+
+    def write(self, year: int, buyer: Buyer, records: list[dict]) -> None:
+        for record in records:
+            if isinstance(record.get("considerationsSociales"), list):
+                record = dict(record, considerationsSociales={
+                    "considerationSociale": record["considerationsSociales"]})
+            self.handle.write(("" if self.first else ",")
+                              + json.dumps(record, ensure_ascii=False, separators=(",", ":")))
+            self.first = False
+
+    def close(self) -> None:
+        self.handle.write("]}}")
+        self.handle.close()
+        self.tmp.replace(self.target)
+
+
+#: How the DECP publications are laid out: one file per buyer and year, or one consolidated file.
+LAYOUTS = {"buyers": _Writer, "consolidated": _ConsolidatedWriter}
+
+
 def generate(out: Path, seed: int = config.DEFAULT_SEED, first_year: int = 2018,
              last_year: int = 2025, scale: float = 1.0,
-             communes: pd.DataFrame | None = None) -> tuple[dict, pd.DataFrame]:
+             communes: pd.DataFrame | None = None,
+             layout: str = "buyers") -> tuple[dict, pd.DataFrame]:
     """Write ``out/decp/<year>/<siret>.json`` and ``out/acheteurs/acheteurs.csv``.
 
     Parameters
@@ -264,6 +302,9 @@ def generate(out: Path, seed: int = config.DEFAULT_SEED, first_year: int = 2018,
     communes
         Reference communes (``code_insee``, ``departement``, ``population_municipale``, ``type``);
         default: the committed reference geography.
+    layout
+        ``"buyers"``: one file per buyer and year, in the buyer's own shape (default);
+        ``"consolidated"``: one national-style file ``decp/decp_consolide.json``.
 
     Returns
     -------
@@ -294,7 +335,9 @@ def generate(out: Path, seed: int = config.DEFAULT_SEED, first_year: int = 2018,
     unknown_kept: set[str] = set()
     yearly = {}
     light: list[tuple] = []
-    writer = _Writer(out / "decp")
+    if layout not in LAYOUTS:
+        raise ValueError(f"disposition inconnue : {layout!r} ({', '.join(LAYOUTS)})")
+    writer = LAYOUTS[layout](out / "decp")
     pending: dict[str, list[dict]] = {}  # republications due in the buyer's next file
     year_streams = root.spawn(len(years) + 1)[1:]
     for year, stream in zip(years, year_streams):
@@ -420,6 +463,7 @@ def generate(out: Path, seed: int = config.DEFAULT_SEED, first_year: int = 2018,
         yearly[str(year)] = {"contracts": total, "social": social_count,
                              "share": social_count / total if total else None}
 
+    writer.close()
     directory = pd.DataFrame([{"SIRET": b.siret, "Nom": b.name, "Catégorie": BUYER_TYPES[b.kind][0],
                                "Département": b.departement or ""} for b in buyer_list])
     write_text(out / "acheteurs" / "acheteurs.csv",
@@ -432,7 +476,8 @@ def generate(out: Path, seed: int = config.DEFAULT_SEED, first_year: int = 2018,
         "seed": seed,
         "scale": scale,
         "years": [first_year, last_year],
-        "layout": "decp/<année>/<SIRET acheteur>.json ; acheteurs/acheteurs.csv",
+        "layout": ("decp/<année>/<SIRET acheteur>.json" if layout == "buyers"
+                   else "decp/decp_consolide.json") + " ; acheteurs/acheteurs.csv",
         "model": {
             "description": (
                 "logit P(au moins une considération sociale) = alpha(année) + beta(type d'acheteur)"
