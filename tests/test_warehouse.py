@@ -100,3 +100,49 @@ def test_manifest_is_json(raw, tmp_path):
     build(raw=raw, processed=tmp_path / "processed", today=TODAY)
     manifest = json.loads((tmp_path / "processed" / "warehouse" / "manifest.json").read_text())
     assert manifest["tables"]["contracts"] == 9 and manifest["rejected"] == 4
+
+
+def _tables(processed: Path) -> dict[str, pd.DataFrame]:
+    folder = processed / "warehouse"
+    return {p.stem: pd.read_parquet(p) for p in sorted(folder.glob("*.parquet"))}
+
+
+def test_incremental_build_equals_a_full_build(small_raw, tmp_path):
+    raw = tmp_path / "raw"
+    shutil.copytree(small_raw, raw)
+    first = build(raw=raw, processed=tmp_path / "p", today=TODAY)
+    assert set(first.origins.values()) == {"lu"}
+    again = build(raw=raw, processed=tmp_path / "p", today=TODAY)
+    assert set(again.origins.values()) == {"cache"}
+    cached_tables = _tables(tmp_path / "p")
+    # Change one source: only that one is read again, and the result equals a full build.
+    structures_csv = next((raw / "structures").glob("*.csv"))
+    lines = structures_csv.read_text(encoding="utf-8-sig").splitlines()
+    structures_csv.write_text("\n".join(lines[:-1]) + "\n", encoding="utf-8-sig")
+    partial = build(raw=raw, processed=tmp_path / "p", today=TODAY)
+    assert partial.origins["structures"] == "lu"
+    assert {o for s, o in partial.origins.items() if s != "structures"} == {"cache"}
+    full = build(raw=raw, processed=tmp_path / "full", today=TODAY, use_cache=False)
+    incremental, fresh = _tables(tmp_path / "p"), _tables(tmp_path / "full")
+    assert incremental.keys() == fresh.keys()
+    for name in fresh:
+        pd.testing.assert_frame_equal(incremental[name], fresh[name], check_like=False)
+    assert len(incremental["structures"]) == len(cached_tables["structures"]) - 1
+
+
+def test_only_rereads_one_source_and_keeps_the_others(small_raw, tmp_path):
+    raw = tmp_path / "raw"
+    shutil.copytree(small_raw, raw)
+    build(raw=raw, processed=tmp_path / "p", today=TODAY)
+    before = _tables(tmp_path / "p")
+    shutil.rmtree(raw / "tracking")  # would vanish in a full build; --only decp keeps it
+    summary = build(raw=raw, processed=tmp_path / "p", today=TODAY, only="decp")
+    assert summary.origins["decp"] == "lu" and summary.origins["tracking"] == "entrepôt"
+    after = _tables(tmp_path / "p")
+    for name in ("participants", "work_contracts", "contracts", "structures"):
+        pd.testing.assert_frame_equal(after[name], before[name])
+    acc = summary.accounting
+    assert (acc["read"] == acc["kept"] + acc["rejected"] + acc["merged"]).all()
+    assert set(acc["source"]) == {"decp", "acheteurs", "tracking", "grand_paris", "structures"}
+    with pytest.raises(BuildError, match="source inconnue"):
+        build(raw=raw, processed=tmp_path / "p", only="inconnue")

@@ -87,7 +87,8 @@ def cmd_build(args: argparse.Namespace) -> int:
     from .warehouse import BuildError, build
 
     try:
-        summary = build(raw=Path(args.raw) if args.raw else None, progress=not args.quiet)
+        summary = build(raw=Path(args.raw) if args.raw else None, progress=not args.quiet,
+                        only=args.only, use_cache=not args.no_cache)
     except BuildError as exc:
         print(f"erreur : {exc}", file=sys.stderr)
         return 2
@@ -138,6 +139,10 @@ def parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("build", help="construire l'entrepôt à partir des données brutes")
     p.add_argument("--raw", help="dossier d'entrée organisé comme data/raw/ (decp/ …)")
+    p.add_argument("--only", choices=["decp", "acheteurs", "tracking", "grand_paris", "structures"],
+                   help="ne relire que cette source ; les autres sont reprises de l'entrepôt en vigueur")
+    p.add_argument("--no-cache", action="store_true",
+                   help="tout relire, même les sources inchangées")
     p.add_argument("--quiet", action="store_true", help="sans barre de progression")
     p.set_defaults(func=cmd_build)
 

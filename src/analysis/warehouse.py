@@ -7,12 +7,14 @@ interrupted leaves the previous warehouse in force, untouched; re-running is alw
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import os
 import shutil
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import Path
 
@@ -42,10 +44,15 @@ class BuildSummary:
     rejects: pd.DataFrame
     tables: dict[str, int]
     seconds: float
+    origins: dict[str, str] = field(default_factory=dict)
 
     def text(self) -> str:
         """A short French summary: rows kept and rejected per source, top rejection reasons."""
         lines = [f"Entrepôt construit en {self.seconds:.1f} s : {self.path}"]
+        reused = [s for s, origin in self.origins.items() if origin != "lu"]
+        if reused:
+            lines.append("  sources inchangées reprises sans relecture : "
+                         + ", ".join(f"{s} ({self.origins[s]})" for s in reused))
         by_source = self.accounting.groupby("source")[["read", "kept", "rejected", "merged"]].sum()
         for source, row in by_source.iterrows():
             lines.append(
@@ -172,20 +179,166 @@ def _prune(builds: Path, current: Path) -> None:
             shutil.rmtree(stale, ignore_errors=True)
 
 
+#: The sources of the warehouse, the folder each is read from, and the tables each gives.
+SOURCES: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
+    # name: (folder under raw/, file patterns, tables)
+    "decp": ("decp", ("*.json", "*.csv", "*.parquet"),
+             ("contracts", "suppliers", "modifications", "concessions")),
+    "acheteurs": ("acheteurs", ("*.csv",), ("buyers",)),
+    "tracking": ("tracking", ("*.csv", "*.xlsx"), ("operations", "participants",
+                                                     "work_contracts", "outcomes")),
+    "grand_paris": ("grand_paris", ("*.csv",), ("grand_paris",)),
+    "structures": ("structures", ("*.csv",), ("structures",)),
+}
+#: Columns the buyers directory adds to ``contracts`` (re-joined at every build).
+BUYER_COLUMNS = ("acheteur_nom", "acheteur_categorie", "acheteur_departement")
+
+
+@dataclass
+class SourceOutput:
+    """What reading one source gave: its tables, quarantine and accounting."""
+
+    tables: dict[str, pd.DataFrame]
+    rejects: pd.DataFrame
+    warnings: pd.DataFrame
+    accounting: pd.DataFrame
+    origin: str = "lu"            # "lu" (read now), "cache", "entrepôt" (previous warehouse)
+    key_origin: str | None = None
+
+
+def _code_fingerprint() -> str:
+    """Hash of everything that decides what a reader produces: reader code, mappings, reference."""
+    from . import privacy, reference
+    from .sources import base, tabular
+
+    digest = hashlib.sha256(__version__.encode())
+    modules = [decp, decp_tabular, tracking, grand_paris, structures, buyers, base, tabular,
+               privacy, reference]
+    for module in modules:
+        digest.update(Path(module.__file__).read_bytes())
+    for mapping in sorted((Path(tracking.__file__).parent / "mappings").glob("*.json")):
+        digest.update(mapping.read_bytes())
+    communes = config.paths().communes
+    if communes.is_file():
+        digest.update(communes.read_bytes())
+    return digest.hexdigest()
+
+
+def _fingerprint(source: str, files: list[Path], raw: Path, hashes: dict[Path, str],
+                 today: date, key: bytes | None, code: str) -> str:
+    digest = hashlib.sha256(f"{source}|{code}|{today.isoformat()}".encode())
+    for path in files:
+        digest.update(f"{_relative(path, raw)}|{hashes[path]}".encode())
+    if key is not None:  # a keyed value, so the key itself cannot be read back from the name
+        digest.update(hmac.new(key, b"observatoire-cache", hashlib.sha256).digest())
+    return digest.hexdigest()[:32]
+
+
+def _read_source(source: str, files: list[Path], raw: Path, today: date, progress: bool,
+                 key: bytes | None) -> SourceOutput:
+    quarantine = Quarantine()
+    accounting_rows: list[dict] = []
+    tables: dict[str, pd.DataFrame] = {}
+    if source == "decp":
+        tables, quarantine, accounting_rows = read_decp(files, raw, today, progress)
+    elif source == "tracking":
+        folders = sorted({p.parent for p in files})
+        result = tracking.read_all(folders, raw, key, _commune_codes())
+        tables, quarantine, accounting_rows = result.tables, result.quarantine, result.accounting
+    else:
+        reader = {"acheteurs": buyers.read, "grand_paris": grand_paris.read,
+                  "structures": structures.read}[source]
+        frames = []
+        for path in files:
+            extra = (_commune_codes(),) if source == "structures" else ()
+            frame, acc = reader(path, raw, quarantine, *extra)
+            frames.append(frame)
+            accounting_rows.append(acc)
+        name = SOURCES[source][2][0]
+        tables = {name: pd.concat(frames, ignore_index=True)}
+        if source == "acheteurs":
+            tables[name] = tables[name].drop_duplicates("acheteur_id")
+    return SourceOutput(tables, quarantine.rejects_frame(), quarantine.warnings_frame(),
+                        accounting_frame(accounting_rows))
+
+
+def _save_cache(folder: Path, output: SourceOutput) -> None:
+    staging = Path(tempfile.mkdtemp(prefix=".tmp-", dir=folder.parent))
+    try:
+        for name, frame in output.tables.items():
+            write_parquet(frame, staging / f"{name}.parquet")
+        write_parquet(output.rejects, staging / "_rejects.parquet")
+        write_parquet(output.warnings, staging / "_warnings.parquet")
+        write_parquet(output.accounting, staging / "_accounting.parquet")
+        write_text(staging / "_meta.json", json.dumps({"key_origin": output.key_origin,
+                                                       "tables": list(output.tables)}))
+        shutil.rmtree(folder, ignore_errors=True)
+        os.rename(staging, folder)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def _load_cache(folder: Path) -> SourceOutput | None:
+    meta = folder / "_meta.json"
+    if not meta.is_file():
+        return None
+    info = json.loads(meta.read_text(encoding="utf-8"))
+    return SourceOutput(
+        tables={name: pd.read_parquet(folder / f"{name}.parquet") for name in info["tables"]},
+        rejects=pd.read_parquet(folder / "_rejects.parquet"),
+        warnings=pd.read_parquet(folder / "_warnings.parquet"),
+        accounting=pd.read_parquet(folder / "_accounting.parquet"),
+        origin="cache", key_origin=info.get("key_origin"))
+
+
+def _from_warehouse(source: str, processed: Path) -> SourceOutput | None:
+    """A source's part of the warehouse in force (for ``--only``)."""
+    folder = processed / "warehouse"
+    if not (folder / "manifest.json").is_file():
+        return None
+    tables = {}
+    for name in SOURCES[source][2]:
+        path = folder / f"{name}.parquet"
+        if path.is_file():
+            frame = pd.read_parquet(path)
+            if name == "contracts":
+                frame = frame.drop(columns=[c for c in BUYER_COLUMNS if c in frame.columns])
+            tables[name] = frame
+    if not tables:
+        return None
+    pick = lambda frame: frame[frame["source"] == source].reset_index(drop=True)  # noqa: E731
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    return SourceOutput(tables, pick(pd.read_parquet(folder / "rejects" / "rejects.parquet")),
+                        pick(pd.read_parquet(folder / "rejects" / "warnings.parquet")),
+                        pick(pd.read_parquet(folder / "accounting.parquet")),
+                        origin="entrepôt",
+                        key_origin=manifest.get("pseudonymisation") if source == "tracking" else None)
+
+
 def build(raw: Path | None = None, processed: Path | None = None, today: date | None = None,
-          progress: bool = False) -> BuildSummary:
+          progress: bool = False, only: str | None = None, use_cache: bool = True) -> BuildSummary:
     """Build the warehouse from ``raw`` into ``processed`` and put it in force.
+
+    Each source's result is cached under a fingerprint of its input files' contents, the reader
+    code and the settings: a source whose inputs did not change is not read again (incremental
+    build), and the result is the same as a full build.
 
     Parameters
     ----------
     raw
-        A folder laid out like ``data/raw/`` (``decp/`` …); default: the configured input folder.
+        A folder laid out like ``data/raw/`` (``decp/``, ``tracking/``, ``grand_paris/``,
+        ``structures/``, ``acheteurs/``); a source missing from it is simply absent.
     processed
         The warehouse folder; default: the configured one.
     today
         Reference day for the "date in the future" rule (default: the real date).
     progress
-        Show a progress bar.
+        Show progress bars.
+    only
+        Read only this source; the other sources are taken as they are in the warehouse in force.
+    use_cache
+        Reuse cached sources whose fingerprint matches (default).
 
     Raises
     ------
@@ -196,62 +349,57 @@ def build(raw: Path | None = None, processed: Path | None = None, today: date | 
     cfg = config.paths()
     raw = Path(raw or cfg.raw).resolve()
     processed = Path(processed or cfg.processed).resolve()
+    today = today or date.today()
+    if only is not None and only not in SOURCES:
+        raise BuildError(f"source inconnue : {only} (attendu : {', '.join(SOURCES)})")
     if not raw.is_dir():
         raise BuildError(f"{raw}: dossier d'entrée introuvable (make data génère le jeu par défaut)")
-    decp_files = find_inputs(raw, "decp", ("*.json", "*.csv", "*.parquet"))
-    tracking_folders = sorted(p for p in (raw / "tracking").glob("*") if p.is_dir()) \
-        if (raw / "tracking").is_dir() else []
-    gp_files = find_inputs(raw, "grand_paris", ("*.csv",))
-    structure_files = find_inputs(raw, "structures", ("*.csv",))
-    buyer_files = find_inputs(raw, "acheteurs", ("*.csv",))
-    if not (decp_files or tracking_folders or gp_files or structure_files):
+    files = {name: find_inputs(raw, folder, patterns)
+             for name, (folder, patterns, _) in SOURCES.items()}
+    if not any(files.values()):
         raise BuildError(f"{raw}: aucune source reconnue (decp/*.json|csv|parquet, tracking/<dép>/, "
-                         "grand_paris/*.csv, structures/*.csv)")
-
-    tables: dict[str, pd.DataFrame] = {}
-    quarantine = Quarantine()
-    accounting_rows: list[dict] = []
-    key_origin = None
+                         "grand_paris/*.csv, structures/*.csv, acheteurs/*.csv)")
+    hashes = {path: sha256(path) for paths_ in files.values() for path in paths_}
+    code = _code_fingerprint()
+    cache_root = processed / "cache"
+    outputs: dict[str, SourceOutput] = {}
     try:
-        if decp_files:
-            decp_tables, decp_q, decp_acc = read_decp(decp_files, raw, today, progress)
-            tables.update(decp_tables)
-            quarantine.extend(decp_q)
-            accounting_rows += decp_acc
-        communes = _commune_codes()
-        if buyer_files:
-            frames = []
-            for path in buyer_files:
-                frame, acc = buyers.read(path, raw, quarantine)
-                frames.append(frame)
-                accounting_rows.append(acc)
-            directory = pd.concat(frames, ignore_index=True).drop_duplicates("acheteur_id")
-            tables["buyers"] = directory
-            if "contracts" in tables:
-                tables["contracts"] = tables["contracts"].merge(directory, on="acheteur_id", how="left")
-        if tracking_folders:
-            key, key_origin = get_key(raw)
-            result = tracking.read_all(tracking_folders, raw, key, communes)
-            tables.update(result.tables)
-            quarantine.extend(result.quarantine)
-            accounting_rows += result.accounting
-        for files, reader, name in ((gp_files, grand_paris.read, "grand_paris"),
-                                    (structure_files, structures.read, "structures")):
-            frames = []
-            for path in files:
-                args = (path, raw, quarantine) + ((communes,) if name == "structures" else ())
-                frame, acc = reader(*args)
-                frames.append(frame)
-                accounting_rows.append(acc)
-            if frames:
-                tables[name] = pd.concat(frames, ignore_index=True)
+        for source, inputs in files.items():
+            if only is not None and source != only:
+                previous = _from_warehouse(source, processed)
+                if previous is not None:
+                    outputs[source] = previous
+                continue
+            if not inputs:
+                continue
+            key, key_origin = get_key(raw) if source == "tracking" else (None, None)
+            fingerprint = _fingerprint(source, inputs, raw, hashes, today, key, code)
+            cached = cache_root / source / fingerprint
+            output = _load_cache(cached) if use_cache and only is None else None
+            if output is None:
+                output = _read_source(source, inputs, raw, today, progress, key)
+                output.key_origin = key_origin
+                cached.parent.mkdir(parents=True, exist_ok=True)
+                for stale in cached.parent.iterdir():  # one cached version per source
+                    if stale.name != fingerprint:
+                        shutil.rmtree(stale, ignore_errors=True)
+                _save_cache(cached, output)
+            outputs[source] = output
     except (SourceFileError, MissingKeyError) as exc:
         raise BuildError(f"entrée illisible, entrepôt précédent conservé — {exc}") from exc
-    accounting = accounting_frame(accounting_rows)
-    rejects = quarantine.rejects_frame()
-    warnings = quarantine.warnings_frame()
-    inputs = decp_files + gp_files + structure_files + buyer_files + sorted(
-        p for folder in tracking_folders for p in folder.rglob("*") if p.is_file())
+
+    tables: dict[str, pd.DataFrame] = {}
+    for output in outputs.values():
+        tables.update(output.tables)
+    if "contracts" in tables and "buyers" in tables:
+        tables["contracts"] = tables["contracts"].merge(
+            tables["buyers"], on="acheteur_id", how="left")
+    concat = lambda frames: pd.concat(frames, ignore_index=True)  # noqa: E731
+    accounting = accounting_frame(concat([o.accounting for o in outputs.values()])
+                                  .to_dict("records"))
+    rejects = concat([o.rejects for o in outputs.values()]) if outputs else Quarantine().rejects_frame()
+    warnings = concat([o.warnings for o in outputs.values()]) if outputs else Quarantine().warnings_frame()
+    key_origin = outputs["tracking"].key_origin if "tracking" in outputs else None
 
     builds = processed / "builds"
     builds.mkdir(parents=True, exist_ok=True)
@@ -271,10 +419,11 @@ def build(raw: Path | None = None, processed: Path | None = None, today: date | 
             "code_version": __version__,
             "raw": str(raw),
             "inputs": [
-                {"source": _relative(p, raw).split("/", 1)[0], "file": _relative(p, raw),
-                 "sha256": sha256(p), "bytes": p.stat().st_size}
-                for p in inputs
+                {"source": source, "file": _relative(p, raw), "sha256": hashes[p],
+                 "bytes": p.stat().st_size}
+                for source, paths_ in files.items() for p in paths_
             ],
+            "sources": {source: o.origin for source, o in outputs.items()},
             "pseudonymisation": key_origin,
             "tables": {name: int(len(frame)) for name, frame in tables.items()},
             "rejected": int(len(rejects)),
@@ -294,6 +443,7 @@ def build(raw: Path | None = None, processed: Path | None = None, today: date | 
         rejects=rejects,
         tables={name: int(len(frame)) for name, frame in tables.items()},
         seconds=time.perf_counter() - started,
+        origins={source: o.origin for source, o in outputs.items()},
     )
 
 
