@@ -289,3 +289,16 @@ def test_tabular_without_identifiers_is_refused(tmp_path):
     path.write_text("a;b\n1;2\n", encoding="utf-8")
     with pytest.raises(SourceFileError, match="autre.csv: pas un export DECP tabulaire"):
         read_decp_table(path)
+
+
+def test_unknown_idf_commune_is_reported_not_dropped(tmp_path):
+    path = tmp_path / "communes.json"
+    records = [{"id": f"K{i}", "acheteur": {"id": "21930001200017"}, "dateNotification": "2023-01-01",
+                "lieuExecution": {"code": code, "typeCode": "Code commune"},
+                "considerationsSociales": ["Clause sociale"]}
+               for i, code in enumerate(["93066", "93999", "69123"])]
+    path.write_text(json.dumps({"marches": records}), encoding="utf-8")
+    parsed = decp.read_decp_json(path, today=TODAY, communes={"93066"})
+    assert len(parsed.contracts) == 3
+    warned = [w for w in parsed.quarantine.warnings if w.rule == "lieuExecution : commune inconnue"]
+    assert [w.record for w in warned] == ["marche[1]"]  # 69123 is outside the reference: not checked

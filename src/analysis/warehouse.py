@@ -7,6 +7,7 @@ interrupted leaves the previous warehouse in force, untouched; re-running is alw
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import json
@@ -95,12 +96,13 @@ def read_decp(files: list[Path], raw: Path, today: date | None = None,
 
     contracts, suppliers, modifications, concessions = [], [], [], []
     quarantine = Quarantine()
+    communes = _commune_codes()
     per_file: dict[str, dict] = {}
     for path in tqdm(files, desc="DECP", unit="fichier", disable=not progress):
         if path.suffix.lower() == ".json":
-            parsed = decp.read_decp_json(path, today=today)
+            parsed = decp.read_decp_json(path, today=today, communes=communes)
         else:
-            parsed = decp_tabular.read_decp_table(path, today=today)
+            parsed = decp_tabular.read_decp_table(path, today=today, communes=communes)
         name = _relative(path, raw)
         for rows in (parsed.contracts, parsed.suppliers, parsed.modifications, parsed.concessions):
             for row in rows:
@@ -140,10 +142,11 @@ def read_decp(files: list[Path], raw: Path, today: date | None = None,
     return tables, quarantine, accounting
 
 
-def _commune_codes() -> set[str]:
+@functools.lru_cache(maxsize=1)
+def _commune_codes() -> frozenset[str]:
     from .reference import commune_table
 
-    return set(commune_table()["code_insee"])
+    return frozenset(commune_table()["code_insee"])
 
 
 def _write_duckdb(folder: Path, tables: dict[str, Path]) -> None:

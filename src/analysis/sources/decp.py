@@ -291,6 +291,7 @@ class DecpFile:
     path: str
     read: int = 0
     merged: int = 0  # rows folded into another in the same file (tabular: extra supplier rows)
+    communes: set[str] | None = None  # reference codes for the « Code commune » check
     contracts: list[dict[str, Any]] = field(default_factory=list)
     suppliers: list[dict[str, Any]] = field(default_factory=list)
     modifications: list[dict[str, Any]] = field(default_factory=list)
@@ -364,7 +365,7 @@ def stream_records(path: Path) -> Iterator[tuple[str, int, Any]]:
 
 
 def read_decp_json(path: Path | str, today: date | None = None,
-                   stream: bool | None = None) -> DecpFile:
+                   stream: bool | None = None, communes: set[str] | None = None) -> DecpFile:
     """Read one DECP v2 JSON file.
 
     Parameters
@@ -375,6 +376,9 @@ def read_decp_json(path: Path | str, today: date | None = None,
         Dates after this day are rejected (default: the real date).
     stream
         Parse incrementally; default: for files over :data:`STREAM_THRESHOLD`.
+    communes
+        Île-de-France INSEE codes: a « Code commune » place of execution in an Île-de-France
+        département but absent from them is reported (the contract is kept).
 
     Returns
     -------
@@ -388,7 +392,7 @@ def read_decp_json(path: Path | str, today: date | None = None,
     """
     path = Path(path)
     today = today or date.today()
-    result = DecpFile(path=str(path))
+    result = DecpFile(path=str(path), communes=communes)
     if stream is None:
         stream = path.is_file() and path.stat().st_size > STREAM_THRESHOLD
     if stream:
@@ -466,6 +470,11 @@ def _read_marche(record: dict, where: str, result: DecpFile, today: date) -> Non
     place = record.get("lieuExecution") if isinstance(record.get("lieuExecution"), dict) else {}
     place_code, place_type = _text(place.get("code")), _text(place.get("typeCode"))
     dep, region = departement_from_place(place_code, place_type)
+    if (result.communes is not None and region == "11" and _fold(place_type or "") == "code commune"
+            and place_code not in result.communes):
+        result.quarantine.warn(SOURCE, result.path, where, "lieuExecution : commune inconnue",
+                               f"code INSEE « {place_code} » absent de la géographie de référence "
+                               f"(contrat {ident}) : rattaché au département {dep}")
 
     amount = _number(record.get("montant"))
     duration = _number(record.get("dureeMois"))

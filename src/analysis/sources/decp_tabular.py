@@ -66,12 +66,13 @@ def _blank(value) -> bool:
     return value is None or (isinstance(value, float) and pd.isna(value)) or str(value).strip() == ""
 
 
-def read_decp_table(path: Path | str, today: date | None = None) -> DecpFile:
+def read_decp_table(path: Path | str, today: date | None = None,
+                    communes: set[str] | None = None) -> DecpFile:
     """Read a consolidated tabular DECP file into the same rows as the JSON reader."""
     path = Path(path)
     today = today or date.today()
     frame = read_frame(path)
-    result = DecpFile(path=str(path))
+    result = DecpFile(path=str(path), communes=communes)
     frame["_line"] = range(2, len(frame) + 2)
     keys = frame[["acheteur_id", "id"]].astype(str).agg("\u241f".join, axis=1)
     present = [c for c in FIELDS if c in frame.columns]

@@ -189,6 +189,9 @@ def _operations(table: _Table, coordination: str, communes: set[str], vocab: dic
     done, bad_done = parse_decimals(f["heures_realisees"])
     table.warn(bad_planned | bad_done | (planned < 0) | (done < 0), "heures d'opération invalides",
                lambda r: f"heures prévues « {r['heures_prevues']} », réalisées « {r['heures_realisees']} »")
+    place = text(f["commune"])
+    table.warn(place.notna() & ~place.isin(communes), "commune de l'opération inconnue",
+               lambda r: f"code INSEE « {r['commune']} » absent de la géographie de référence")
     grand, _ = yes_no(f["grand_projet"])
     siret = text(f["maitre_ouvrage_siret"])
     table.warn(siret.notna() & ~siret.fillna("").map(siret_valid), "maître d'ouvrage : SIRET invalide",
