@@ -153,47 +153,57 @@ def test_other_sources_are_read_whole(small_raw, small_warehouse):
 
 
 def test_no_participant_identifier_or_name_reaches_the_warehouse(small_raw, small_warehouse):
-    """Raw ids, full names and birth dates of the tracking exports appear nowhere in the warehouse.
+    """Raw ids, full names and birth dates of the tracking exports appear nowhere under
+    data/processed: not in the tables, the quarantine, the cache, the manifest or DuckDB.
 
-    (Surnames alone do appear: employers are companies named after their founders.)
+    (Surnames alone do appear: employers are companies named after their founders; and dates of
+    birth are looked for in the tables about people only, other tables hold unrelated dates.)
     """
-    from analysis.sources.tabular import read_csv
+    import re
 
-    secrets: set[str] = set()
+    import duckdb
+
+    from analysis.sources.tabular import read_csv, read_xlsx
+
+    ids: set[str] = set()
+    names: set[str] = set()
     birth_dates: set[str] = set()
-    for path in (small_raw / "tracking").rglob("participants.csv"):
-        frame, _ = read_csv(path)
-        born = pd.to_datetime(frame["Date de naissance"], format="%d/%m/%Y")
-        secrets |= set(frame["Identifiant participant"]) | set(frame["Date de naissance"])
-        secrets |= set(frame["Prénom"] + " " + frame["Nom"]) | set(frame["Nom"] + " " + frame["Prénom"])
-        birth_dates |= set(born.dt.strftime("%Y-%m-%d"))
-    secrets = {s for s in secrets if s and len(s) >= 6}
-    assert len(secrets) > 100
-    blob = b"".join(p.read_bytes() for p in small_warehouse.path.resolve().rglob("*.parquet"))
-    tables = {name: load_table(name) for name in (
-        "participants", "work_contracts", "outcomes", "operations", "structures", "grand_paris")}
-    text = " ".join(frame.astype(str).to_csv() for frame in tables.values())
-    leaked = [s for s in secrets if s in text]
-    assert leaked == []
-    # Birth dates, in the tables about people (other tables hold unrelated dates, e.g. creations).
-    people = " ".join(tables[n].astype(str).to_csv() for n in ("participants", "work_contracts",
-                                                               "outcomes"))
-    assert [d for d in birth_dates if d in people] == []
-    assert not any(s.encode() in blob for s in sorted(secrets)[:300])
+    people, others = [], []
+    for folder in sorted((small_raw / "tracking").iterdir()):
+        if (folder / "participants.csv").is_file():
+            people.append(read_csv(folder / "participants.csv")[0])
+            others += [read_csv(folder / name)[0] for name in ("contrats.csv", "sorties.csv")]
+        else:
+            book = read_xlsx(next(folder.glob("*.xlsx")))
+            people.append(book["Participants"].astype(str))
+            others += [book["Contrats"].astype(str), book["Sorties"].astype(str)]
+    for frame in others:  # ids also stand in the other sheets (orphans: only there)
+        ids |= set(frame["Identifiant participant"].astype(str))
+    for frame in people:
+        ids |= set(frame["Identifiant participant"].astype(str))
+        names |= set(frame["Prénom"] + " " + frame["Nom"]) | set(frame["Nom"] + " " + frame["Prénom"])
+        born = pd.to_datetime(frame["Date de naissance"].str.slice(0, 10), format="mixed",
+                              dayfirst=True, errors="coerce")
+        birth_dates |= set(born.dropna().dt.strftime("%Y-%m-%d"))
+    assert len(ids) > 1000 and len(names) > 1000
+    pattern = re.compile("|".join(re.escape(s) for s in sorted(ids | names, key=len, reverse=True)))
 
-
-def test_consolidated_layout_holds_the_same_contracts(tmp_path):
-    from analysis.sources.decp import read_decp_json
-
-    generate(tmp_path / "a", seed=4, first_year=2023, last_year=2024, scale=0.03, sources=("decp",))
-    generate(tmp_path / "b", seed=4, first_year=2023, last_year=2024, scale=0.03, sources=("decp",),
-             decp_layout="consolidated")
-    assert not (tmp_path / "a" / "tracking").exists() and (tmp_path / "a" / "acheteurs").is_dir()
-    files = sorted((tmp_path / "b" / "decp").iterdir())
-    assert [f.name for f in files] == ["decp_consolide.json"]
-    one = read_decp_json(files[0], today=TODAY, stream=True)
-    many = [read_decp_json(p, today=TODAY) for p in sorted((tmp_path / "a" / "decp").rglob("*.json"))]
-    assert one.read == sum(m.read for m in many)
-    assert sorted(r["uid"] for r in one.contracts) == sorted(r["uid"] for m in many for r in m.contracts)
-    with pytest.raises(ValueError, match="source"):
-        generate(tmp_path / "c", sources=("decp", "inconnue"))
+    processed = small_warehouse.path.resolve().parent.parent
+    texts = {}
+    for path in processed.rglob("*"):
+        if path.suffix == ".parquet":
+            texts[str(path)] = pd.read_parquet(path).astype(str).to_csv()
+        elif path.suffix == ".json":
+            texts[str(path)] = path.read_text(encoding="utf-8")
+    con = duckdb.connect(str(small_warehouse.path / "observatoire.duckdb"), read_only=True)
+    try:
+        for (table,) in con.execute("show tables").fetchall():
+            texts[f"duckdb:{table}"] = con.execute(f'select * from "{table}"').df().astype(str).to_csv()
+    finally:
+        con.close()
+    assert any("rejects" in name for name in texts) and any("cache" in name for name in texts)
+    leaks = {name: pattern.search(text).group(0) for name, text in texts.items() if pattern.search(text)}
+    assert leaks == {}
+    about_people = [t for n, t in texts.items()
+                    if any(k in n for k in ("participants", "work_contracts", "outcomes", "rejects"))]
+    assert [d for d in birth_dates if any(d in t for t in about_people)] == []

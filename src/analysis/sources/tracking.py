@@ -83,6 +83,12 @@ def _vocabulary(table: _Table, column: str, vocabulary: dict[str, str], label: s
     table.frame[column] = mapped.where(~unknown[table.frame.index], unknown_value).astype("string")
 
 
+def _pseudo(raw_id, coordination: str, key: bytes) -> str:
+    """The pseudonym of one raw id, for messages: a raw id never leaves ingestion, not even in
+    the quarantine."""
+    return str(pseudonymise(pd.Series([raw_id], dtype="string"), coordination, key).iloc[0])
+
+
 def read_sheets(folder: Path, raw_root: Path, mapping: dict) -> dict[str, Sheet]:
     """The export's tables from a coordination folder: CSV files, or one workbook's sheets."""
     relative = lambda p: str(p.relative_to(raw_root)) if p.is_relative_to(raw_root) else str(p)  # noqa: E731
@@ -221,7 +227,8 @@ def _work_contracts(table: _Table, coordination: str, key: bytes, known_particip
     f["participant_raw"] = text(f["participant_raw"])
     f["operation_code"] = text(f["operation_code"])
     table.reject(~f["participant_raw"].isin(known_participants), "participant inconnu",
-                 lambda r: f"le participant {r['participant_raw']} n'est pas dans la table des participants")
+                 lambda r: f"le participant {_pseudo(r['participant_raw'], coordination, key)} "
+                           "(pseudonyme) n'est pas dans la table des participants")
     f = table.frame
     table.reject(~f["operation_code"].isin(known_operations), "opération inconnue",
                  lambda r: f"l'opération {r['operation_code']} n'est pas dans la table des opérations")
@@ -264,10 +271,12 @@ def _outcomes(table: _Table, coordination: str, key: bytes, known_participants: 
     f = table.frame
     f["participant_raw"] = text(f["participant_raw"])
     table.reject(~f["participant_raw"].isin(known_participants), "participant inconnu",
-                 lambda r: f"le participant {r['participant_raw']} n'est pas dans la table des participants")
+                 lambda r: f"le participant {_pseudo(r['participant_raw'], coordination, key)} "
+                           "(pseudonyme) n'est pas dans la table des participants")
     table.merge_exact_duplicates([c for c in table.frame.columns if c != "_line"])
     table.reject(table.frame["participant_raw"].duplicated(keep="first"), "sortie en double",
-                 lambda r: f"deux situations à 6 mois pour {r['participant_raw']}")
+                 lambda r: "deux situations à 6 mois pour le participant "
+                           f"{_pseudo(r['participant_raw'], coordination, key)} (pseudonyme)")
     _vocabulary(table, "situation_6_mois", vocab["situation_6_mois"], "situation à 6 mois",
                 unknown_value="inconnue")
     f = table.frame
