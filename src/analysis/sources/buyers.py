@@ -11,8 +11,7 @@ import pandas as pd
 
 from ..identifiers import siret_valid
 from .base import Quarantine
-from .tabular import Sheet, canonical, read_csv, text
-from .tracking import _Table
+from .tabular import open_csv_table, text
 
 SOURCE = "acheteurs"
 COLUMNS = {"SIRET": "acheteur_id", "Nom": "acheteur_nom", "Catégorie": "acheteur_categorie",
@@ -22,10 +21,7 @@ REQUIRED = ["acheteur_id", "acheteur_categorie"]
 
 def read(path: Path, raw_root: Path, quarantine: Quarantine) -> tuple[pd.DataFrame, dict]:
     """Read a buyers directory CSV; returns the table and its accounting row."""
-    frame, _ = read_csv(path)
-    where = str(path.relative_to(raw_root)) if path.is_relative_to(raw_root) else str(path)
-    table = _Table(Sheet(where, canonical(frame, COLUMNS, REQUIRED, where),
-                         pd.Series(range(2, len(frame) + 2))), quarantine, SOURCE)
+    table = open_csv_table(path, raw_root, quarantine, SOURCE, COLUMNS, REQUIRED)
     f = table.frame
     f["acheteur_id"] = text(f["acheteur_id"])
     table.reject(~f["acheteur_id"].fillna("").map(siret_valid), "SIRET invalide",

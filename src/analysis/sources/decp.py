@@ -249,6 +249,16 @@ def _modifications(value: Any) -> list[dict[str, Any]]:
     return sorted(mods, key=order)
 
 
+def _kind_of(record: Any) -> str:
+    """In a plain list, a concession is told apart by its ``autoriteConcedante`` (or ``_type``)."""
+    if isinstance(record, dict) and (
+        "autoriteConcedante" in record
+        or _fold(str(record.get("_type", ""))).startswith("contrat de concession")
+    ):
+        return "concession"
+    return "marche"
+
+
 def iter_records(document: Any, path: Path | str) -> Iterator[tuple[str, int, Any]]:
     """Yield ``(kind, index, record)`` for every record of a DECP JSON document.
 
@@ -273,13 +283,7 @@ def iter_records(document: Any, path: Path | str) -> Iterator[tuple[str, int, An
             yield "concession", index, record
     elif isinstance(body, list):
         for index, record in enumerate(body):
-            kind = "marche"
-            if isinstance(record, dict) and (
-                "autoriteConcedante" in record
-                or _fold(str(record.get("_type", ""))).startswith("contrat de concession")
-            ):
-                kind = "concession"
-            yield kind, index, record
+            yield _kind_of(record), index, record
     else:
         raise SourceFileError(path, "pas un fichier DECP : « marches » n'est ni un objet ni une liste")
 
@@ -348,16 +352,7 @@ def stream_records(path: Path) -> Iterator[tuple[str, int, Any]]:
                 if handle.read(3) != b"\xef\xbb\xbf":  # skip a UTF-8 byte-order mark
                     handle.seek(0)
                 for index, record in enumerate(ijson.items(handle, prefix, use_float=True)):
-                    if kind is None:
-                        kind_of = "marche"
-                        if isinstance(record, dict) and (
-                            "autoriteConcedante" in record
-                            or _fold(str(record.get("_type", ""))).startswith("contrat de concession")
-                        ):
-                            kind_of = "concession"
-                        yield kind_of, index, record
-                    else:
-                        yield kind, index, record
+                    yield kind or _kind_of(record), index, record
     except ijson.JSONError as exc:
         raise SourceFileError(path, f"JSON invalide : {exc}") from exc
     except UnicodeDecodeError as exc:

@@ -8,8 +8,7 @@ import pandas as pd
 
 from ..identifiers import siret_valid
 from .base import Quarantine
-from .tabular import Sheet, canonical, parse_dates, parse_decimals, read_csv, text
-from .tracking import _Table
+from .tabular import open_csv_table, parse_dates, parse_decimals, text
 
 SOURCE = "grand_paris"
 COLUMNS = {
@@ -31,10 +30,7 @@ REQUIRED = ["lot", "date_notification", "heures_travail", "heures_insertion_real
 
 def read(path: Path, raw_root: Path, quarantine: Quarantine) -> tuple[pd.DataFrame, dict]:
     """Read ``contrats_grand_paris.csv``; returns the table and its accounting row."""
-    frame, _ = read_csv(path)
-    where = str(path.relative_to(raw_root)) if path.is_relative_to(raw_root) else str(path)
-    table = _Table(Sheet(where, canonical(frame, COLUMNS, REQUIRED, where),
-                         pd.Series(range(2, len(frame) + 2))), quarantine, SOURCE)
+    table = open_csv_table(path, raw_root, quarantine, SOURCE, COLUMNS, REQUIRED)
     f = table.frame
     notified, bad_date = parse_dates(f["date_notification"])
     table.reject(notified.isna(), "date de notification invalide",

@@ -8,8 +8,7 @@ import pandas as pd
 
 from ..identifiers import siret_valid
 from .base import Quarantine
-from .tabular import Sheet, canonical, parse_dates, read_csv, text
-from .tracking import _Table
+from .tabular import open_csv_table, parse_dates, text
 
 SOURCE = "structures"
 TYPES = {"EI", "ETTI", "AI", "ACI", "EA", "ESAT", "GEIQ"}
@@ -21,10 +20,7 @@ REQUIRED = ["siret", "type", "commune"]
 def read(path: Path, raw_root: Path, quarantine: Quarantine,
          communes: set[str]) -> tuple[pd.DataFrame, dict]:
     """Read ``structures_inclusion.csv``; returns the table and its accounting row."""
-    frame, _ = read_csv(path)
-    where = str(path.relative_to(raw_root)) if path.is_relative_to(raw_root) else str(path)
-    table = _Table(Sheet(where, canonical(frame, COLUMNS, REQUIRED, where),
-                         pd.Series(range(2, len(frame) + 2))), quarantine, SOURCE)
+    table = open_csv_table(path, raw_root, quarantine, SOURCE, COLUMNS, REQUIRED)
     f = table.frame
     f["siret"] = text(f["siret"])
     table.reject(~f["siret"].fillna("").map(siret_valid), "SIRET invalide",

@@ -10,7 +10,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .base import SourceFileError
+from typing import Callable
+
+from .base import Quarantine, SourceFileError
 
 MAPPINGS = Path(__file__).parent / "mappings"
 ENCODINGS = ("utf-8-sig", "cp1252")
@@ -145,3 +147,48 @@ def yes_no(series: pd.Series) -> tuple[pd.Series, pd.Series]:
                "non": False, "n": False, "no": False, "0": False, "faux": False, "false": False}
     out = folded.map(mapping).astype("boolean")
     return out, folded.notna() & out.isna()
+
+
+class CheckedTable:
+    """A table being checked: rows are rejected or merged with a reason, the rest kept."""
+
+    def __init__(self, sheet: Sheet, quarantine: Quarantine, source: str):
+        self.source = source
+        self.sheet = sheet
+        self.frame = sheet.frame.copy()
+        self.frame["_line"] = sheet.line.to_numpy()
+        self.read = len(self.frame)
+        self.rejected = 0
+        self.merged = 0
+        self.q = quarantine
+
+    def reject(self, mask: pd.Series, rule: str, message: Callable[[pd.Series], str]) -> None:
+        mask = mask.fillna(False).astype(bool)
+        for _, row in self.frame[mask].iterrows():
+            self.q.reject(self.source, self.sheet.name, f"ligne {row['_line']}", rule, message(row))
+        self.rejected += int(mask.sum())
+        self.frame = self.frame[~mask]
+
+    def warn(self, mask: pd.Series, rule: str, message: Callable[[pd.Series], str]) -> None:
+        mask = mask.fillna(False).astype(bool)
+        for _, row in self.frame[mask].iterrows():
+            self.q.warn(self.source, self.sheet.name, f"ligne {row['_line']}", rule, message(row))
+
+    def merge_exact_duplicates(self, columns: list[str]) -> None:
+        dup = self.frame.duplicated(subset=columns, keep="first")
+        self.merged += int(dup.sum())
+        self.frame = self.frame[~dup]
+
+    def accounting(self) -> dict:
+        return {"source": self.source, "file": self.sheet.name, "read": self.read,
+                "kept": len(self.frame), "rejected": self.rejected, "merged": self.merged}
+
+
+def open_csv_table(path: Path, raw_root: Path, quarantine: Quarantine, source: str,
+                   columns: dict[str, str], required: list[str]) -> CheckedTable:
+    """A flat CSV export, headers mapped to canonical names, ready for row checks."""
+    frame, _ = read_csv(path)
+    where = str(path.relative_to(raw_root)) if path.is_relative_to(raw_root) else str(path)
+    sheet = Sheet(where, canonical(frame, columns, required, where),
+                  pd.Series(range(2, len(frame) + 2)))
+    return CheckedTable(sheet, quarantine, source)

@@ -18,8 +18,8 @@ import pandas as pd
 from ..identifiers import siret_valid
 from ..privacy import pseudonymise
 from .base import Quarantine, SourceFileError
-from .tabular import (Sheet, canonical, load_mapping, parse_dates, parse_decimals, read_csv,
-                      read_xlsx, text, yes_no)
+from .tabular import (CheckedTable, Sheet, canonical, load_mapping, parse_dates, parse_decimals,
+                      read_csv, read_xlsx, text, yes_no)
 
 SOURCE = "tracking"
 TABLES = ("operations", "participants", "work_contracts", "outcomes")
@@ -36,42 +36,7 @@ class TrackingResult:
     accounting: list[dict] = field(default_factory=list)
 
 
-class _Table:
-    """A table being checked: rows are rejected or merged with a reason, the rest kept."""
-
-    def __init__(self, sheet: Sheet, quarantine: Quarantine, source: str = SOURCE):
-        self.source = source
-        self.sheet = sheet
-        self.frame = sheet.frame.copy()
-        self.frame["_line"] = sheet.line.to_numpy()
-        self.read = len(self.frame)
-        self.rejected = 0
-        self.merged = 0
-        self.q = quarantine
-
-    def reject(self, mask: pd.Series, rule: str, message: Callable[[pd.Series], str]) -> None:
-        mask = mask.fillna(False).astype(bool)
-        for _, row in self.frame[mask].iterrows():
-            self.q.reject(self.source, self.sheet.name, f"ligne {row['_line']}", rule, message(row))
-        self.rejected += int(mask.sum())
-        self.frame = self.frame[~mask]
-
-    def warn(self, mask: pd.Series, rule: str, message: Callable[[pd.Series], str]) -> None:
-        mask = mask.fillna(False).astype(bool)
-        for _, row in self.frame[mask].iterrows():
-            self.q.warn(self.source, self.sheet.name, f"ligne {row['_line']}", rule, message(row))
-
-    def merge_exact_duplicates(self, columns: list[str]) -> None:
-        dup = self.frame.duplicated(subset=columns, keep="first")
-        self.merged += int(dup.sum())
-        self.frame = self.frame[~dup]
-
-    def accounting(self) -> dict:
-        return {"source": self.source, "file": self.sheet.name, "read": self.read,
-                "kept": len(self.frame), "rejected": self.rejected, "merged": self.merged}
-
-
-def _vocabulary(table: _Table, column: str, vocabulary: dict[str, str], label: str,
+def _vocabulary(table: CheckedTable, column: str, vocabulary: dict[str, str], label: str,
                 unknown_value: str | None = None) -> None:
     raw = text(table.frame[column])
     folded = {k.casefold(): v for k, v in vocabulary.items()}
@@ -126,7 +91,7 @@ def read_sheets(folder: Path, raw_root: Path, mapping: dict) -> dict[str, Sheet]
     return sheets
 
 
-def _participants(table: _Table, coordination: str, key: bytes, communes: set[str],
+def _participants(table: CheckedTable, coordination: str, key: bytes, communes: set[str],
                   vocab: dict) -> pd.DataFrame:
     f = table.frame
     f["participant_raw"] = text(f["participant_raw"])
@@ -177,7 +142,7 @@ def _participants(table: _Table, coordination: str, key: bytes, communes: set[st
     return out
 
 
-def _operations(table: _Table, coordination: str, communes: set[str], vocab: dict) -> pd.DataFrame:
+def _operations(table: CheckedTable, coordination: str, communes: set[str], vocab: dict) -> pd.DataFrame:
     f = table.frame
     f["operation_code"] = text(f["operation_code"])
     table.reject(f["operation_code"].isna(), "code opération obligatoire",
@@ -221,7 +186,7 @@ def _operations(table: _Table, coordination: str, communes: set[str], vocab: dic
     })
 
 
-def _work_contracts(table: _Table, coordination: str, key: bytes, known_participants: set,
+def _work_contracts(table: CheckedTable, coordination: str, key: bytes, known_participants: set,
                     known_operations: set, vocab: dict) -> pd.DataFrame:
     f = table.frame
     f["participant_raw"] = text(f["participant_raw"])
@@ -266,7 +231,7 @@ def _work_contracts(table: _Table, coordination: str, key: bytes, known_particip
     })
 
 
-def _outcomes(table: _Table, coordination: str, key: bytes, known_participants: set,
+def _outcomes(table: CheckedTable, coordination: str, key: bytes, known_participants: set,
               vocab: dict) -> pd.DataFrame:
     f = table.frame
     f["participant_raw"] = text(f["participant_raw"])
@@ -308,11 +273,11 @@ def read_coordination(folder: Path, raw_root: Path, key: bytes, communes: set[st
     sheets = read_sheets(folder, raw_root, mapping)
     result = TrackingResult()
     q = result.quarantine
-    parts = _Table(sheets["participants"], q)
+    parts = CheckedTable(sheets["participants"], q, SOURCE)
     participants = _participants(parts, coordination, key, communes, vocab)
-    ops = _Table(sheets["operations"], q)
+    ops = CheckedTable(sheets["operations"], q, SOURCE)
     operations = _operations(ops, coordination, communes, vocab)
-    contracts_t = _Table(sheets["work_contracts"], q)
+    contracts_t = CheckedTable(sheets["work_contracts"], q, SOURCE)
     contracts = _work_contracts(contracts_t, coordination, key, set(parts.frame["participant_raw"]),
                                 set(ops.frame["operation_code"]), vocab)
     # An operation's realised hours should equal the sum of its work contracts' hours.
@@ -330,7 +295,7 @@ def read_coordination(folder: Path, raw_root: Path, key: bytes, communes: set[st
     tables = {"participants": participants, "operations": operations, "work_contracts": contracts}
     checked = [parts, ops, contracts_t]
     if "outcomes" in sheets:
-        outs = _Table(sheets["outcomes"], q)
+        outs = CheckedTable(sheets["outcomes"], q, SOURCE)
         tables["outcomes"] = _outcomes(outs, coordination, key, set(parts.frame["participant_raw"]), vocab)
         checked.append(outs)
     result.tables = tables
