@@ -486,12 +486,27 @@ def generate(out: Path, seed: int = config.DEFAULT_SEED, first_year: int = 2018,
             "target_share": {str(y): YEAR_SHARE.get(y, YEAR_SHARE[max(YEAR_SHARE)])[0] for y in years},
             "target_source": {str(y): YEAR_SHARE.get(y, YEAR_SHARE[max(YEAR_SHARE)])[1] for y in years},
             "year_level_logit": {str(y): levels[y] for y in years},
-            "yearly_log_odds_trend": (levels[last_year] - levels[first_year]) / max(1, last_year - first_year),
+            "yearly_log_odds_trend": {
+                "endpoint_difference_per_year": (levels[last_year] - levels[first_year])
+                / max(1, last_year - first_year),
+                "least_squares_slope": float(np.polyfit(list(years), [levels[y] for y in years], 1)[0])
+                if len(years) > 1 else 0.0,
+                "note": ("alpha(année) n'est pas linéaire (hausse en 2022, baisse en 2023) : un "
+                         "modèle à tendance linéaire estime la pente des moindres carrés de "
+                         "alpha ; un modèle avec l'année en facteur retrouve chaque alpha(année)."),
+            },
             "buyer_type_effects": {k: v[1] for k, v in BUYER_TYPES.items()},
             "sector_effects": {k: v[2] for k, v in SECTORS.items()},
             "departement_effects": DEPARTEMENT_EFFECTS,
             "reference_levels": "effets non centrés : chaque terme s'ajoute à alpha(année)",
-            "kind_shares_given_social": KIND_SHARES,
+            "kind_draw_probabilities_given_social": KIND_SHARES,
+            "kind_expected_shares_given_social": {
+                kind: share + (math.prod(1 - v for v in KIND_SHARES.values())
+                               if kind == "Clause sociale" else 0.0)
+                for kind, share in KIND_SHARES.items()},
+            "kind_note": ("chaque type est tiré indépendamment ; un marché qui n'en tire aucun "
+                          "reçoit une clause sociale : la part attendue des clauses est donc "
+                          "0,80 + 0,2 × 0,7 × 0,93 ≈ 0,930"),
         },
         "generated": yearly,
         "defect_rates": DEFECTS,
