@@ -302,3 +302,13 @@ def test_unknown_idf_commune_is_reported_not_dropped(tmp_path):
     assert len(parsed.contracts) == 3
     warned = [w for w in parsed.quarantine.warnings if w.rule == "lieuExecution : commune inconnue"]
     assert [w.record for w in warned] == ["marche[1]"]  # 69123 is outside the reference: not checked
+
+
+def test_chunked_reading_gives_the_same_tables():
+    whole = read("nested_marche.json")
+    chunked = decp.read_decp_json(FIXTURES / "decp" / "nested_marche.json", today=TODAY, chunk_size=1)
+    chunked.flush()
+    assert len(chunked.frames["contracts"]) == 3 and chunked.contracts == []
+    assert chunked.produced == len(whole.contracts) + len(whole.concessions)
+    pd.testing.assert_frame_equal(pd.concat(chunked.frames["contracts"], ignore_index=True),
+                                  decp.contracts_frame(whole.contracts))

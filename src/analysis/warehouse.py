@@ -28,6 +28,8 @@ from .privacy import MissingKeyError, get_key
 from .sources import buyers, decp, decp_tabular, grand_paris, structures, tracking
 from .sources.base import Quarantine, SourceFileError, accounting_frame
 
+#: DECP rows are turned into frames every so many contracts (bounds memory on national files).
+DECP_CHUNK = 100_000
 #: How many previous builds are kept beside the one in force.
 KEEP_PREVIOUS_BUILDS = 1
 
@@ -94,41 +96,47 @@ def read_decp(files: list[Path], raw: Path, today: date | None = None,
     """
     from tqdm.auto import tqdm
 
-    contracts, suppliers, modifications, concessions = [], [], [], []
+    frames: dict[str, list[pd.DataFrame]] = {
+        "contracts": [], "suppliers": [], "modifications": [], "concessions": []}
     quarantine = Quarantine()
     communes = _commune_codes()
     per_file: dict[str, dict] = {}
     for path in tqdm(files, desc="DECP", unit="fichier", disable=not progress):
         if path.suffix.lower() == ".json":
-            parsed = decp.read_decp_json(path, today=today, communes=communes)
+            parsed = decp.read_decp_json(path, today=today, communes=communes,
+                                         chunk_size=DECP_CHUNK)
         else:
-            parsed = decp_tabular.read_decp_table(path, today=today, communes=communes)
+            parsed = decp_tabular.read_decp_table(path, today=today, communes=communes,
+                                                  chunk_size=DECP_CHUNK)
+        parsed.flush()
         name = _relative(path, raw)
-        for rows in (parsed.contracts, parsed.suppliers, parsed.modifications, parsed.concessions):
-            for row in rows:
-                row["source_file"] = name
+        for table, chunks in parsed.frames.items():
+            for chunk in chunks:
+                chunk["source_file"] = pd.array([name] * len(chunk), dtype="string")
+            frames[table].extend(chunks)
         for item in parsed.quarantine.rejects + parsed.quarantine.warnings:
             item.file = name
-        contracts.extend(parsed.contracts)
-        suppliers.extend(parsed.suppliers)
-        modifications.extend(parsed.modifications)
-        concessions.extend(parsed.concessions)
         quarantine.extend(parsed.quarantine)
         per_file[name] = {
-            "source": decp.SOURCE, "file": name, "read": parsed.read,
-            "produced": len(parsed.contracts) + len(parsed.concessions),
+            "source": decp.SOURCE, "file": name, "read": parsed.read, "produced": parsed.produced,
             "rejected": len(parsed.quarantine.rejects), "merged_in_file": parsed.merged,
         }
 
-    contract_frame, merged_contracts = decp.deduplicate(decp.contracts_frame(contracts))
+    def combined(table: str, empty: pd.DataFrame) -> pd.DataFrame:
+        chunks = frames[table]
+        return pd.concat(chunks, ignore_index=True) if chunks else empty
+
+    contract_frame, merged_contracts = decp.deduplicate(
+        combined("contracts", decp.contracts_frame([])))
     concession_frame, merged_concessions = decp.deduplicate(
-        decp.plain_frame(concessions, decp.CONCESSION_COLUMNS))
+        combined("concessions", decp.plain_frame([], decp.CONCESSION_COLUMNS)))
     tables = {
         "contracts": contract_frame,
         "suppliers": decp.keep_children(
-            decp.plain_frame(suppliers, decp.SUPPLIER_COLUMNS), contract_frame),
+            combined("suppliers", decp.plain_frame([], decp.SUPPLIER_COLUMNS)), contract_frame),
         "modifications": decp.keep_children(
-            decp.plain_frame(modifications, decp.MODIFICATION_COLUMNS), contract_frame),
+            combined("modifications", decp.plain_frame([], decp.MODIFICATION_COLUMNS)),
+            contract_frame),
         "concessions": concession_frame,
     }
     accounting = []

@@ -296,6 +296,26 @@ class DecpFile:
     read: int = 0
     merged: int = 0  # rows folded into another in the same file (tabular: extra supplier rows)
     communes: set[str] | None = None  # reference codes for the « Code commune » check
+    frames: dict[str, list[pd.DataFrame]] = field(default_factory=lambda: {
+        "contracts": [], "suppliers": [], "modifications": [], "concessions": []})
+    produced: int = 0  # contracts and concessions already turned into frames
+
+    def flush(self) -> None:
+        """Turn the rows read so far into typed frames (:attr:`frames`) and free the rows.
+
+        Called every so many records on large files: a million row dictionaries take several
+        times the memory of the same rows in columns.
+        """
+        self.produced += len(self.contracts) + len(self.concessions)
+        for name, rows, make in (
+            ("contracts", self.contracts, contracts_frame),
+            ("suppliers", self.suppliers, lambda r: plain_frame(r, SUPPLIER_COLUMNS)),
+            ("modifications", self.modifications, lambda r: plain_frame(r, MODIFICATION_COLUMNS)),
+            ("concessions", self.concessions, lambda r: plain_frame(r, CONCESSION_COLUMNS)),
+        ):
+            if rows:
+                self.frames[name].append(make(rows))
+                rows.clear()
     contracts: list[dict[str, Any]] = field(default_factory=list)
     suppliers: list[dict[str, Any]] = field(default_factory=list)
     modifications: list[dict[str, Any]] = field(default_factory=list)
@@ -360,7 +380,8 @@ def stream_records(path: Path) -> Iterator[tuple[str, int, Any]]:
 
 
 def read_decp_json(path: Path | str, today: date | None = None,
-                   stream: bool | None = None, communes: set[str] | None = None) -> DecpFile:
+                   stream: bool | None = None, communes: set[str] | None = None,
+                   chunk_size: int | None = None) -> DecpFile:
     """Read one DECP v2 JSON file.
 
     Parameters
@@ -374,6 +395,9 @@ def read_decp_json(path: Path | str, today: date | None = None,
     communes
         Île-de-France INSEE codes: a « Code commune » place of execution in an Île-de-France
         département but absent from them is reported (the contract is kept).
+    chunk_size
+        If given, rows are turned into frames (:meth:`DecpFile.flush`) every ``chunk_size``
+        contracts, which bounds memory on national files; read them from ``frames``.
 
     Returns
     -------
@@ -399,6 +423,8 @@ def read_decp_json(path: Path | str, today: date | None = None,
         records = iter_records(load_json(path), path)
     for kind, index, record in records:
         read_record(result, kind, f"{kind}[{index}]", record, today)
+        if chunk_size and len(result.contracts) >= chunk_size:
+            result.flush()
     return result
 
 

@@ -67,7 +67,7 @@ def _blank(value) -> bool:
 
 
 def read_decp_table(path: Path | str, today: date | None = None,
-                    communes: set[str] | None = None) -> DecpFile:
+                    communes: set[str] | None = None, chunk_size: int | None = None) -> DecpFile:
     """Read a consolidated tabular DECP file into the same rows as the JSON reader."""
     path = Path(path)
     today = today or date.today()
@@ -103,4 +103,6 @@ def read_decp_table(path: Path | str, today: date | None = None,
         read_record(result, kind, where, record, today)
         result.read += len(group) - 1
         result.merged += len(group) - 1
+        if chunk_size and len(result.contracts) >= chunk_size:
+            result.flush()
     return result
