@@ -620,33 +620,35 @@ _BOOL_COLUMNS = ["clause_sociale", "critere_social", "marche_reserve", "has_soci
                  "has_environmental_consideration"]
 
 
+_FLOAT_COLUMNS = {"montant", "montant_initial", "dureeMois", "dureeMois_initial", "valeurGlobale"}
+_INT_COLUMNS = {"annee", "n_titulaires", "n_modifications", "n_concessionnaires"}
+
+
+def _typed(frame: pd.DataFrame) -> pd.DataFrame:
+    """Give every column its declared type, whatever the rows hold (an all-empty chunk must have
+    the same types as a full one)."""
+    for col in frame.columns:
+        if col in _BOOL_COLUMNS:
+            frame[col] = frame[col].astype("boolean")
+        elif col in _FLOAT_COLUMNS:
+            frame[col] = frame[col].astype("Float64")
+        elif col in _INT_COLUMNS:
+            frame[col] = frame[col].astype("Int64")
+        elif col.startswith("date"):
+            frame[col] = pd.to_datetime(frame[col]).astype("datetime64[ms]")
+        else:
+            frame[col] = frame[col].astype("string")
+    return frame
+
+
 def contracts_frame(rows: Iterable[dict[str, Any]]) -> pd.DataFrame:
     """The contracts rows as a typed table (nullable booleans keep *unknown* apart from *false*)."""
-    frame = pd.DataFrame(list(rows), columns=CONTRACT_COLUMNS)
-    for col in _BOOL_COLUMNS:
-        frame[col] = frame[col].astype("boolean")
-    for col in ("montant", "montant_initial", "dureeMois", "dureeMois_initial"):
-        frame[col] = frame[col].astype("Float64")
-    for col in ("annee", "n_titulaires", "n_modifications"):
-        frame[col] = frame[col].astype("Int64")
-    for col in ("dateNotification", "datePublicationDonnees"):
-        frame[col] = pd.to_datetime(frame[col]).astype("datetime64[ms]")
-    text = [c for c in CONTRACT_COLUMNS if frame[c].dtype == object]
-    frame[text] = frame[text].astype("string")
-    return frame
+    return _typed(pd.DataFrame(list(rows), columns=CONTRACT_COLUMNS))
 
 
 def plain_frame(rows: Iterable[dict[str, Any]], columns: list[str]) -> pd.DataFrame:
-    """A child table (suppliers, modifications, concessions) with string columns typed."""
-    frame = pd.DataFrame(list(rows), columns=columns)
-    for col in columns:
-        if col.startswith("date"):
-            frame[col] = pd.to_datetime(frame[col]).astype("datetime64[ms]")
-        elif col == "has_social_consideration":
-            frame[col] = frame[col].astype("boolean")
-        elif frame[col].dtype == object:
-            frame[col] = frame[col].astype("string")
-    return frame
+    """A child table (suppliers, modifications, concessions), typed like :func:`contracts_frame`."""
+    return _typed(pd.DataFrame(list(rows), columns=columns))
 
 
 def deduplicate(contracts: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
