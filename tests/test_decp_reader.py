@@ -312,3 +312,16 @@ def test_chunked_reading_gives_the_same_tables():
     assert chunked.produced == len(whole.contracts) + len(whole.concessions)
     pd.testing.assert_frame_equal(pd.concat(chunked.frames["contracts"], ignore_index=True),
                                   decp.contracts_frame(whole.contracts))
+
+
+def test_modification_with_zero_amount_is_ignored_and_reported(tmp_path):
+    record = {"id": "M1", "acheteur": {"id": "21930001200017"}, "dateNotification": "2023-01-01",
+              "montant": 1000, "dureeMois": 12, "considerationsSociales": ["Clause sociale"],
+              "modifications": [{"modification": {"id": 1, "montant": 0, "dureeMois": -3}}]}
+    path = tmp_path / "m.json"
+    path.write_text(json.dumps({"marches": [record]}), encoding="utf-8")
+    parsed = decp.read_decp_json(path, today=TODAY)
+    row = parsed.contracts[0]
+    assert row["montant"] == 1000 and row["dureeMois"] == 12 and row["n_modifications"] == 1
+    assert sorted(w.rule for w in parsed.quarantine.warnings if "SIRET" not in w.rule) == [
+        "durée nulle ou négative", "montant nul ou négatif"]

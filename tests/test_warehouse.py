@@ -146,3 +146,34 @@ def test_only_rereads_one_source_and_keeps_the_others(small_raw, tmp_path):
     assert set(acc["source"]) == {"decp", "acheteurs", "tracking", "grand_paris", "structures"}
     with pytest.raises(BuildError, match="source inconnue"):
         build(raw=raw, processed=tmp_path / "p", only="inconnue")
+
+
+def test_schema_errors_stop_the_build_and_keep_the_previous_warehouse(raw, tmp_path, monkeypatch):
+    import analysis.warehouse as warehouse
+
+    processed = tmp_path / "processed"
+    build(raw=raw, processed=processed, today=TODAY)
+    before = (processed / "warehouse").resolve()
+    real = warehouse._read_source
+
+    def corrupt(*args, **kwargs):  # a reader bug: a duplicated contract key
+        output = real(*args, **kwargs)
+        if "contracts" in output.tables:
+            frame = output.tables["contracts"]
+            output.tables["contracts"] = pd.concat([frame, frame.iloc[:1]], ignore_index=True)
+        return output
+
+    monkeypatch.setattr(warehouse, "_read_source", corrupt)
+    with pytest.raises(BuildError, match="tables incohérentes"):
+        build(raw=raw, processed=processed, today=TODAY, use_cache=False)
+    assert (processed / "warehouse").resolve() == before
+
+
+def test_validation_warnings_join_the_quarantine(small_warehouse):
+    """Cross-table warnings (e.g. an operation naming a DECP contract that is not published)
+    reach the quarantine's warnings with their rule, and the build summary states them."""
+    warnings = pd.read_parquet(small_warehouse.path / "rejects" / "warnings.parquet")
+    validation = warnings[warnings["source"] == "validation"]
+    assert not validation.empty
+    assert validation["rule"].notna().all() and validation["message"].notna().all()
+    assert small_warehouse.validation and "avertissement" in small_warehouse.validation.lower()

@@ -83,6 +83,14 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_dictionary(args: argparse.Namespace) -> int:
+    from .schemas import write_data_dictionary
+
+    path = write_data_dictionary(Path(args.out) if args.out else None)
+    print(f"Dictionnaire des données écrit : {path}")
+    return 0
+
+
 def cmd_build(args: argparse.Namespace) -> int:
     from .warehouse import BuildError, build
 
@@ -136,6 +144,10 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("calibrate", help="écrire docs/calibration.md : cibles publiées et jeu généré")
     p.add_argument("--raw", help="jeu généré à mesurer (défaut : data/raw/synthetic)")
     p.set_defaults(func=cmd_calibrate)
+
+    p = sub.add_parser("dictionary", help="écrire docs/data_dictionary.md à partir des schémas")
+    p.add_argument("--out", help="fichier à écrire (défaut : docs/data_dictionary.md)")
+    p.set_defaults(func=cmd_dictionary)
 
     p = sub.add_parser("build", help="construire l'entrepôt à partir des données brutes")
     p.add_argument("--raw", help="dossier d'entrée organisé comme data/raw/ (decp/ …)")

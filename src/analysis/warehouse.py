@@ -7,7 +7,6 @@ interrupted leaves the previous warehouse in force, untouched; re-running is alw
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import hmac
 import json
@@ -25,6 +24,7 @@ import pandas as pd
 from . import __version__, config
 from .io import sha256, write_parquet, write_text
 from .privacy import MissingKeyError, get_key
+from .schemas import cross_table_checks, validate_tables
 from .sources import buyers, decp, decp_tabular, grand_paris, structures, tracking
 from .sources.base import Quarantine, SourceFileError, accounting_frame
 
@@ -48,6 +48,7 @@ class BuildSummary:
     tables: dict[str, int]
     seconds: float
     origins: dict[str, str] = field(default_factory=dict)
+    validation: str = ""
 
     def text(self) -> str:
         """A short French summary: rows kept and rejected per source, top rejection reasons."""
@@ -64,6 +65,8 @@ class BuildSummary:
             )
         for table, rows in self.tables.items():
             lines.append(f"  table {table} : {rows} lignes")
+        if self.validation:
+            lines.append("  " + self.validation.replace("\n", "\n  "))
         if not self.rejects.empty:
             lines.append("  principaux motifs de rejet :")
             for rule, count in self.rejects["rule"].value_counts().head(5).items():
@@ -150,11 +153,10 @@ def read_decp(files: list[Path], raw: Path, today: date | None = None,
     return tables, quarantine, accounting
 
 
-@functools.lru_cache(maxsize=1)
 def _commune_codes() -> frozenset[str]:
-    from .reference import commune_table
+    from .schemas import commune_codes
 
-    return frozenset(commune_table()["code_insee"])
+    return frozenset(commune_codes())
 
 
 def _write_duckdb(folder: Path, tables: dict[str, Path]) -> None:
@@ -412,6 +414,14 @@ def build(raw: Path | None = None, processed: Path | None = None, today: date | 
     warnings = concat([o.warnings for o in outputs.values()]) if outputs else Quarantine().warnings_frame()
     key_origin = outputs["tracking"].key_origin if "tracking" in outputs else None
 
+    # The schemas are the data dictionary: an error means the warehouse would be wrong.
+    checked = {**tables, "accounting": accounting, "rejects": rejects}
+    validation = validate_tables(checked, today=today).extend(cross_table_checks(checked))
+    if not validation.ok:
+        raise BuildError("tables incohérentes, entrepôt précédent conservé —\n" + validation.text())
+    if validation.warnings:
+        warnings = pd.concat([warnings, validation.warnings_frame()], ignore_index=True)
+
     builds = processed / "builds"
     builds.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
@@ -455,6 +465,7 @@ def build(raw: Path | None = None, processed: Path | None = None, today: date | 
         tables={name: int(len(frame)) for name, frame in tables.items()},
         seconds=time.perf_counter() - started,
         origins={source: o.origin for source, o in outputs.items()},
+        validation=validation.text(),
     )
 
 

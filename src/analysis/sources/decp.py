@@ -519,6 +519,14 @@ def _read_marche(record: dict, where: str, result: DecpFile, today: date) -> Non
     amount_initial, duration_initial = amount, duration
     for number, mod in enumerate(modifications, start=1):
         mod_amount, mod_duration = _number(mod.get("montant")), _number(mod.get("dureeMois"))
+        if mod_amount is not None and mod_amount <= 0:
+            q.warn(SOURCE, result.path, where, "montant nul ou négatif",
+                   f"modification {number} : montant {mod_amount:g} ignoré (contrat {ident})")
+            mod_amount = None
+        if mod_duration is not None and mod_duration <= 0:
+            q.warn(SOURCE, result.path, where, "durée nulle ou négative",
+                   f"modification {number} : durée {mod_duration:g} mois ignorée (contrat {ident})")
+            mod_duration = None
         mod_suppliers = _titulaires(mod.get("titulaires"))
         amount = mod_amount if mod_amount is not None else amount
         duration = mod_duration if mod_duration is not None else duration
