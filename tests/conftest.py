@@ -5,8 +5,11 @@ The environment is set before any test runs, so the notebooks' kernels (child pr
 
 from __future__ import annotations
 
+import json
+import multiprocessing
 import os
 import shutil
+from concurrent.futures import ProcessPoolExecutor
 import tempfile
 from datetime import date
 from pathlib import Path
@@ -52,3 +55,36 @@ def small_warehouse(small_raw: Path, session_dir: Path):
     from analysis.warehouse import build
 
     return build(raw=small_raw, processed=session_dir / "processed", today=TODAY)
+
+
+#: Data sets on which the estimators must recover the generator's planted truths.
+RECOVERY_SCALE = 0.3
+RECOVERY_SEEDS = (20261123, 12345)  # the default seed and another
+
+
+def recovery_sets(session_dir: Path) -> dict[int, tuple[Path, dict]]:
+    """Generate and build each recovery seed's data set once per session; (processed, manifest).
+
+    Shared by test_trend.py and test_employment.py: whichever runs first makes them. Seeds are
+    generated, then built, side by side in worker processes.
+    """
+    from analysis.synthetic import generate
+    from analysis.warehouse import build
+
+    root = session_dir / "recovery"
+    folders = {seed: root / f"seed-{seed}-scale-{RECOVERY_SCALE}" for seed in RECOVERY_SEEDS}
+    missing = [seed for seed, folder in folders.items() if not (folder / "ready").is_file()]
+    if missing:
+        workers = max(1, min(len(missing), os.cpu_count() or 1))
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+            jobs = [pool.submit(generate, folders[s] / "raw", seed=s, first_year=2019,
+                                last_year=2025, scale=RECOVERY_SCALE) for s in missing]
+            [job.result() for job in jobs]
+            jobs = [pool.submit(build, raw=folders[s] / "raw", processed=folders[s] / "processed",
+                                today=TODAY) for s in missing]
+            [job.result() for job in jobs]
+        for seed in missing:
+            (folders[seed] / "ready").write_text("ok", encoding="utf-8")
+    return {seed: (folder / "processed",
+                   json.loads((folder / "raw" / "manifest.json").read_text(encoding="utf-8")))
+            for seed, folder in folders.items()}

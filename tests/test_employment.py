@@ -22,12 +22,7 @@ at 3.3 standard errors from its truth: inside the Bonferroni interval, outside t
 
 from __future__ import annotations
 
-import json
 import math
-import multiprocessing
-import os
-from concurrent.futures import ProcessPoolExecutor
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -37,41 +32,8 @@ from scipy import optimize
 from analysis import config
 from analysis.indicators import employment as E
 from analysis.stats import wilson_interval
-from analysis.synthetic import generate
-from analysis.warehouse import build, load_table
-from conftest import TODAY
-
-# --- Synthetic data sets, shared with test_trend.py through the session folder -----------------
-
-SCALE = 0.3
-SEEDS = (config.DEFAULT_SEED, 12345)
-FIRST_YEAR, LAST_YEAR = 2019, 2025
-
-
-def recovery_sets(session_dir: Path) -> dict[int, tuple[Path, dict]]:
-    """Generate and build each seed's data set once per session; (processed folder, manifest).
-
-    test_trend.py and test_employment.py use the same folders: whichever runs first makes them.
-    Seeds are generated, then built, side by side in worker processes.
-    """
-    root = session_dir / "recovery"
-    folders = {seed: root / f"seed-{seed}-scale-{SCALE}" for seed in SEEDS}
-    missing = [seed for seed, folder in folders.items() if not (folder / "ready").is_file()]
-    if missing:
-        workers = max(1, min(len(missing), os.cpu_count() or 1))
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-            jobs = [pool.submit(generate, folders[s] / "raw", seed=s, first_year=FIRST_YEAR,
-                                last_year=LAST_YEAR, scale=SCALE) for s in missing]
-            [job.result() for job in jobs]
-            jobs = [pool.submit(build, raw=folders[s] / "raw", processed=folders[s] / "processed",
-                                today=TODAY) for s in missing]
-            [job.result() for job in jobs]
-        for seed in missing:
-            (folders[seed] / "ready").write_text("ok", encoding="utf-8")
-    return {seed: (folder / "processed",
-                   json.loads((folder / "raw" / "manifest.json").read_text(encoding="utf-8")))
-            for seed, folder in folders.items()}
-
+from analysis.warehouse import load_table
+from conftest import RECOVERY_SEEDS as SEEDS, recovery_sets
 
 # --- Hand-computed fixtures ----------------------------------------------------------------------
 
