@@ -1,0 +1,513 @@
+"""Disclosure control: the one gate every published table and map goes through.
+
+Rule (``docs/disclosure.md``, ``/work/shared/domain.md`` § 6): no published cell counts fewer than
+*k* people (:func:`analysis.config.suppression_k`, 5 by default), and no hidden cell can be
+recomputed from what is published.
+
+* **Primary suppression**: a count of people from 1 to *k* − 1 is hidden. A zero is published: in
+  these tables a zero is a structural or true absence (no participant of that kind in that
+  territory), it says nothing about an identifiable person, and hiding zeros would only force more
+  secondary suppressions. A zero is never a *sensitive* cell, but it may be hidden as a complement.
+* **Secondary suppression**: the published totals (margins) are linear equations
+  ``total = sum(parts)``. Two rules are applied until nothing changes:
+
+  1. no equation holds a single hidden published cell (it would be the difference of the
+     others: every row and column with a suppression has at least two); and in every equation
+     whose total is published, the hidden parts add up to a figure anyone can compute
+     (total − published parts), which must not lie in 1..*k* − 1 — two tiny hidden cells get a
+     third;
+  2. no sensitive cell may be *determined* by the whole system of published equations (linear
+     algebra: its unit vector lies in the row space of the equations restricted to hidden cells).
+
+  The complement is taken in the equation concerned, smallest positive count first, then the
+  total, then a zero.
+* **Derived columns** (rates, shares, interval bounds) are hidden with the counts they come from.
+* **Differences**: ``total − sum(parts)`` is an unpublished cell of its own, sensitive when it
+  lies in 1..*k* − 1, so a complement is hidden until the difference reveals nothing: for nested
+  « dont » columns (:attr:`Margins.nested`) and for related tables — a région and its
+  départements — protected together by :func:`protect_related`. :func:`check_differencing`
+  audits published tables.
+
+Suppressed cells become missing values; :attr:`ProtectedTable.mask` says which, and
+:meth:`ProtectedTable.display` writes the symbol ``s`` with :data:`FOOTNOTE` under the table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+from scipy.linalg import null_space
+
+from . import config
+
+#: Symbol written in place of a suppressed cell.
+SECRET_SYMBOL = "s"
+
+#: Footnote printed under every table holding a suppressed cell (``{k}``: the threshold).
+FOOTNOTE = ("s : secret statistique, effectif inférieur à {k} ou permettant de le recalculer.")
+
+def footnote(k: int | None = None) -> str:
+    """The French footnote for threshold ``k`` (the configured threshold by default)."""
+    return FOOTNOTE.format(k=_resolve_k(k))
+
+
+@dataclass(frozen=True)
+class Margins:
+    """The additive relations a table publishes, so that secondary suppression can respect them.
+
+    Parameters
+    ----------
+    row_total
+        Column holding, in each row, the sum of the other count columns (nested parts excepted).
+    total_row
+        Index label of the row holding, in each count column, the sum of the other rows.
+    nested
+        ``(total column, (part columns, ...))``: « dont » columns whose sum is at most the total;
+        the remainder (total − parts) is not published but anyone can compute it, so it is
+        protected like a cell.
+    """
+
+    row_total: str | None = None
+    total_row: Hashable | None = None
+    nested: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+
+@dataclass(frozen=True)
+class ProtectedTable:
+    """A table after disclosure control.
+
+    Attributes
+    ----------
+    table
+        The input table with suppressed cells set to missing (counts become ``Int64``).
+    mask
+        Boolean frame (same index, the count and derived columns): True where suppressed.
+    primary
+        Boolean frame over the count columns: True where the count itself lies in 1..k − 1.
+    k
+        The threshold applied.
+    """
+
+    table: pd.DataFrame
+    mask: pd.DataFrame
+    primary: pd.DataFrame
+    k: int
+    footnote: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "footnote", footnote(self.k))
+
+    @property
+    def n_suppressed(self) -> int:
+        """Number of suppressed cells, derived columns included."""
+        return int(self.mask.to_numpy().sum())
+
+    @property
+    def secondary(self) -> pd.DataFrame:
+        """Boolean frame over the count columns: hidden only to protect another cell."""
+        counts = self.mask[self.primary.columns]
+        return counts & ~self.primary
+
+    def display(self) -> pd.DataFrame:
+        """The table for publication: suppressed cells hold :data:`SECRET_SYMBOL`."""
+        shown = self.table.astype(object)
+        for column in self.mask.columns:
+            shown.loc[self.mask[column].to_numpy(), column] = SECRET_SYMBOL
+        return shown
+
+    def notes(self) -> list[str]:
+        """Footnotes to print under the table: the secrecy note when a cell is suppressed."""
+        return [self.footnote] if self.n_suppressed else []
+
+
+class Violation(NamedTuple):
+    """A published figure revealing a count of 1..k − 1 people."""
+
+    row: Hashable
+    column: str
+    value: float
+    reason: str
+
+
+# --- Public API --------------------------------------------------------------------------------
+
+
+def protect(table: pd.DataFrame, count_columns: Sequence[str], k: int | None = None,
+            margins: Margins | None = None,
+            derived: Mapping[str, str | Sequence[str]] | None = None) -> ProtectedTable:
+    """Apply primary and secondary suppression to one table.
+
+    Parameters
+    ----------
+    table
+        One row per category; ``count_columns`` hold counts of people (non-negative integers,
+        no missing value). Other columns are copied as they are, except ``derived`` ones.
+    count_columns
+        The columns counting people.
+    k
+        Threshold; default :func:`analysis.config.suppression_k`.
+    margins
+        The totals published with (or alongside) the table; without them only primary
+        suppression applies, which is safe only if no total of these cells is published anywhere.
+    derived
+        ``{derived column: count column or columns}``: a rate, share or bound computed from a
+        count is suppressed whenever one of its counts is.
+
+    Returns
+    -------
+    ProtectedTable
+    """
+    total, _ = protect_related(table, {}, count_columns, k=k, margins=margins, derived=derived)
+    return total
+
+
+def protect_related(total: pd.DataFrame, parts: Mapping[str, pd.DataFrame],
+                    count_columns: Sequence[str], k: int | None = None,
+                    margins: Margins | None = None,
+                    derived: Mapping[str, str | Sequence[str]] | None = None,
+                    exhaustive: bool = False,
+                    ) -> tuple[ProtectedTable, dict[str, ProtectedTable]]:
+    """Protect a total table and the tables of its parts together (e.g. région and départements).
+
+    Each cell of ``total`` is taken to be at least the sum of the same cell (same index label,
+    same column) in the ``parts``; the difference is what an intruder gets by subtraction, so it
+    is protected like a cell: complements are hidden, in whichever table, until no difference
+    reveals 1..k − 1 people and no small cell is determined by the published figures.
+
+    Parameters
+    ----------
+    total, parts
+        Tables with the same count columns and the same margins; a row missing from a part
+        counts as zeros.
+    exhaustive
+        True when the parts cover the total exactly (then ``total == sum(parts)`` is checked and
+        no remainder exists); False when some people of the total belong to no part (for
+        instance contracts placed at the level of the région itself).
+    count_columns, k, margins, derived
+        As in :func:`protect`, applied to every table.
+
+    Returns
+    -------
+    (ProtectedTable, dict of ProtectedTable)
+        The total table and the parts, by the same keys.
+    """
+    k = _resolve_k(k)
+    margins = margins or Margins()
+    derived = dict(derived or {})
+    count_columns = list(count_columns)
+    tables = {None: total, **dict(parts)}
+    for name, frame in tables.items():
+        _validate(frame, count_columns, margins, derived, name)
+
+    cells = _Cells()
+    grids: dict[Hashable, dict[tuple[Hashable, str], int]] = {}
+    for name, frame in tables.items():
+        grids[name] = _add_table(cells, frame, count_columns, margins, name, k)
+
+    if parts:
+        for (row, column), total_id in grids[None].items():
+            members = [grid[(row, column)] for name, grid in grids.items()
+                       if name is not None and (row, column) in grid]
+            expected = cells.values[total_id] - sum(cells.values[m] for m in members)
+            if exhaustive:
+                if expected != 0:
+                    raise ValueError(
+                        f"tables non emboîtées : {row!r}/{column} vaut {cells.values[total_id]} "
+                        f"au total et {cells.values[total_id] - expected} dans les parties")
+                cells.group(total_id, members)
+            else:
+                if expected < 0:
+                    raise ValueError(f"partie supérieure au total : {row!r}/{column}")
+                members.append(cells.add(expected, published=False))
+                cells.group(total_id, members)
+
+    hidden = _suppress(cells, k)
+
+    results = {}
+    for name, frame in tables.items():
+        results[name] = _rebuild(frame, grids[name], cells, hidden, count_columns, derived, k)
+    return results[None], {name: results[name] for name in parts}
+
+
+def check_differencing(total_table: pd.DataFrame, part_tables: Sequence[pd.DataFrame]
+                       | Mapping[str, pd.DataFrame], count_columns: Sequence[str],
+                       k: int | None = None) -> list[Violation]:
+    """Cells where ``total − sum(parts)``, computed from published figures, reveals 1..k − 1.
+
+    Missing values are suppressed cells. For each cell published in the total, the difference
+    with the published parts is the hidden parts plus whatever belongs to no part: when it lies
+    in 1..k − 1, someone can learn that count by subtraction.
+
+    Parameters
+    ----------
+    total_table
+        The published total table (e.g. the région).
+    part_tables
+        The published tables of its parts (e.g. départements), aligned on the same index.
+    count_columns
+        The count columns to check.
+    k
+        Threshold; default :func:`analysis.config.suppression_k`.
+
+    Returns
+    -------
+    list of Violation
+        Empty when no differencing attack succeeds on single cells.
+    """
+    k = _resolve_k(k)
+    if isinstance(part_tables, Mapping):
+        part_tables = list(part_tables.values())
+    violations = []
+    for column in count_columns:
+        totals = pd.to_numeric(total_table[column], errors="coerce")
+        summed = pd.Series(0.0, index=total_table.index)
+        for part in part_tables:
+            values = pd.to_numeric(part[column], errors="coerce") if column in part else None
+            if values is None:
+                continue
+            summed = summed.add(values.reindex(total_table.index).fillna(0.0), fill_value=0.0)
+        difference = totals - summed
+        for row, value in difference.items():
+            if pd.notna(value) and 1 <= value < k:
+                violations.append(Violation(row, column, float(value),
+                                            "total moins la somme des parties publiées"))
+    return violations
+
+
+def scan_for_small_cells(frame: pd.DataFrame, count_columns: Sequence[str],
+                         k: int | None = None) -> list[Violation]:
+    """Published counts lying in 1..k − 1 (suppressed cells, missing or ``s``, are skipped).
+
+    Parameters
+    ----------
+    frame
+        A table as published (read back from CSV, XLSX or HTML).
+    count_columns
+        The columns counting people.
+    k
+        Threshold; default :func:`analysis.config.suppression_k`.
+
+    Returns
+    -------
+    list of Violation
+    """
+    k = _resolve_k(k)
+    violations = []
+    for column in count_columns:
+        values = pd.to_numeric(frame[column], errors="coerce")
+        for row, value in values.items():
+            if pd.notna(value) and 1 <= value < k:
+                violations.append(Violation(row, column, float(value),
+                                            f"effectif inférieur à {k}"))
+    return violations
+
+
+def determined_cells(values: np.ndarray, hidden: np.ndarray,
+                     groups: Sequence[tuple[int, Sequence[int]]]) -> np.ndarray:
+    """Hidden cells whose value the published equations ``total = sum(parts)`` fix uniquely.
+
+    A hidden cell is determined when no solution of the homogeneous system on hidden cells moves
+    it, i.e. when the null space of the equations restricted to hidden cells is zero on it.
+    Non-negativity is not used (see the limits in ``docs/disclosure.md``).
+    """
+    hidden = np.asarray(hidden, dtype=bool)
+    determined = np.zeros(len(hidden), dtype=bool)
+    ids = np.flatnonzero(hidden)
+    if ids.size == 0:
+        return determined
+    matrix = np.zeros((max(len(groups), 1), len(hidden)))
+    for g, (total_id, members) in enumerate(groups):
+        matrix[g, total_id] += 1.0
+        for member in members:
+            matrix[g, member] -= 1.0
+    sub = matrix[:, ids]
+    kernel = null_space(sub) if sub.size else np.eye(len(ids))
+    free = np.abs(kernel).max(axis=1) > 1e-8 if kernel.size else np.zeros(len(ids), dtype=bool)
+    determined[ids] = ~free
+    return determined
+
+
+# --- Engine ------------------------------------------------------------------------------------
+
+
+class _Cells:
+    """Flat store of cells (values, published or not) and of equations total = sum(parts)."""
+
+    def __init__(self) -> None:
+        self.values: list[int] = []
+        self.published: list[bool] = []
+        self.groups: list[tuple[int, list[int]]] = []
+
+    def add(self, value: int, published: bool = True) -> int:
+        self.values.append(int(value))
+        self.published.append(published)
+        return len(self.values) - 1
+
+    def group(self, total_id: int, members: list[int]) -> None:
+        if members:
+            self.groups.append((total_id, list(members)))
+
+
+def _add_table(cells: _Cells, frame: pd.DataFrame, count_columns: list[str], margins: Margins,
+               name: Hashable, k: int) -> dict[tuple[Hashable, str], int]:
+    grid: dict[tuple[Hashable, str], int] = {}
+    for row in frame.index:
+        for column in count_columns:
+            grid[(row, column)] = cells.add(int(frame.at[row, column]))
+    rows = list(frame.index)
+    # Virtual remainder columns of nested relations: unpublished, one per row.
+    virtual: list[str] = []
+    local: dict[tuple[Hashable, str], int] = dict(grid)
+    for n, (parent, children) in enumerate(margins.nested):
+        label = f"__reste_{n}"
+        virtual.append(label)
+        for row in rows:
+            rest = int(frame.at[row, parent]) - sum(int(frame.at[row, c]) for c in children)
+            if rest < 0:
+                raise ValueError(f"« dont » supérieur au total {parent!r} à la ligne {row!r}")
+            local[(row, label)] = cells.add(rest, published=False)
+            cells.group(grid[(row, parent)], [grid[(row, c)] for c in children]
+                        + [local[(row, label)]])
+    if margins.row_total is not None:
+        nested_parts = {c for _, children in margins.nested for c in children}
+        parts = [c for c in count_columns if c != margins.row_total and c not in nested_parts]
+        for row in rows:
+            cells.group(grid[(row, margins.row_total)], [grid[(row, c)] for c in parts])
+    if margins.total_row is not None:
+        others = [r for r in rows if r != margins.total_row]
+        for column in [*count_columns, *virtual]:
+            cells.group(local[(margins.total_row, column)], [local[(r, column)] for r in others])
+    return grid
+
+
+def _suppress(cells: _Cells, k: int) -> np.ndarray:
+    values = np.asarray(cells.values, dtype=float)
+    published = np.asarray(cells.published, dtype=bool)
+    sensitive = (values >= 1) & (values < k)
+    hidden = sensitive | ~published
+    groups = cells.groups
+    for _ in range(10 * len(values) + 10):
+        changed = False
+        # Rule 1: what an equation with a published total gives away (sum of its hidden parts).
+        for total_id, members in groups:
+            hidden_members = [m for m in [total_id, *members] if hidden[m]]
+            if len(hidden_members) == 1 and published[hidden_members[0]]:
+                # A lone hidden published cell is the difference of the others.
+                changed |= _hide_complement(total_id, members, values, published, hidden)
+                continue
+            if hidden[total_id]:
+                continue
+            hidden_parts = [m for m in members if hidden[m]]
+            if hidden_parts and 1 <= values[hidden_parts].sum() < k:
+                changed |= _hide_complement(total_id, members, values, published, hidden)
+        if changed:
+            continue
+        # Rule 2: no sensitive cell determined by the whole system.
+        exposed = np.flatnonzero(determined_cells(values, hidden, groups) & sensitive)
+        if exposed.size == 0:
+            return hidden
+        _hide_for(int(exposed[0]), values, published, hidden, groups)
+    raise RuntimeError("la suppression secondaire ne converge pas")
+
+
+def _candidates(total_id: int, members: list[int], published: np.ndarray,
+                hidden: np.ndarray) -> list[int]:
+    return [c for c in [*members, total_id] if published[c] and not hidden[c]]
+
+
+def _hide_complement(total_id: int, members: list[int], values: np.ndarray,
+                     published: np.ndarray, hidden: np.ndarray) -> bool:
+    """Hide the best complement of one equation; False if none is left."""
+    candidates = _candidates(total_id, members, published, hidden)
+    if not candidates:
+        return False
+
+    def rank(cell: int) -> tuple:
+        # Smallest positive part first, then the total, then zeros.
+        if cell != total_id and values[cell] > 0:
+            return (0, values[cell], cell)
+        if cell == total_id:
+            return (1, values[cell], cell)
+        return (2, values[cell], cell)
+
+    hidden[min(candidates, key=rank)] = True
+    return True
+
+
+def _hide_for(cell: int, values: np.ndarray, published: np.ndarray, hidden: np.ndarray,
+              groups: list[tuple[int, list[int]]]) -> None:
+    """Hide a complement in the equations around ``cell``, widening the search if needed."""
+    frontier = {cell}
+    seen: set[int] = set()
+    while frontier:
+        around = [g for g, (t, m) in enumerate(groups)
+                  if g not in seen and (t in frontier or frontier.intersection(m))]
+        if not around:
+            break
+        # Equations with the fewest hidden members first: they constrain the cell most.
+        around.sort(key=lambda g: sum(hidden[c] for c in [groups[g][0], *groups[g][1]]))
+        for g in around:
+            if _hide_complement(groups[g][0], groups[g][1], values, published, hidden):
+                return
+        seen.update(around)
+        frontier = {c for g in around for c in [groups[g][0], *groups[g][1]] if hidden[c]}
+    raise RuntimeError("aucune cellule complémentaire disponible pour protéger le secret")
+
+
+# --- Helpers -----------------------------------------------------------------------------------
+
+
+def _resolve_k(k: int | None) -> int:
+    k = config.suppression_k() if k is None else int(k)
+    if k < 1:
+        raise ValueError(f"seuil de secret invalide : {k}")
+    return k
+
+
+def _validate(frame: pd.DataFrame, count_columns: list[str], margins: Margins,
+              derived: dict, name: Hashable) -> None:
+    where = "" if name is None else f" (table {name!r})"
+    if not frame.index.is_unique:
+        raise ValueError(f"index non unique{where}")
+    missing = [c for c in count_columns if c not in frame.columns]
+    if missing:
+        raise ValueError(f"colonnes d'effectifs absentes{where} : {missing}")
+    for column in count_columns:
+        values = pd.to_numeric(frame[column], errors="coerce")
+        if values.isna().any() or (values < 0).any() or (values != values.round()).any():
+            raise ValueError(f"effectifs entiers positifs ou nuls attendus{where} : {column!r}")
+    if margins.row_total is not None and margins.row_total not in count_columns:
+        raise ValueError(f"colonne de total {margins.row_total!r} hors des effectifs")
+    if margins.total_row is not None and margins.total_row not in frame.index:
+        raise ValueError(f"ligne de total {margins.total_row!r} absente{where}")
+    for parent, children in margins.nested:
+        if parent not in count_columns or any(c not in count_columns for c in children):
+            raise ValueError(f"relation « dont » hors des effectifs : {parent!r}")
+    for column, sources in derived.items():
+        sources = [sources] if isinstance(sources, str) else list(sources)
+        if column not in frame.columns or any(s not in count_columns for s in sources):
+            raise ValueError(f"colonne dérivée {column!r} ou ses effectifs absents{where}")
+
+
+def _rebuild(frame: pd.DataFrame, grid: dict[tuple[Hashable, str], int], cells: _Cells,
+             hidden: np.ndarray, count_columns: list[str], derived: dict, k: int
+             ) -> ProtectedTable:
+    counts_mask = pd.DataFrame(False, index=frame.index, columns=count_columns)
+    primary = pd.DataFrame(False, index=frame.index, columns=count_columns)
+    for (row, column), cell in grid.items():
+        counts_mask.at[row, column] = bool(hidden[cell])
+        primary.at[row, column] = bool(1 <= cells.values[cell] < k)
+    mask = counts_mask.copy()
+    for column, sources in derived.items():
+        sources = [sources] if isinstance(sources, str) else list(sources)
+        mask[column] = counts_mask[sources].any(axis=1)
+    table = frame.copy()
+    for column in count_columns:
+        table[column] = table[column].astype("Int64").mask(counts_mask[column])
+    for column in derived:
+        table[column] = table[column].mask(mask[column])
+    return ProtectedTable(table=table, mask=mask, primary=primary, k=k)
