@@ -49,3 +49,37 @@ def test_yearly_summary_by_hand():
     assert table.loc[2022, "part_heures_grands_projets"] == pytest.approx(100 / 320)
     assert table.loc[2021, "contrats_debutes"] == 2
     assert table.loc[2022, "duree_moyenne_mois"] == pytest.approx((31 + 30) / 2 / (365.25 / 12))
+
+
+def operations_fixture() -> pd.DataFrame:
+    return pd.DataFrame({
+        "operation_id": ["o1", "o2"], "modalite": ["clause_execution", None],
+        "secteur": ["btp", "proprete"], "grand_projet": [True, False],
+        "date_fin": pd.to_datetime(["2022-06-30", "2022-12-31"]),
+        "heures_prevues": [400.0, 200.0],
+    })
+
+
+def test_hours_by_operation_attributes():
+    from analysis.indicators.hours import hours_by
+
+    table = hours_by(contracts(), operations_fixture(), ["annee", "modalite"])
+    table = table.set_index(["annee", "modalite"])
+    # o1 (clause_execution): a 100 h in 2021 + b 150 h in 2021; a 100 h in 2022
+    assert table.loc[(2021, "clause_execution"), "heures"] == pytest.approx(250.0)
+    assert table.loc[(2022, "clause_execution"), "heures"] == pytest.approx(100.0)
+    # o2 has no modality: its own group; a 100 h + c 120 h in 2022
+    assert table.loc[(2022, "non renseigné"), "heures"] == pytest.approx(220.0)
+    assert table.loc[(2022, "non renseigné"), "beneficiaires"] == 2
+
+
+def test_realisation_rate_hand_computed():
+    from analysis.indicators.hours import realisation_rate
+
+    table = realisation_rate(contracts(), operations_fixture(), ["secteur"]).set_index("secteur")
+    assert table.loc["btp", "heures_realisees"] == pytest.approx(350.0)   # 200 + 150
+    assert table.loc["btp", "taux_realisation"] == pytest.approx(350 / 400)
+    assert table.loc["proprete", "taux_realisation"] == pytest.approx(220 / 200)
+    overall = realisation_rate(contracts(), operations_fixture(), ["annee"]).iloc[0]
+    assert overall["taux_realisation"] == pytest.approx(570 / 600)
+    assert overall["ic_bas"] < overall["taux_realisation"] < overall["ic_haut"]

@@ -108,3 +108,28 @@ def test_summary_wording_follows_the_interval():
     assert "en dessous de l'objectif de 30\u00a0%" in progression_summary(big, "X", 0.30)
     empty = progression.share_by_year(DATA.iloc[0:0], 2022, 2023)
     assert "aucune part" in progression_summary(empty, "X", 0.30)
+
+
+def test_share_by_number_and_amount_hand_computed():
+    frame = DATA.copy()
+    frame["acheteur_categorie"] = ["Commune", "Commune", "Région", "Région", "Région",
+                                   "Commune", None, "Région", "Région", "Région"]
+    frame["montant"] = [100.0, 300.0, 50.0, 50.0, 10.0, 200.0, None, 1000.0, 5.0, 7.0]
+    region = progression.in_territory(frame, "11")
+    table = progression.share_by(region[region["annee"] >= 2022],
+                                 ["acheteur_categorie"]).set_index("acheteur_categorie")
+    commune = table.loc["Commune"]  # 2 with (100, 300) + 1 without (200)
+    assert (commune["contrats"], commune["avec_consideration"]) == (3, 2)
+    assert commune["part_montant"] == pytest.approx(400 / 600)
+    assert commune["ic_montant_bas"] < commune["part_montant"] < commune["ic_montant_haut"]
+    region = table.loc["Région"]  # known: 50 with, 50 without, 1000 with (region-level); 1 unknown
+    assert (region["contrats"], region["avec_consideration"], region["statut_inconnu"]) == (3, 2, 1)
+    assert region["part_montant"] == pytest.approx(1050 / 1100)
+    unknown_buyer = table.loc["non renseigné"]  # contract without buyer category nor amount
+    assert unknown_buyer["contrats"] == 1 and pd.isna(unknown_buyer["part_montant"])
+
+
+def test_amount_bands():
+    bands = progression.amount_band(pd.Series([10_000, 40_000, 150_000, 6_000_000, None]))
+    assert bands.tolist()[:4] == ["moins de 40 k€", "40 à 90 k€", "90 à 221 k€", "5,5 M€ et plus"]
+    assert pd.isna(bands.iloc[4])

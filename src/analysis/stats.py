@@ -39,3 +39,32 @@ def share(successes: pd.Series, trials: pd.Series) -> pd.Series:
     """successes / trials, NaN where there is no trial."""
     trials = trials.astype(float)
     return successes.astype(float) / trials.where(trials > 0)
+
+
+def ratio_of_sums(frame: pd.DataFrame, numerator: str, denominator: str, by: list[str],
+                  level: float = config.CONFIDENCE_LEVEL) -> pd.DataFrame:
+    """Σ numerator / Σ denominator by group, with a linearised (delta-method) interval.
+
+    Treats the rows as independent draws: the standard error of R = Σy/Σx is
+    sqrt(Σ (y − R·x)²) / Σx. Rows with a missing numerator or denominator are left out.
+
+    Returns
+    -------
+    DataFrame
+        Indexed by ``by``: ``numerateur, denominateur, ratio, ic_bas, ic_haut, lignes``.
+    """
+    from scipy.stats import norm
+
+    rows = frame.dropna(subset=[numerator, denominator])
+    y, x = rows[numerator].astype(float), rows[denominator].astype(float)
+    keys = [rows[c] for c in by]
+    sums = pd.DataFrame({"numerateur": y.groupby(keys).sum(), "denominateur": x.groupby(keys).sum(),
+                         "lignes": y.groupby(keys).size()})
+    sums["ratio"] = sums["numerateur"] / sums["denominateur"].where(sums["denominateur"] > 0)
+    r = pd.Series(sums["ratio"].reindex(pd.MultiIndex.from_frame(rows[by]) if len(by) > 1
+                                        else rows[by[0]]).to_numpy(), index=rows.index)
+    se = ((y - r * x) ** 2).groupby(keys).sum() ** 0.5 / sums["denominateur"]
+    z = float(norm.ppf(0.5 + level / 2))
+    sums["ic_bas"] = sums["ratio"] - z * se
+    sums["ic_haut"] = sums["ratio"] + z * se
+    return sums

@@ -79,3 +79,61 @@ def yearly_summary(work_contracts: pd.DataFrame, participants: pd.DataFrame,
     table["contrats_debutes"] = table["contrats_debutes"].astype("int64")
     table["beneficiaires"] = table["beneficiaires"].astype("int64")
     return table.reset_index()
+
+
+def hours_by(work_contracts: pd.DataFrame, operations: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    """Realised hours, FTE, work contracts and beneficiaries by operation attributes and year.
+
+    ``by`` names ``annee`` and/or columns of ``operations`` (``modalite``, ``secteur``,
+    ``maitre_ouvrage``, ``departement``, ``grand_projet`` …); hours are spread over years as in
+    :func:`prorate_by_year`. A missing attribute forms its own « non renseigné » group.
+
+    Returns
+    -------
+    DataFrame
+        ``by`` columns, ``heures, etp, contrats, beneficiaires``.
+    """
+    attributes = [c for c in by if c != "annee"]
+    spread = prorate_by_year(work_contracts).merge(
+        operations[["operation_id", *attributes]], on="operation_id", how="left")
+    for column in attributes:
+        spread[column] = spread[column].astype("string").fillna("non renseigné")
+    grouped = spread.groupby(by)
+    table = pd.DataFrame({"heures": grouped["heures_annee"].sum()})
+    table["etp"] = table["heures"] / FTE_HOURS
+    table["contrats"] = grouped.size()
+    table["beneficiaires"] = grouped["participant_id"].nunique()
+    return table.reset_index()
+
+
+def realisation_rate(work_contracts: pd.DataFrame, operations: pd.DataFrame,
+                     by: list[str]) -> pd.DataFrame:
+    """Realised / planned hours of finished operations, by their attributes and end year.
+
+    Population: operations with planned hours > 0 and an end date; realised hours are the sum of
+    their (valid) work contracts' hours, whatever the year. ``annee`` in ``by`` is the operation's
+    end year. The interval is the linearised one of a ratio of sums over operations.
+
+    Returns
+    -------
+    DataFrame
+        ``by`` columns, ``operations, heures_prevues, heures_realisees, taux_realisation,
+        ic_bas, ic_haut``.
+    """
+    from ..stats import ratio_of_sums
+
+    realised = work_contracts.groupby("operation_id")["heures"].sum().astype(float)
+    ops = operations.assign(
+        annee=operations["date_fin"].dt.year,
+        heures_contrats=operations["operation_id"].map(realised).fillna(0.0),
+        heures_prevues=operations["heures_prevues"].astype(float))
+    ops = ops[(ops["heures_prevues"] > 0) & ops["annee"].notna()]
+    for column in by:
+        if column != "annee":
+            ops[column] = ops[column].astype("string").fillna("non renseigné")
+    rates = ratio_of_sums(ops, "heures_contrats", "heures_prevues", by)
+    return pd.DataFrame({
+        "operations": rates["lignes"], "heures_prevues": rates["denominateur"],
+        "heures_realisees": rates["numerateur"], "taux_realisation": rates["ratio"],
+        "ic_bas": rates["ic_bas"].clip(lower=0), "ic_haut": rates["ic_haut"],
+    }).reset_index()

@@ -16,7 +16,7 @@ from __future__ import annotations
 import pandas as pd
 
 from .. import config
-from ..stats import share, wilson_interval
+from ..stats import ratio_of_sums, share, wilson_interval
 
 #: Column names of the published table, in French as reviewers read them.
 COLUMNS_FR = {
@@ -96,3 +96,64 @@ def latest(table: pd.DataFrame) -> pd.Series | None:
     """The last year of a :func:`share_by_year` table that has a rate, or ``None``."""
     rated = table.dropna(subset=["part"])
     return None if rated.empty else rated.iloc[-1]
+
+
+#: Amount bands (€ HT) matching the procedure thresholds users reason with.
+AMOUNT_BANDS = [(0, 40_000, "moins de 40 k€"), (40_000, 90_000, "40 à 90 k€"),
+                (90_000, 221_000, "90 à 221 k€"), (221_000, 1_000_000, "221 k€ à 1 M€"),
+                (1_000_000, 5_538_000, "1 à 5,5 M€"), (5_538_000, float("inf"), "5,5 M€ et plus")]
+
+
+def amount_band(amounts: pd.Series) -> pd.Series:
+    """The amount band of each contract (missing amount: missing band)."""
+    labels = [label for _, _, label in AMOUNT_BANDS]
+    edges = [low for low, _, _ in AMOUNT_BANDS] + [float("inf")]
+    return pd.cut(amounts.astype(float), bins=edges, labels=labels, right=False).astype("string")
+
+
+def share_by(contracts: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    """Share of contracts with a social consideration by any breakdown, by number and by amount.
+
+    Parameters
+    ----------
+    contracts
+        The ``contracts`` table (already restricted to a territory and period). ``by`` may name any
+        of its columns (``acheteur_id``, ``acheteur_categorie``, ``acheteur_departement``,
+        ``cpv_division``, ``procedure``, ``annee`` …) or ``tranche_montant``, derived here.
+    by
+        Breakdown columns.
+
+    Returns
+    -------
+    DataFrame
+        One row per group: ``contrats, avec_consideration, part, ic_bas, ic_haut`` (by number,
+        Wilson), ``montant, montant_avec, part_montant, ic_montant_bas, ic_montant_haut`` (by
+        amount, over contracts with a known amount: ratio of sums, linearised 95 % interval),
+        ``statut_inconnu``. A missing breakdown value forms its own « non renseigné » group.
+    """
+    frame = contracts.copy()
+    if "tranche_montant" in by:
+        frame["tranche_montant"] = amount_band(frame["montant"])
+    for column in by:
+        frame[column] = frame[column].astype("string").fillna("non renseigné")
+    known = frame["has_social_consideration"].notna()
+    unknown = frame.loc[~known].groupby(by).size().rename("statut_inconnu")
+    frame = frame.loc[known].assign(
+        _with=frame.loc[known, "has_social_consideration"].astype(bool),
+        _amount=frame.loc[known, "montant"].astype(float))
+    frame["_amount_with"] = frame["_amount"].where(frame["_with"], 0.0)
+    grouped = frame.groupby(by)
+    table = pd.DataFrame({"contrats": grouped.size(), "avec_consideration": grouped["_with"].sum()})
+    table["part"] = share(table["avec_consideration"], table["contrats"])
+    table["ic_bas"], table["ic_haut"] = wilson_interval(table["avec_consideration"],
+                                                        table["contrats"])
+    by_amount = ratio_of_sums(frame, "_amount_with", "_amount", by)
+    table["montant"] = by_amount["denominateur"]
+    table["montant_avec"] = by_amount["numerateur"]
+    table["part_montant"] = by_amount["ratio"]
+    table["ic_montant_bas"] = by_amount["ic_bas"].clip(lower=0)
+    table["ic_montant_haut"] = by_amount["ic_haut"].clip(upper=1)
+    table = table.join(unknown, how="outer")
+    table[["contrats", "avec_consideration", "statut_inconnu"]] = table[
+        ["contrats", "avec_consideration", "statut_inconnu"]].fillna(0).astype("int64")
+    return table.reset_index()
