@@ -37,6 +37,15 @@ UNKNOWN = "non renseigné"
 PER = 10_000
 
 
+
+def _long(table: pd.DataFrame, variable: str) -> pd.DataFrame:
+    """One variable's counts in long form: known values sorted, « non renseigné » last."""
+    order = sorted(v for v in table.index if v != UNKNOWN) + \
+        ([UNKNOWN] if UNKNOWN in table.index else [])
+    table = table.reindex(order).rename_axis("modalite").reset_index()
+    table.insert(0, "variable", variable)
+    return table
+
 def _years(first_year: int, last_year: int | None) -> tuple[int, int]:
     last_year = first_year if last_year is None else last_year
     if first_year > last_year:
@@ -120,11 +129,7 @@ def profiles(work_contracts: pd.DataFrame, participants: pd.DataFrame, communes:
         labels = _labels(people[variable], variable)
         g = people["heures_periode"].groupby(labels)
         table = pd.DataFrame({"beneficiaires": g.size(), "heures": g.sum().astype(float)})
-        order = sorted(v for v in table.index if v != UNKNOWN) + \
-            ([UNKNOWN] if UNKNOWN in table.index else [])
-        table = table.reindex(order).rename_axis("modalite").reset_index()
-        table.insert(0, "variable", variable)
-        rows.append(table)
+        rows.append(_long(table, variable))
     out = pd.concat(rows, ignore_index=True)
     known = out["modalite"].ne(UNKNOWN)
     sums = out.loc[known].groupby("variable")[["beneficiaires", "heures"]].sum()
@@ -158,11 +163,7 @@ def contract_mix(work_contracts: pd.DataFrame, first_year: int,
         table = pd.DataFrame({"contrats": g.size(),
                               "beneficiaires": g["participant_id"].nunique(),
                               "heures": g["heures_periode"].sum().astype(float)})
-        order = sorted(v for v in table.index if v != UNKNOWN) + \
-            ([UNKNOWN] if UNKNOWN in table.index else [])
-        table = table.reindex(order).rename_axis("modalite").reset_index()
-        table.insert(0, "variable", variable)
-        rows.append(table)
+        rows.append(_long(table, variable))
     out = pd.concat(rows, ignore_index=True)
     known = out["modalite"].ne(UNKNOWN)
     total = out["variable"].map(out.loc[known].groupby("variable")["contrats"].sum())
