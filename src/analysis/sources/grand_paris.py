@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..identifiers import siret_valid
 from .base import Quarantine
 from .tabular import open_csv_table, parse_dates, parse_decimals, text
 
@@ -46,9 +45,10 @@ def read(path: Path, raw_root: Path, quarantine: Quarantine) -> tuple[pd.DataFra
     table.reject(parse_decimals(f["heures_travail"])[0].fillna(0) <= 0, "heures de travail nulles",
                  lambda r: "heures de travail totales nulles ou absentes : taux incalculable")
     f = table.frame
-    siret = text(f["titulaire_siret"])
-    table.warn(siret.notna() & ~siret.fillna("").map(siret_valid), "titulaire : SIRET invalide",
-               lambda r: f"« {r['titulaire_siret']} » n'est pas un SIRET valide")
+    table.valid_siret("titulaire_siret",
+                      lambda r: f"« {r['titulaire_siret']} » n'est pas un SIRET valide",
+                      rule="titulaire : SIRET invalide", warn_only=True)
+    siret = f["titulaire_siret"]
     out = pd.DataFrame({
         "decp_uid": text(f["decp_uid"]),
         "ligne": text(f["ligne"]),

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..identifiers import siret_valid
 from .base import Quarantine
 from .tabular import open_csv_table, parse_dates, text
 
@@ -21,13 +20,10 @@ def read(path: Path, raw_root: Path, quarantine: Quarantine,
          communes: set[str]) -> tuple[pd.DataFrame, dict]:
     """Read ``structures_inclusion.csv``; returns the table and its accounting row."""
     table = open_csv_table(path, raw_root, quarantine, SOURCE, COLUMNS, REQUIRED)
-    f = table.frame
-    f["siret"] = text(f["siret"])
-    table.reject(~f["siret"].fillna("").map(siret_valid), "SIRET invalide",
-                 lambda r: f"« {r['siret']} » n'est pas un SIRET valide (14 chiffres, clé de Luhn)")
-    table.merge_exact_duplicates([c for c in table.frame.columns if c != "_line"])
-    table.reject(table.frame["siret"].duplicated(keep="first"), "SIRET en double",
-                 lambda r: f"l'établissement {r['siret']} figure sur une autre ligne")
+    table.valid_siret("siret", lambda r: f"« {r['siret']} » n'est pas un SIRET valide "
+                                         "(14 chiffres, clé de Luhn)")
+    table.unique_key("siret", "SIRET en double",
+                     lambda r: f"l'établissement {r['siret']} figure sur une autre ligne")
     f = table.frame
     kind = text(f["type"]).str.upper()
     table.reject(~kind.isin(TYPES), "type de structure inconnu",

@@ -174,10 +174,28 @@ class CheckedTable:
         for _, row in self.frame[mask].iterrows():
             self.q.warn(self.source, self.sheet.name, f"ligne {row['_line']}", rule, message(row))
 
-    def merge_exact_duplicates(self, columns: list[str]) -> None:
-        dup = self.frame.duplicated(subset=columns, keep="first")
-        self.merged += int(dup.sum())
-        self.frame = self.frame[~dup]
+    def unique_key(self, column: str, rule: str, message: Callable[[pd.Series], str]) -> None:
+        """Make ``column`` a key: exact copies of a row are merged into it, and a repeated key
+        with other values is quarantined under ``rule``."""
+        copies = self.frame.duplicated(subset=[c for c in self.frame.columns if c != "_line"],
+                                       keep="first")
+        self.merged += int(copies.sum())
+        self.frame = self.frame[~copies]
+        self.reject(self.frame[column].duplicated(keep="first"), rule, message)
+
+    def valid_siret(self, column: str, message: Callable[[pd.Series], str],
+                    rule: str = "SIRET invalide", warn_only: bool = False) -> None:
+        """Quarantine (or, with ``warn_only``, only report) rows whose ``column`` is not a valid
+        SIRET; an empty cell is invalid unless ``warn_only``. The column is left as clean text."""
+        from ..identifiers import siret_valid
+
+        values = text(self.frame[column])
+        self.frame[column] = values
+        bad = ~values.fillna("").map(siret_valid)
+        if warn_only:
+            self.warn(bad & values.notna(), rule, message)
+        else:
+            self.reject(bad, rule, message)
 
     def accounting(self) -> dict:
         return {"source": self.source, "file": self.sheet.name, "read": self.read,

@@ -11,11 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import pandas as pd
 
-from ..identifiers import siret_valid
 from ..privacy import pseudonymise
 from .base import Quarantine, SourceFileError
 from .tabular import (CheckedTable, Sheet, canonical, load_mapping, parse_dates, parse_decimals,
@@ -97,10 +95,8 @@ def _participants(table: CheckedTable, coordination: str, key: bytes, communes: 
     f["participant_raw"] = text(f["participant_raw"])
     table.reject(f["participant_raw"].isna(), "identifiant participant obligatoire",
                  lambda r: "ligne sans identifiant de participant")
-    table.merge_exact_duplicates([c for c in table.frame.columns if c != "_line"])
-    f = table.frame
-    table.reject(f["participant_raw"].duplicated(keep="first"), "identifiant participant en double",
-                 lambda r: "le même identifiant figure sur une autre ligne, avec d'autres valeurs")
+    table.unique_key("participant_raw", "identifiant participant en double",
+                     lambda r: "le même identifiant figure sur une autre ligne, avec d'autres valeurs")
     for column, label in (("sexe", "sexe"), ("diplome", "niveau de diplôme"), ("public", "public"),
                           ("prescripteur", "prescripteur")):
         _vocabulary(table, column, vocab[column], label,
@@ -147,9 +143,8 @@ def _operations(table: CheckedTable, coordination: str, communes: set[str], voca
     f["operation_code"] = text(f["operation_code"])
     table.reject(f["operation_code"].isna(), "code opération obligatoire",
                  lambda r: "ligne sans code d'opération")
-    table.merge_exact_duplicates([c for c in table.frame.columns if c != "_line"])
-    table.reject(table.frame["operation_code"].duplicated(keep="first"), "code opération en double",
-                 lambda r: f"l'opération {r['operation_code']} figure sur une autre ligne")
+    table.unique_key("operation_code", "code opération en double",
+                     lambda r: f"l'opération {r['operation_code']} figure sur une autre ligne")
     _vocabulary(table, "modalite", vocab["modalite"], "modalité")
     _vocabulary(table, "secteur", vocab["secteur"], "secteur")
     f = table.frame
@@ -164,9 +159,10 @@ def _operations(table: CheckedTable, coordination: str, communes: set[str], voca
     table.warn(place.notna() & ~place.isin(communes), "commune de l'opération inconnue",
                lambda r: f"code INSEE « {r['commune']} » absent de la géographie de référence")
     grand, _ = yes_no(f["grand_projet"])
-    siret = text(f["maitre_ouvrage_siret"])
-    table.warn(siret.notna() & ~siret.fillna("").map(siret_valid), "maître d'ouvrage : SIRET invalide",
-               lambda r: f"« {r['maitre_ouvrage_siret']} » n'est pas un SIRET valide")
+    table.valid_siret("maitre_ouvrage_siret",
+                      lambda r: f"« {r['maitre_ouvrage_siret']} » n'est pas un SIRET valide",
+                      rule="maître d'ouvrage : SIRET invalide", warn_only=True)
+    siret = f["maitre_ouvrage_siret"]
     return pd.DataFrame({
         "operation_id": coordination + "-" + f["operation_code"].astype("string"),
         "coordination": coordination,
@@ -238,10 +234,9 @@ def _outcomes(table: CheckedTable, coordination: str, key: bytes, known_particip
     table.reject(~f["participant_raw"].isin(known_participants), "participant inconnu",
                  lambda r: f"le participant {_pseudo(r['participant_raw'], coordination, key)} "
                            "(pseudonyme) n'est pas dans la table des participants")
-    table.merge_exact_duplicates([c for c in table.frame.columns if c != "_line"])
-    table.reject(table.frame["participant_raw"].duplicated(keep="first"), "sortie en double",
-                 lambda r: "deux situations à 6 mois pour le participant "
-                           f"{_pseudo(r['participant_raw'], coordination, key)} (pseudonyme)")
+    table.unique_key("participant_raw", "sortie en double",
+                     lambda r: "deux situations à 6 mois pour le participant "
+                               f"{_pseudo(r['participant_raw'], coordination, key)} (pseudonyme)")
     _vocabulary(table, "situation_6_mois", vocab["situation_6_mois"], "situation à 6 mois",
                 unknown_value="inconnue")
     f = table.frame
