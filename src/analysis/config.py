@@ -55,41 +55,6 @@ class Paths:
     docs: Path
 
     @property
-    def warehouse(self) -> Path:
-        """The warehouse in force: a symbolic link to the last complete build."""
-        return self.processed / "warehouse"
-
-    @property
-    def builds(self) -> Path:
-        """Where builds are made before the warehouse link is swapped onto them."""
-        return self.processed / "builds"
-
-    @property
-    def contracts(self) -> Path:
-        """The canonical ``contracts`` table (Parquet)."""
-        return self.warehouse / "contracts.parquet"
-
-    @property
-    def rejects(self) -> Path:
-        """Quarantined rows of the warehouse in force, one reason per row (Parquet)."""
-        return self.warehouse / "rejects"
-
-    @property
-    def accounting(self) -> Path:
-        """Row accounting per source file: read = kept + rejected + merged duplicates."""
-        return self.warehouse / "accounting.parquet"
-
-    @property
-    def manifest(self) -> Path:
-        """The build manifest: inputs with checksums, row counts, build time."""
-        return self.warehouse / "manifest.json"
-
-    @property
-    def warehouse_db(self) -> Path:
-        """The embedded DuckDB database holding every table of the build."""
-        return self.warehouse / "observatoire.duckdb"
-
-    @property
     def pseudonymisation_key(self) -> Path:
         """Local pseudonymisation key file (``*.key`` is ignored by git)."""
         return Path(os.environ.get("OBSERVATOIRE_PSEUDO_KEY_FILE",
@@ -99,11 +64,6 @@ class Paths:
     def communes(self) -> Path:
         """Île-de-France communes with population and simplified boundaries (GeoParquet)."""
         return self.reference / "communes_idf.parquet"
-
-    @property
-    def executed(self) -> Path:
-        """Executed notebooks, kept apart from the HTML for debugging."""
-        return self.reports / "_executed"
 
 
 def paths() -> Paths:

@@ -226,12 +226,14 @@ def render(territories: list[str] | None = None, first_year: int = config.DEFAUL
 # --- Index ---------------------------------------------------------------------------------------
 
 
-def key_figures(territory: str, first_year: int, last_year: int) -> dict | None:
-    """Last-year share and interval for a territory, from the warehouse in force."""
+def key_figures(territory: str, first_year: int, last_year: int,
+                contracts=None) -> dict | None:
+    """Last-year share and interval for a territory (``contracts``: default, the warehouse's)."""
     from .indicators.progression import in_territory, latest, share_by_year
     from .warehouse import load_table
 
-    contracts = load_table("contracts")
+    if contracts is None:
+        contracts = load_table("contracts")
     row = latest(share_by_year(in_territory(contracts, territory), first_year, last_year))
     if row is None:
         return None
@@ -259,8 +261,9 @@ def write_index(summary: RenderSummary, reports: Path) -> Path:
     """
     from .plots import percent_fr
     from .present import datetime_fr, number_fr
-    from .warehouse import load_manifest
+    from .warehouse import load_manifest, load_table
 
+    contracts = load_table("contracts")  # once, for every row's key figure
     failed = {(r.job.period, r.job.territory, r.job.spec.slug) for r in summary.failures}
     entries = [(period, territory, spec, path) for period, territory, spec, path
                in published_reports(reports) if (period, territory, spec.slug) not in failed]
@@ -274,7 +277,7 @@ def write_index(summary: RenderSummary, reports: Path) -> Path:
         else:
             link = f'{html.escape(spec.title)} <span class="fail">(échec du rendu)</span>'
         first, last = (int(y) for y in period.split("-"))
-        figures = key_figures(territory, first, last)
+        figures = key_figures(territory, first, last, contracts)
         if figures:
             key = (f"{percent_fr(figures['part'])} en {figures['annee']} "
                    f"(IC 95 % {percent_fr(figures['ic_bas'])} – {percent_fr(figures['ic_haut'])}, "

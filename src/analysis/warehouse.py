@@ -28,6 +28,16 @@ from .schemas import cross_table_checks, validate_tables
 from .sources import buyers, decp, decp_tabular, grand_paris, structures, tracking
 from .sources.base import Quarantine, SourceFileError, accounting_frame
 
+# The layout of the processed folder and of each build (the warehouse's own file format).
+WAREHOUSE = "warehouse"         # link to the build in force
+BUILDS = "builds"               # complete builds, and staging folders (.tmp-*)
+CACHE = "cache"                 # one cached result per source
+MANIFEST = "manifest.json"
+ACCOUNTING = "accounting.parquet"
+REJECTS = Path("rejects") / "rejects.parquet"
+WARNINGS = Path("rejects") / "warnings.parquet"
+DATABASE = "observatoire.duckdb"
+
 #: DECP rows are turned into frames every so many contracts (bounds memory on national files).
 DECP_CHUNK = 100_000
 #: How many previous builds are kept beside the one in force.
@@ -160,7 +170,7 @@ def _commune_codes() -> frozenset[str]:
 
 
 def _write_duckdb(folder: Path, tables: dict[str, Path]) -> None:
-    db_path = folder / "observatoire.duckdb"
+    db_path = folder / DATABASE
     con = duckdb.connect(str(db_path))
     try:
         for name, parquet in tables.items():
@@ -307,8 +317,8 @@ def _load_cache(folder: Path) -> SourceOutput | None:
 
 def _from_warehouse(source: str, processed: Path) -> SourceOutput | None:
     """A source's part of the warehouse in force (for ``--only``)."""
-    folder = processed / "warehouse"
-    if not (folder / "manifest.json").is_file():
+    folder = processed / WAREHOUSE
+    if not (folder / MANIFEST).is_file():
         return None
     tables = {}
     for name in SOURCES[source][2]:
@@ -321,10 +331,10 @@ def _from_warehouse(source: str, processed: Path) -> SourceOutput | None:
     if not tables:
         return None
     pick = lambda frame: frame[frame["source"] == source].reset_index(drop=True)  # noqa: E731
-    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
-    return SourceOutput(tables, pick(pd.read_parquet(folder / "rejects" / "rejects.parquet")),
-                        pick(pd.read_parquet(folder / "rejects" / "warnings.parquet")),
-                        pick(pd.read_parquet(folder / "accounting.parquet")),
+    manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    return SourceOutput(tables, pick(pd.read_parquet(folder / REJECTS)),
+                        pick(pd.read_parquet(folder / WARNINGS)),
+                        pick(pd.read_parquet(folder / ACCOUNTING)),
                         origin="entrepôt",
                         key_origin=manifest.get("pseudonymisation") if source == "tracking" else None)
 
@@ -374,7 +384,7 @@ def build(raw: Path | None = None, processed: Path | None = None, today: date | 
                          "grand_paris/*.csv, structures/*.csv, acheteurs/*.csv)")
     hashes = {path: sha256(path) for paths_ in files.values() for path in paths_}
     code = _code_fingerprint()
-    cache_root = processed / "cache"
+    cache_root = processed / CACHE
     outputs: dict[str, SourceOutput] = {}
     try:
         for source, inputs in files.items():
@@ -422,7 +432,7 @@ def build(raw: Path | None = None, processed: Path | None = None, today: date | 
     if validation.warnings:
         warnings = pd.concat([warnings, validation.warnings_frame()], ignore_index=True)
 
-    builds = processed / "builds"
+    builds = processed / BUILDS
     builds.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
     staging = Path(tempfile.mkdtemp(prefix=".tmp-", dir=builds))
@@ -430,11 +440,11 @@ def build(raw: Path | None = None, processed: Path | None = None, today: date | 
         written = {}
         for name, frame in tables.items():
             written[name] = write_parquet(frame, staging / f"{name}.parquet")
-        write_parquet(accounting, staging / "accounting.parquet")
-        write_parquet(rejects, staging / "rejects" / "rejects.parquet")
-        write_parquet(warnings, staging / "rejects" / "warnings.parquet")
-        _write_duckdb(staging, {**written, "accounting": staging / "accounting.parquet",
-                                "rejects": staging / "rejects" / "rejects.parquet"})
+        write_parquet(accounting, staging / ACCOUNTING)
+        write_parquet(rejects, staging / REJECTS)
+        write_parquet(warnings, staging / WARNINGS)
+        _write_duckdb(staging, {**written, "accounting": staging / ACCOUNTING,
+                                "rejects": staging / REJECTS})
         manifest = {
             "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "code_version": __version__,
@@ -450,16 +460,16 @@ def build(raw: Path | None = None, processed: Path | None = None, today: date | 
             "rejected": int(len(rejects)),
             "warnings": int(len(warnings)),
         }
-        write_text(staging / "manifest.json", json.dumps(manifest, ensure_ascii=False, indent=2))
+        write_text(staging / MANIFEST, json.dumps(manifest, ensure_ascii=False, indent=2))
         final = builds / f"{stamp}-{staging.name[5:]}"
         os.rename(staging, final)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    _swap_link(processed / "warehouse", final)
+    _swap_link(processed / WAREHOUSE, final)
     _prune(builds, final)
     return BuildSummary(
-        path=processed / "warehouse",
+        path=processed / WAREHOUSE,
         accounting=accounting,
         rejects=rejects,
         tables={name: int(len(frame)) for name, frame in tables.items()},
@@ -473,8 +483,8 @@ def build(raw: Path | None = None, processed: Path | None = None, today: date | 
 
 
 def _warehouse(processed: Path | None) -> Path:
-    folder = (Path(processed) if processed else config.paths().processed) / "warehouse"
-    if not (folder / "manifest.json").is_file():
+    folder = (Path(processed) if processed else config.paths().processed) / WAREHOUSE
+    if not (folder / MANIFEST).is_file():
         raise FileNotFoundError(
             f"{folder}: pas d'entrepôt construit ; lancez `make build` (ou `observatoire build`)"
         )
@@ -484,7 +494,7 @@ def _warehouse(processed: Path | None) -> Path:
 def load_table(name: str, processed: Path | None = None) -> pd.DataFrame:
     """A table of the warehouse in force (``contracts``, ``accounting``, ``rejects`` …)."""
     folder = _warehouse(processed)
-    path = folder / "rejects" / "rejects.parquet" if name == "rejects" else folder / f"{name}.parquet"
+    path = folder / REJECTS if name == "rejects" else folder / f"{name}.parquet"
     if not path.is_file():
         raise FileNotFoundError(f"{path}: table absente de l'entrepôt")
     return pd.read_parquet(path)
@@ -492,4 +502,4 @@ def load_table(name: str, processed: Path | None = None) -> pd.DataFrame:
 
 def load_manifest(processed: Path | None = None) -> dict:
     """The manifest of the warehouse in force."""
-    return json.loads((_warehouse(processed) / "manifest.json").read_text(encoding="utf-8"))
+    return json.loads((_warehouse(processed) / MANIFEST).read_text(encoding="utf-8"))
