@@ -65,6 +65,28 @@ def _grouped(frame: pd.DataFrame, by: Sequence[str]):
     return frame.groupby(pd.Series("Ensemble", index=frame.index, name="ensemble"))
 
 
+def _summarise(table: pd.DataFrame, known: pd.Series, by: Sequence[str], sums: list[str],
+               met: tuple[str, str, str], unknown: str) -> pd.DataFrame:
+    """Contracts and sums over the rows where ``known``, by group; the rest counted as ``unknown``.
+
+    ``met`` = (flag column, name of its count, name of its share): the share of contracts meeting
+    their target, with a Wilson interval (``ic_bas, ic_haut``).
+    """
+    flag, met_count, met_share = met
+    g = _grouped(table.loc[known], by)
+    out = pd.DataFrame({"marches": g.size(),
+                        **{column: g[column].sum().astype(float) for column in sums},
+                        met_count: g[flag].sum()})
+    missing = _grouped(table.loc[~known], by).size()
+    out = out.reindex(out.index.union(missing.index))
+    out[unknown] = missing
+    counts = ["marches", met_count, unknown]
+    out[counts] = out[counts].fillna(0).astype("int64")
+    out[met_share] = share(out[met_count], out["marches"])
+    out["ic_bas"], out["ic_haut"] = wilson_interval(out[met_count], out["marches"])
+    return out
+
+
 def insertion_summary(grand_paris: pd.DataFrame, by: Sequence[str] = DEFAULT_BY) -> pd.DataFrame:
     """Insertion hours against the obligation, by line and year (or ``by``; ``()``: overall).
 
@@ -80,26 +102,13 @@ def insertion_summary(grand_paris: pd.DataFrame, by: Sequence[str] = DEFAULT_BY)
         (contracts whose realised hours are unknown, excluded from everything else).
     """
     table = contract_table(grand_paris)
-    known = table["heures_insertion_realisees"].notna()
-    kept = table.loc[known]
-    g = _grouped(kept, by)
-    out = pd.DataFrame({
-        "marches": g.size(),
-        "heures_travail": g["heures_travail"].sum().astype(float),
-        "heures_dues": g["heures_dues"].sum().astype(float),
-        "heures_insertion_realisees": g["heures_insertion_realisees"].sum().astype(float),
-        "marches_conformes": g["obligation_atteinte"].sum(),
-    })
-    unknown = _grouped(table.loc[~known], by).size()
-    out = out.reindex(out.index.union(unknown.index))
-    out["realisation_inconnue"] = unknown
-    counts = ["marches", "marches_conformes", "realisation_inconnue"]
-    out[counts] = out[counts].fillna(0).astype("int64")
+    out = _summarise(table, table["heures_insertion_realisees"].notna(), by,
+                     ["heures_travail", "heures_dues", "heures_insertion_realisees"],
+                     met=("obligation_atteinte", "marches_conformes", "part_conformes"),
+                     unknown="realisation_inconnue")
     out["taux_obligation_moyen"] = share(out["heures_dues"], out["heures_travail"])
     out["part_insertion"] = share(out["heures_insertion_realisees"], out["heures_travail"])
     out["ecart_obligation"] = out["part_insertion"] - out["taux_obligation_moyen"]
-    out["part_conformes"] = share(out["marches_conformes"], out["marches"])
-    out["ic_bas"], out["ic_haut"] = wilson_interval(out["marches_conformes"], out["marches"])
     ordered = ["marches", "heures_travail", "heures_dues", "heures_insertion_realisees",
                "taux_obligation_moyen", "part_insertion", "ecart_obligation", "marches_conformes",
                "part_conformes", "ic_bas", "ic_haut", "realisation_inconnue"]
@@ -119,25 +128,12 @@ def sme_summary(grand_paris: pd.DataFrame, by: Sequence[str] = DEFAULT_BY) -> pd
         (contracts with no amount, a zero amount or no SME amount, excluded).
     """
     table = contract_table(grand_paris)
-    known = table["part_pme"].notna()
-    kept = table.loc[known]
-    g = _grouped(kept, by)
-    out = pd.DataFrame({
-        "marches": g.size(),
-        "montant": g["montant"].sum().astype(float),
-        "montant_pme": g["montant_pme"].sum().astype(float),
-        "marches_objectif_atteint": g["objectif_pme_atteint"].sum(),
-    })
-    unknown = _grouped(table.loc[~known], by).size()
-    out = out.reindex(out.index.union(unknown.index))
-    out["montant_inconnu"] = unknown
-    counts = ["marches", "marches_objectif_atteint", "montant_inconnu"]
-    out[counts] = out[counts].fillna(0).astype("int64")
+    out = _summarise(table, table["part_pme"].notna(), by, ["montant", "montant_pme"],
+                     met=("objectif_pme_atteint", "marches_objectif_atteint",
+                          "part_marches_objectif"),
+                     unknown="montant_inconnu")
     out["part_pme"] = share(out["montant_pme"], out["montant"])
     out["ecart_objectif"] = out["part_pme"] - SME_TARGET
-    out["part_marches_objectif"] = share(out["marches_objectif_atteint"], out["marches"])
-    out["ic_bas"], out["ic_haut"] = wilson_interval(out["marches_objectif_atteint"],
-                                                    out["marches"])
     ordered = ["marches", "montant", "montant_pme", "part_pme", "ecart_objectif",
                "marches_objectif_atteint", "part_marches_objectif", "ic_bas", "ic_haut",
                "montant_inconnu"]
