@@ -88,3 +88,21 @@ def recovery_sets(session_dir: Path) -> dict[int, tuple[Path, dict]]:
     return {seed: (folder / "processed",
                    json.loads((folder / "raw" / "manifest.json").read_text(encoding="utf-8")))
             for seed, folder in folders.items()}
+
+
+#: The report suite rendered once per session: the région's annual report and the six thematic
+#: notebooks, a département's sheet for a year and for a quarter.
+SUITE_PERIOD = "2025"
+SUITE_QUARTER = "2025-T2"
+
+
+@pytest.fixture(scope="session")
+def rendered_suite(small_warehouse):
+    """``(summary of the yearly run, summary of the quarterly run)`` on the small warehouse."""
+    from analysis import reporting
+
+    yearly = reporting.render(territories=["11", "93"], period=SUITE_PERIOD, jobs=2,
+                              progress=False)
+    quarterly = reporting.render(territories=["93"], period=SUITE_QUARTER, jobs=1,
+                                 progress=False)
+    return yearly, quarterly

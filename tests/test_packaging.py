@@ -75,16 +75,6 @@ def test_parameters_cells_are_tagged_typed_and_commented():
             assert re.match(r"^\w+: \w+ = .+  # .+", line), f"{path.name}: {line!r}"
 
 
-def test_papermill_documents_the_parameters():
-    out = subprocess.run(
-        [sys.executable, "-m", "papermill", "--help-notebook",
-         str(ROOT / "notebooks" / "01_progression_clauses.ipynb")],
-        capture_output=True, text=True, check=True).stdout
-    for name in ("territory", "first_year", "last_year", "target"):
-        assert name in out
-    assert "première année de notification" in out
-
-
 def test_makefile_targets_are_documented():
     text = (ROOT / "Makefile").read_text()
     documented = set(re.findall(r"^([a-z]+):.*## ", text, flags=re.M))

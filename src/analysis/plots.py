@@ -84,6 +84,7 @@ def progression_chart(table: pd.DataFrame, territory_label: str,
     ax.set_xlabel("Année de notification")
     ax.set_ylabel("Part des marchés")
     ax.set_title(f"Marchés avec au moins une considération sociale — {territory_label}")
-    ax.legend(loc="upper left", fontsize=9)
+    # Below the plot: never over the curve, whatever the level.
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, fontsize=9)
     fig.tight_layout()
     return fig

@@ -1,50 +1,94 @@
-"""Render the report notebooks: papermill runs them per territory, nbconvert exports HTML without code.
+"""Render the report suite: papermill runs each notebook per territory, nbconvert exports HTML.
+
+The suite (:data:`REPORTS`): the regional annual report, a periodic sheet (*fiche*) for each
+département, and six thematic notebooks that any territory can be rendered with.
 
 Outputs (paths from :mod:`analysis.config`)::
 
-    reports/<first>-<last>/<territory>/<report>.html   what reviewers read
-    reports/_executed/<first>-<last>/<territory>/<report>.ipynb   the executed notebook, for debugging
-    reports/index.html                                   every report, with its key figures
+    reports/<period>/<territory>/<slug>.html            what reviewers read (table of contents,
+                                                        no code, figures with alt text)
+    reports/<period>/<territory>/<slug>.json            what it published and how it was made
+    reports/<period>/<territory>/<slug>_tableaux/       every table as CSV and XLSX
+    reports/_executed/<period>/<territory>/<slug>.ipynb the executed notebook, for debugging
+    reports/index.html                                  every report, with its key figures
 
-Jobs run in parallel, one process per core. A failing notebook does not stop the others; its
-message names the notebook, the territory and the cell, and its executed notebook is kept.
+Jobs run in parallel, one process per core (or on a Dask cluster: ``scheduler``). A job whose
+notebook, code, warehouse and parameters are those of the report on disk is skipped. A failing
+notebook does not stop the others; its message names the notebook, the territory and the cell,
+and its executed notebook is kept. A report is staged aside and moved into place only once
+complete: an interrupted run leaves the previous report as it was.
 """
 
 from __future__ import annotations
 
+import hashlib
 import html
+import json
 import multiprocessing
 import os
 import re
+import shutil
+import time
 import traceback
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from . import config
+from . import __version__, config
 from .io import write_text
+from .periods import Period, default_period
+from .publish import TABLES_SUFFIX, read_record, warehouse_fingerprint
+
+#: Which territories a report is for.
+REGION, DEPARTEMENT, ANY = "region", "departement", "any"
 
 
 @dataclass(frozen=True)
 class ReportSpec:
-    """A report notebook and how it is titled."""
+    """A report notebook, how it is titled and which territories it is rendered for."""
 
     slug: str
     notebook: str
     title: str
+    scope: str = ANY
+    theme: bool = False
+
+    def applies_to(self, territory: str) -> bool:
+        if self.scope == REGION:
+            return territory == config.REGION_CODE
+        if self.scope == DEPARTEMENT:
+            return territory in config.DEPARTEMENTS
+        return True
 
 
 REPORTS: tuple[ReportSpec, ...] = (
+    ReportSpec("rapport_annuel", "10_rapport_annuel_regional.ipynb",
+               "Rapport annuel régional", scope=REGION),
+    ReportSpec("fiche_departementale", "11_fiche_departementale.ipynb",
+               "Fiche départementale", scope=DEPARTEMENT),
     ReportSpec("progression_clauses", "01_progression_clauses.ipynb",
-               "Progression des clauses sociales"),
+               "Progression des clauses sociales", theme=True),
+    ReportSpec("heures_grand_paris", "02_heures_grand_paris.ipynb",
+               "Heures d'insertion et Grand Paris", theme=True),
+    ReportSpec("beneficiaires", "03_beneficiaires.ipynb", "Bénéficiaires", theme=True),
+    ReportSpec("parcours_emploi", "04_parcours_emploi.ipynb",
+               "Parcours et emploi durable", theme=True),
+    ReportSpec("territoire_cartes", "05_territoire_cartes.ipynb",
+               "Territoire et cartes", theme=True),
+    ReportSpec("qualite_donnees", "06_qualite_donnees.ipynb",
+               "Qualité des données et provenance", theme=True),
 )
+SPECS = {spec.slug: spec for spec in REPORTS}
 
 #: nbconvert templates of the observatory (``observatoire``: JupyterLab's, offline, house style).
 TEMPLATES = Path(__file__).parent / "templates"
 #: Longest a single cell may run before the report is declared failed (seconds).
 CELL_TIMEOUT = 900
 KERNEL = "python3"
+#: Folder names under reports/ that are not periods.
+EXECUTED, STAGING = "_executed", "_staging"
 
 
 @dataclass(frozen=True)
@@ -53,23 +97,39 @@ class Job:
 
     spec: ReportSpec
     territory: str
-    first_year: int
-    last_year: int
-    target: float
+    period: Period
+    target: float = config.DEFAULT_TARGET
+    k: int | None = None
 
-    @property
-    def period(self) -> str:
-        return f"{self.first_year}-{self.last_year}"
+    def parameters(self, output_dir: Path | None = None) -> dict:
+        """The notebook's parameters (``papermill --help-notebook`` documents them)."""
+        params = {"territory": self.territory, "period": self.period.label,
+                  "target": self.target, "suppression_k": self.k or config.suppression_k()}
+        if output_dir is not None:
+            params["output_dir"] = str(output_dir)
+        return params
 
-    def parameters(self) -> dict:
-        return {"territory": self.territory, "first_year": self.first_year,
-                "last_year": self.last_year, "target": self.target}
+    def folder(self, reports: Path) -> Path:
+        return reports / self.period.label / self.territory
 
     def html_path(self, reports: Path) -> Path:
-        return reports / self.period / self.territory / f"{self.spec.slug}.html"
+        return self.folder(reports) / f"{self.spec.slug}.html"
+
+    def record_path(self, reports: Path) -> Path:
+        return self.folder(reports) / f"{self.spec.slug}.json"
+
+    def tables_path(self, reports: Path) -> Path:
+        return self.folder(reports) / f"{self.spec.slug}{TABLES_SUFFIX}"
+
+    def staging_path(self, reports: Path) -> Path:
+        return reports / STAGING / f"{self.period.label}-{self.territory}-{self.spec.slug}-{os.getpid()}"
 
     def executed_path(self, reports: Path) -> Path:
-        return reports / "_executed" / self.period / self.territory / f"{self.spec.slug}.ipynb"
+        return reports / EXECUTED / self.period.label / self.territory / f"{self.spec.slug}.ipynb"
+
+    def describe(self) -> str:
+        return (f"{self.spec.notebook} pour {config.territory_name(self.territory)} "
+                f"({self.territory}), période {self.period.label}")
 
 
 @dataclass
@@ -79,6 +139,7 @@ class JobResult:
     executed: Path | None = None
     error: str | None = None
     seconds: float = 0.0
+    skipped: bool = False
 
 
 @dataclass
@@ -90,13 +151,20 @@ class RenderSummary:
     def failures(self) -> list[JobResult]:
         return [r for r in self.results if r.error]
 
+    @property
+    def skipped(self) -> list[JobResult]:
+        return [r for r in self.results if r.skipped]
+
 
 class ReportError(Exception):
     """A notebook failed; the message says which, for which territory, at which cell."""
 
 
+# --- Export --------------------------------------------------------------------------------------
+
+
 def export_html(notebook, title: str) -> str:
-    """HTML of an executed notebook without code, prompts or error streams."""
+    """HTML of an executed notebook without code, prompts or error streams, with a contents list."""
     from nbconvert import HTMLExporter
 
     exporter = HTMLExporter(
@@ -109,19 +177,83 @@ def export_html(notebook, title: str) -> str:
             cell["outputs"] = [o for o in cell.get("outputs", [])
                                if not (o.get("output_type") == "stream" and o.get("name") == "stderr")]
     body, _ = exporter.from_notebook_node(notebook, resources={"metadata": {"name": title}})
-    return body
+    return add_contents(body)
 
 
-def run_job(job: Job, reports: Path | None = None) -> JobResult:
-    """Execute one notebook for one territory and export its HTML.
+_HEADING = re.compile(r'<h([23]) id="([^"]+)">(.*?)(?:<a class="anchor-link"[^>]*>.*?</a>)?</h\1>',
+                      re.S)
+
+
+def add_contents(page: str) -> str:
+    """Insert a table of contents (the report's h2 and h3 headings) after the title's cell."""
+    entries = []
+    for level, anchor, text in _HEADING.findall(page):
+        label = re.sub(r"<[^>]+>", "", text).strip()
+        entries.append((int(level), anchor, label))
+    if len(entries) < 2:
+        return page
+    items, open_sub = [], False
+    for level, anchor, label in entries:
+        if level == 3 and not open_sub and items:
+            items[-1] = items[-1].removesuffix("</li>") + "<ol>"
+            open_sub = True
+        elif level == 2 and open_sub:
+            items.append("</ol></li>")
+            open_sub = False
+        items.append(f'<li><a href="#{anchor}">{label}</a></li>')
+    if open_sub:
+        items.append("</ol></li>")
+    nav = (f'<nav class="obs-toc" aria-label="Sommaire"><p class="obs-toc-title">Sommaire</p>'
+           f'<ol>{"".join(items)}</ol></nav>')
+    first_h1 = re.search(r"</h1>", page)
+    if first_h1 is None:
+        return page
+    # A block of its own, before the cell that follows the title's.
+    next_cell = page.find('<div class="jp-Cell ', first_h1.end())
+    position = next_cell if next_cell != -1 else first_h1.end()
+    return page[:position] + nav + page[position:]
+
+
+# --- One job ---------------------------------------------------------------------------------------
+
+
+def code_fingerprint() -> str:
+    """Digest of the code that shapes a report: the package's modules and templates."""
+    root = Path(__file__).parent
+    digest = hashlib.sha256(__version__.encode())
+    for path in sorted(root.rglob("*")):
+        if path.is_file() and path.suffix in {".py", ".j2", ".json", ".css", ".js"} \
+                and "synthetic" not in path.parts and "__pycache__" not in path.parts:
+            digest.update(str(path.relative_to(root)).encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def job_fingerprint(job: Job, notebooks: Path, warehouse: str, code: str) -> str:
+    """What decides a report's content: notebook, code, warehouse and parameters."""
+    digest = hashlib.sha256()
+    digest.update((notebooks / job.spec.notebook).read_bytes())
+    digest.update(json.dumps(job.parameters(), sort_keys=True).encode())
+    digest.update(warehouse.encode())
+    digest.update(code.encode())
+    return digest.hexdigest()[:16]
+
+
+def is_current(job: Job, reports: Path, fingerprint: str) -> bool:
+    """True when the report on disk was made from the same inputs and code."""
+    record = read_record(job.record_path(reports))
+    return (job.html_path(reports).is_file() and record is not None
+            and record.get("render", {}).get("fingerprint") == fingerprint)
+
+
+def run_job(job: Job, reports: Path | None = None, fingerprint: str | None = None) -> JobResult:
+    """Execute one notebook for one territory, export its HTML and move the report into place.
 
     Raises
     ------
     ReportError
         Naming the notebook, the territory and the failing cell; the executed notebook is kept.
     """
-    import time
-
     import nbformat
     import papermill
     from papermill.exceptions import PapermillExecutionError
@@ -129,29 +261,77 @@ def run_job(job: Job, reports: Path | None = None) -> JobResult:
     started = time.perf_counter()
     cfg = config.paths()
     reports = Path(reports or cfg.reports)
-    source = cfg.notebooks / job.spec.notebook
+    source = Path(job.spec.notebook)
+    if not source.is_absolute():
+        source = cfg.notebooks / source
     executed = job.executed_path(reports)
     executed.parent.mkdir(parents=True, exist_ok=True)
+    staging = job.staging_path(reports)
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
     name = config.territory_name(job.territory)
     try:
-        papermill.execute_notebook(
-            str(source), str(executed), parameters=job.parameters(), kernel_name=KERNEL,
-            progress_bar=False, cwd=str(cfg.root), execution_timeout=CELL_TIMEOUT,
-            # The kernel's own log (transport notices, shutdown) is noise for a report run;
-            # errors in cells still surface as PapermillExecutionError.
-            extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
-        )
-    except PapermillExecutionError as exc:
-        raise ReportError(
-            f"échec du notebook {job.spec.notebook} pour {name} ({job.territory}), "
-            f"période {job.period}, {_where(exc, executed)} : {exc.ename}: {exc.evalue} "
-            f"— notebook exécuté conservé : {executed}") from None
-    notebook = nbformat.read(executed, as_version=4)
-    title = f"{job.spec.title} — {name} — {job.period}"
-    notebook.metadata["title"] = title
-    target = job.html_path(reports)
-    write_text(target, export_html(notebook, title))
-    return JobResult(job, html=target, executed=executed, seconds=time.perf_counter() - started)
+        try:
+            papermill.execute_notebook(
+                str(source), str(executed), parameters=job.parameters(staging),
+                kernel_name=KERNEL, progress_bar=False, cwd=str(cfg.root),
+                execution_timeout=CELL_TIMEOUT,
+                # The kernel's own log (transport notices, shutdown) is noise for a report run;
+                # errors in cells still surface as PapermillExecutionError.
+                extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
+            )
+        except PapermillExecutionError as exc:
+            raise ReportError(
+                f"échec du notebook {job.spec.notebook} pour {name} ({job.territory}), "
+                f"période {job.period.label}, {_where(exc, executed)} : {exc.ename}: {exc.evalue} "
+                f"— notebook exécuté conservé : {executed}") from None
+        notebook = nbformat.read(executed, as_version=4)
+        title = f"{job.spec.title} — {name} — {job.period.label_fr}"
+        notebook.metadata["title"] = title
+        write_text(staging / f"{job.spec.slug}.html", export_html(notebook, title))
+        seconds = time.perf_counter() - started
+        _finish_record(job, staging, fingerprint, seconds)
+        with publication_lock(reports):
+            _move_into_place(job, staging, reports)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return JobResult(job, html=job.html_path(reports), executed=executed,
+                     seconds=time.perf_counter() - started)
+
+
+def _finish_record(job: Job, staging: Path, fingerprint: str | None, seconds: float) -> None:
+    """Add how the report was made to the record the notebook wrote."""
+    import platform
+
+    path = staging / f"{job.spec.slug}.json"
+    record = read_record(path) or {"slug": job.spec.slug, "territory": job.territory,
+                                   "period": job.period.label, "key_figures": [], "tables": []}
+    record["title"] = job.spec.title
+    record["render"] = {
+        "fingerprint": fingerprint, "notebook": job.spec.notebook,
+        "parameters": job.parameters(), "package_version": __version__,
+        "python": platform.python_version(), "seconds": round(seconds, 1),
+        "rendered_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    write_text(path, json.dumps(record, ensure_ascii=False, indent=1, sort_keys=True))
+
+
+def _move_into_place(job: Job, staging: Path, reports: Path) -> None:
+    """Tables first, then the record, then the HTML: each step is a rename."""
+    folder = job.folder(reports)
+    folder.mkdir(parents=True, exist_ok=True)
+    tables = job.tables_path(reports)
+    staged_tables = staging / tables.name
+    if staged_tables.is_dir():
+        old = folder / f".{tables.name}.old-{os.getpid()}"
+        if tables.exists():
+            os.replace(tables, old)
+        os.replace(staged_tables, tables)
+        shutil.rmtree(old, ignore_errors=True)
+    elif tables.exists():
+        shutil.rmtree(tables)
+    os.replace(staging / f"{job.spec.slug}.json", job.record_path(reports))
+    os.replace(staging / f"{job.spec.slug}.html", job.html_path(reports))
 
 
 def _where(exc, executed: Path) -> str:
@@ -172,129 +352,230 @@ def _where(exc, executed: Path) -> str:
     return f"{where} « {first_line[0][:80]} »" if first_line else where
 
 
-def _run_safely(job: Job, reports: Path) -> JobResult:
+def _run_safely(job: Job, reports: Path, fingerprint: str | None = None) -> JobResult:
     try:
-        return run_job(job, reports)
+        return run_job(job, reports, fingerprint)
     except ReportError as exc:
         return JobResult(job, error=str(exc), executed=job.executed_path(reports))
     except Exception as exc:  # anything else: still name the notebook and the territory
         detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
-        return JobResult(job, error=f"échec du rendu de {job.spec.notebook} pour "
-                                    f"{job.territory} ({job.period}) : {detail}")
+        return JobResult(job, error=f"échec du rendu de {job.describe()} : {detail}")
 
 
-def plan(territories: list[str] | None = None, first_year: int = config.DEFAULT_FIRST_YEAR,
-         last_year: int = config.DEFAULT_LAST_YEAR, target: float = config.DEFAULT_TARGET,
-         reports: tuple[ReportSpec, ...] = REPORTS) -> list[Job]:
-    """Every (report, territory) job to render."""
-    territories = territories or list(config.TERRITORIES)
+# --- The suite -----------------------------------------------------------------------------------
+
+
+def plan(territories: list[str] | None = None,
+         period: str | Period | list[str | Period] | None = None,
+         target: float = config.DEFAULT_TARGET, reports: list[str] | None = None,
+         k: int | None = None) -> list[Job]:
+    """Every (report, territory) job to render, for one period or several.
+
+    Without ``reports``: each territory's own report (the annual report for the région, the
+    sheet for a département) and, for the région, the thematic notebooks. With ``reports``
+    (slugs, or ``themes`` for the six thematic notebooks): those reports for every territory
+    they apply to.
+    """
+    if isinstance(period, (list, tuple)):
+        jobs = []
+        for one in dict.fromkeys(Period.parse(p) for p in period):
+            jobs += [j for j in plan(territories, one, target, reports, k) if j not in jobs]
+        return jobs
+    period = Period.parse(period) if period is not None else default_period()
+    territories = [str(t) for t in (territories or list(config.TERRITORIES))]
     for code in territories:
         config.territory_name(code)
-    return [Job(spec, code, first_year, last_year, target) for code in territories for spec in reports]
+    if reports:
+        wanted: list[ReportSpec] = []
+        for slug in reports:
+            if slug == "themes":
+                wanted += [s for s in REPORTS if s.theme]
+            elif slug in SPECS:
+                wanted.append(SPECS[slug])
+            else:
+                raise ValueError(f"rapport inconnu : {slug!r} (attendu : themes, "
+                                 f"{', '.join(SPECS)})")
+        jobs = [Job(spec, code, period, target, k) for code in territories for spec in wanted
+                if spec.applies_to(code)]
+        if not jobs:
+            raise ValueError("aucun des rapports demandés ne concerne ces territoires "
+                             "(rapport annuel : région 11 ; fiche : un département)")
+        return jobs
+    jobs = []
+    for code in territories:
+        jobs += [Job(spec, code, period, target, k) for spec in REPORTS
+                 if not spec.theme and spec.applies_to(code)]
+        if code == config.REGION_CODE:
+            jobs += [Job(spec, code, period, target, k) for spec in REPORTS if spec.theme]
+    return jobs
 
 
-def render(territories: list[str] | None = None, first_year: int = config.DEFAULT_FIRST_YEAR,
-           last_year: int = config.DEFAULT_LAST_YEAR, target: float = config.DEFAULT_TARGET,
-           jobs: int | None = None, progress: bool = True,
-           reports: Path | None = None) -> RenderSummary:
-    """Render every report for every territory in parallel, then write ``reports/index.html``."""
+def render(territories: list[str] | None = None,
+           period: str | Period | list[str | Period] | None = None,
+           target: float = config.DEFAULT_TARGET, jobs: int | None = None,
+           progress: bool = True, reports_dir: Path | None = None,
+           reports: list[str] | None = None, k: int | None = None, force: bool = False,
+           scheduler: str | object | None = None) -> RenderSummary:
+    """Render the reports in parallel (skipping those already current), then the index.
+
+    Parameters
+    ----------
+    territories, period, target, reports, k
+        As in :func:`plan`.
+    jobs
+        Processes in parallel (default: the cores).
+    force
+        Render even the reports whose inputs and code did not change.
+    scheduler
+        A Dask distributed scheduler address (``tcp://host:8786``) or a ``Client``: the jobs
+        run on its workers, which must see the same files (project, warehouse, reports).
+    """
     from tqdm.auto import tqdm
 
-    reports = Path(reports or config.paths().reports)
-    todo = plan(territories, first_year, last_year, target)
-    workers = max(1, min(jobs or os.cpu_count() or 1, len(todo)))
+    from .warehouse import load_manifest
+
+    reports_dir = Path(reports_dir or config.paths().reports)
+    clean_staging(reports_dir)
+    todo = plan(territories, period, target, reports, k)
+    warehouse = warehouse_fingerprint(load_manifest())
+    code = code_fingerprint()
+    notebooks = config.paths().notebooks
+    prints = {job: job_fingerprint(job, notebooks, warehouse, code) for job in todo}
     summary = RenderSummary()
-    bar = tqdm(total=len(todo), desc="Rapports", unit="rapport", disable=not progress)
-    if workers == 1:
-        for job in todo:
-            summary.results.append(_run_safely(job, reports))
+    pending = []
+    for job in todo:
+        if not force and is_current(job, reports_dir, prints[job]):
+            summary.results.append(JobResult(job, html=job.html_path(reports_dir),
+                                             executed=job.executed_path(reports_dir),
+                                             skipped=True))
+        else:
+            pending.append(job)
+    bar = tqdm(total=len(pending), desc="Rapports", unit="rapport", disable=not progress)
+    workers = max(1, min(jobs or os.cpu_count() or 1, len(pending) or 1))
+    if scheduler is not None:
+        summary.results += _render_on_dask(pending, reports_dir, prints, scheduler, bar)
+    elif workers == 1:
+        for job in pending:
+            summary.results.append(_run_safely(job, reports_dir, prints[job]))
             bar.update()
-    else:
+    elif pending:
         context = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-            futures = [pool.submit(_run_safely, job, reports) for job in todo]
+            futures = [pool.submit(_run_safely, job, reports_dir, prints[job]) for job in pending]
             for future in as_completed(futures):
                 summary.results.append(future.result())
                 bar.update()
     bar.close()
     order = {job: i for i, job in enumerate(todo)}
     summary.results.sort(key=lambda r: order[r.job])
-    summary.index = write_index(summary, reports)
+    with publication_lock(reports_dir):
+        summary.index = write_index(summary, reports_dir)
     return summary
+
+
+def _render_on_dask(pending: list[Job], reports: Path, prints: dict, scheduler, bar
+                    ) -> list[JobResult]:
+    """Run the jobs on a Dask distributed cluster, one task per report."""
+    from distributed import Client
+    from distributed import as_completed as dask_completed
+
+    client = scheduler if isinstance(scheduler, Client) else Client(scheduler)
+    try:
+        futures = [client.submit(_run_safely, job, reports, prints[job], pure=False,
+                                 key=f"rapport-{job.period.label}-{job.territory}-{job.spec.slug}")
+                   for job in pending]
+        results = []
+        for future in dask_completed(futures):
+            results.append(future.result())
+            bar.update()
+        return results
+    finally:
+        if client is not scheduler:
+            client.close()
 
 
 # --- Index ---------------------------------------------------------------------------------------
 
 
-def key_figures(territory: str, first_year: int, last_year: int,
-                contracts=None) -> dict | None:
-    """Last-year share and interval for a territory (``contracts``: default, the warehouse's)."""
-    from .indicators.progression import in_territory, latest, share_by_year
-    from .warehouse import load_table
-
-    if contracts is None:
-        contracts = load_table("contracts")
-    row = latest(share_by_year(in_territory(contracts, territory), first_year, last_year))
-    if row is None:
-        return None
-    return {"annee": int(row["annee"]), "part": float(row["part"]), "ic_bas": float(row["ic_bas"]),
-            "ic_haut": float(row["ic_haut"]), "contrats": int(row["contrats"])}
-
-
-def published_reports(reports: Path) -> list[tuple[str, str, ReportSpec, Path]]:
-    """Every rendered report on disk: ``(period, territory, spec, html path)``, in index order."""
-    specs = {spec.slug: spec for spec in REPORTS}
+def published_reports(reports: Path) -> list[tuple[Period, str, ReportSpec, Path, dict]]:
+    """Every report on disk: ``(period, territory, spec, html path, record)``, in index order."""
     territory_order = {code: i for i, code in enumerate(config.TERRITORIES)}
+    spec_order = {spec.slug: i for i, spec in enumerate(REPORTS)}
     found = []
     for path in reports.glob("*/*/*.html"):
-        period, territory, slug = path.parent.parent.name, path.parent.name, path.stem
-        if re.fullmatch(r"\d{4}-\d{4}", period) and territory in config.TERRITORIES and slug in specs:
-            found.append((period, territory, specs[slug], path))
-    found.sort(key=lambda item: (item[0], territory_order[item[1]], item[2].slug))
+        period_dir, territory, slug = path.parent.parent.name, path.parent.name, path.stem
+        if period_dir.startswith("_") or territory not in config.TERRITORIES or slug not in SPECS:
+            continue
+        try:
+            period = Period.parse(period_dir)
+        except ValueError:
+            continue
+        if period.label != period_dir:
+            continue
+        record = read_record(path.with_suffix(".json")) or {}
+        found.append((period, territory, SPECS[slug], path, record))
+    found.sort(key=lambda item: (*_period_order(item[0]), spec_order[item[2].slug]
+                                 if item[2].theme else -1, territory_order[item[1]],
+                                 spec_order[item[2].slug]))
     return found
 
 
 def write_index(summary: RenderSummary, reports: Path) -> Path:
-    """``reports/index.html``: every report on disk, by period and territory, with key figures.
+    """``reports/index.html``: every report on disk, by period, with its key figures.
 
     Reports that failed in this run are listed too, marked as failed.
     """
-    from .plots import percent_fr
     from .present import datetime_fr, number_fr
-    from .warehouse import load_manifest, load_table
+    from .warehouse import load_manifest
 
-    contracts = load_table("contracts")  # once, for every row's key figure
-    failed = {(r.job.period, r.job.territory, r.job.spec.slug) for r in summary.failures}
-    entries = [(period, territory, spec, path) for period, territory, spec, path
-               in published_reports(reports) if (period, territory, spec.slug) not in failed]
-    entries += [(r.job.period, r.job.territory, r.job.spec, None) for r in summary.failures]
-    rows = []
-    for period, territory, spec, path in entries:
-        name = config.territory_name(territory)
-        if path is not None:
-            link = (f'<a href="{html.escape(os.path.relpath(path, reports))}">'
-                    f"{html.escape(spec.title)}</a>")
-        else:
-            link = f'{html.escape(spec.title)} <span class="fail">(échec du rendu)</span>'
-        first, last = (int(y) for y in period.split("-"))
-        figures = key_figures(territory, first, last, contracts)
-        if figures:
-            key = (f"{percent_fr(figures['part'])} en {figures['annee']} "
-                   f"(IC 95 % {percent_fr(figures['ic_bas'])} – {percent_fr(figures['ic_haut'])}, "
-                   f"{number_fr(figures['contrats'])} marchés)")
-        else:
-            key = "–"
-        rows.append(f"<tr><td>{html.escape(name)} ({territory})</td><td>{period}</td>"
-                    f"<td>{link}</td><td>{key}</td></tr>")
+    failed = {(r.job.period.label, r.job.territory, r.job.spec.slug): r for r in summary.failures}
+    sections: dict[str, list[str]] = {}
+    labels: dict[str, str] = {}
+    for period, territory, spec, path, record in published_reports(reports):
+        if (period.label, territory, spec.slug) in failed:
+            continue
+        labels[period.label] = period.label_fr
+        link = (f'<a href="{html.escape(os.path.relpath(path, reports))}">'
+                f"{html.escape(spec.title)}</a>")
+        sections.setdefault(period.label, []).append(_index_row(territory, link, record))
+    for (label, territory, slug), result in failed.items():
+        labels[label] = result.job.period.label_fr
+        link = (f'{html.escape(SPECS[slug].title if slug in SPECS else slug)} '
+                '<span class="fail">(échec du rendu)</span>')
+        sections.setdefault(label, []).append(_index_row(territory, link, {}))
+    blocks = []
+    for label in sorted(sections, key=lambda p: _period_order(Period.parse(p))):
+        blocks.append(f'<h2 id="periode-{html.escape(label)}">{html.escape(labels[label].capitalize())}'
+                      f"</h2>\n<table>\n<thead><tr><th>Territoire</th><th>Rapport</th>"
+                      f"<th>Chiffres clés</th></tr></thead>\n<tbody>\n"
+                      + "\n".join(sections[label]) + "\n</tbody>\n</table>")
     manifest = load_manifest()
-    built = datetime_fr(manifest.get("built_at", "?"))
-    generated = datetime_fr(datetime.now(timezone.utc).isoformat())
     page = _INDEX.format(
-        rows="\n".join(rows), generated=generated, built=html.escape(built),
+        sections="\n".join(blocks) or "<p>Aucun rapport rendu.</p>",
+        generated=datetime_fr(datetime.now(timezone.utc).isoformat()),
+        built=html.escape(datetime_fr(manifest.get("built_at", "?"))),
         n_inputs=len(manifest.get("inputs", [])),
         n_contracts=number_fr(manifest.get("tables", {}).get("contracts", 0)),
+        k=config.suppression_k(),
     )
     return write_text(reports / "index.html", page)
+
+
+def _period_order(period: Period) -> tuple[int, int]:
+    """Latest first; a year before its quarters."""
+    return (-period.year, -(period.quarter or 5))
+
+
+def _index_row(territory: str, link: str, record: dict) -> str:
+    figures = record.get("key_figures", [])
+    headlines = [f for f in figures if f.get("headline")]
+    figures = headlines[:4] if headlines else figures[:3]
+    key = "".join(
+        f'<div><strong>{html.escape(f["value"])}</strong> {html.escape(f["label"])}</div>'
+        for f in figures) or "–"
+    name = config.territory_name(territory)
+    return (f"<tr><td>{html.escape(name)} ({territory})</td><td>{link}</td>"
+            f'<td class="keys">{key}</td></tr>')
 
 
 _INDEX = """<!DOCTYPE html>
@@ -304,26 +585,26 @@ _INDEX = """<!DOCTYPE html>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Observatoire des clauses sociales — rapports</title>
 <style>
-body {{ font-family: system-ui, sans-serif; max-width: 60rem; margin: 2rem auto; padding: 0 1rem;
+body {{ font-family: system-ui, sans-serif; max-width: 64rem; margin: 2rem auto; padding: 0 1rem;
        color: #1b1b1b; line-height: 1.5; }}
 h1 {{ color: #1f4e79; }}
+h2 {{ color: #1f4e79; margin-top: 2rem; }}
 table {{ border-collapse: collapse; width: 100%; }}
 th, td {{ border-bottom: 1px solid #ddd; padding: .5rem; text-align: left; vertical-align: top; }}
 th {{ background: #f0f4f8; }}
+td.keys div {{ margin-bottom: .2rem; }}
 .fail {{ color: #c0392b; }}
 footer {{ margin-top: 2rem; font-size: .9rem; color: #555; }}
+@media print {{ tr {{ break-inside: avoid; }} }}
 </style>
 </head>
 <body>
 <h1>Observatoire des clauses sociales — Île-de-France</h1>
-<p>Rapports par territoire. Chiffre clé : part des marchés notifiés comportant au moins une
-considération sociale (clause, critère ou marché réservé), avec son intervalle de confiance à 95 %.</p>
-<table>
-<thead><tr><th>Territoire</th><th>Période</th><th>Rapport</th><th>Chiffre clé</th></tr></thead>
-<tbody>
-{rows}
-</tbody>
-</table>
+<p>Le rapport annuel régional, une fiche par département et six notebooks thématiques. Chaque
+rapport donne ses chiffres clés avec leur intervalle de confiance à 95 %, ses sources et sa méthode ;
+ses tableaux sont téléchargeables en CSV et XLSX. Aucun effectif de moins de {k} personnes n'est
+publié (secret statistique).</p>
+{sections}
 <footer>
 <p>Généré le {generated} à partir de l'entrepôt construit le {built} ({n_inputs} fichiers
 sources, {n_contracts} marchés).</p>
@@ -331,3 +612,39 @@ sources, {n_contracts} marchés).</p>
 </body>
 </html>
 """
+
+
+def clean_staging(reports: Path) -> None:
+    """Remove what interrupted runs left in ``reports/_staging`` (their process is gone)."""
+    folder = reports / STAGING
+    if not folder.is_dir():
+        return
+    for staged in folder.iterdir():
+        pid = staged.name.rsplit("-", 1)[-1]
+        if pid.isdigit() and _alive(int(pid)):
+            continue
+        shutil.rmtree(staged, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@contextmanager
+def publication_lock(reports: Path):
+    """Serialise the short steps that publish into ``reports/`` across concurrent runs."""
+    import fcntl
+
+    reports.mkdir(parents=True, exist_ok=True)
+    with open(reports / ".publication.lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

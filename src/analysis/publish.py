@@ -1,0 +1,350 @@
+"""What a report publishes: key figures, figures and tables, each table also as CSV and XLSX.
+
+A report notebook opens a :class:`Report` in its first cell and shows everything through it::
+
+    report = open_report("fiche_departementale", territory, period, target, suppression_k, output_dir)
+    display(report.table(frame, "heures_par_modalite", "Heures par modalité", people=("beneficiaires",)))
+
+Every table goes through :func:`analysis.disclosure.protect` on its counts of people before it is
+shown or written: the HTML, the CSV and the XLSX hold the same published cells, ``s`` where a cell
+is secret. Beside the HTML report, under ``<output_dir>/``::
+
+    <slug>.json                 what the report published: key figures, tables (columns, counts of
+                                people, threshold), parameters and the warehouse it was built from
+    <slug>_tableaux/<name>.csv  each table (« ; » separator, decimal comma, UTF-8 with BOM: opens
+    <slug>_tableaux/<name>.xlsx as is in a French spreadsheet), with a « Notes » sheet in the XLSX
+
+In JupyterLab, with no ``output_dir``, nothing is written and the tables show without download
+links. Counts of contracts, operations or organisations are not about people: they are published
+as they are (the DECP are open data); only the columns named in ``people`` are protected.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import json
+import os
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+from IPython.display import HTML
+
+from . import config, disclosure
+from .io import write_bytes, write_text
+from .periods import Period
+from .plots import percent_fr
+from .present import figure_html, number_fr
+
+#: Suffix of the folder holding a report's tables.
+TABLES_SUFFIX = "_tableaux"
+CSV_OPTIONS = {"sep": ";", "decimal": ","}
+
+
+@dataclass
+class PublishedTable:
+    name: str
+    caption: str
+    columns: list[str]
+    people: list[str]
+    suppressed: int
+    rows: int
+
+
+@dataclass
+class Report:
+    """One report being executed: its parameters and what it has published so far."""
+
+    slug: str
+    territory: str
+    period: Period
+    target: float
+    k: int
+    output_dir: Path | None = None
+    key_figures: list[dict] = field(default_factory=list)
+    tables: list[PublishedTable] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        """The territory's French name."""
+        return config.territory_name(self.territory)
+
+    @property
+    def is_region(self) -> bool:
+        return self.territory == config.REGION_CODE
+
+    @property
+    def tables_dir(self) -> Path | None:
+        return self.output_dir / f"{self.slug}{TABLES_SUFFIX}" if self.output_dir else None
+
+    # --- Key figures ----------------------------------------------------------------------------
+
+    def key_figure(self, label: str, value: str, detail: str = "", headline: bool = False) -> None:
+        """Record a key figure (shown by :meth:`key_figures_html`).
+
+        ``headline``: one of the few figures ``reports/index.html`` shows for the report.
+        """
+        self.key_figures = [f for f in self.key_figures if f["label"] != label]
+        self.key_figures.append({"label": label, "value": value, "detail": detail,
+                                 "headline": bool(headline)})
+        self._save()
+
+    def key_figures_html(self) -> HTML:
+        """The key figures recorded so far, as cards at the top of the report."""
+        cards = "".join(
+            f'<div class="obs-key"><div class="obs-key-value">{html.escape(f["value"])}</div>'
+            f'<div class="obs-key-label">{html.escape(f["label"])}</div>'
+            + (f'<div class="obs-key-detail">{html.escape(f["detail"])}</div>' if f["detail"] else "")
+            + "</div>"
+            for f in self.key_figures)
+        return HTML(f'<div class="obs-keys">{cards}</div>')
+
+    # --- Figures --------------------------------------------------------------------------------
+
+    def figure(self, fig, alt: str, caption: str) -> HTML:
+        """A chart or a static map with its alternative text and caption."""
+        return figure_html(fig, alt=alt, caption=caption)
+
+    # --- Tables ---------------------------------------------------------------------------------
+
+    def protect(self, frame: pd.DataFrame, people: Sequence[str] = (),
+                derived: Mapping[str, str | Sequence[str]] | None = None,
+                margins: disclosure.Margins | None = None,
+                family: Callable[[str], pd.DataFrame] | None = None,
+                ) -> disclosure.ProtectedTable | None:
+        """Disclosure control of ``frame`` at this report's threshold (None when no people column).
+
+        ``family(code)`` computes the same table for another territory: the région's and the eight
+        départements' tables are then protected together (:func:`disclosure.protect_related`), so
+        that no one can be found by subtracting the départements' reports from the région's. Every
+        report computes the same joint suppression, whichever territory it is for.
+        """
+        if not people:
+            return None
+        people = list(people)
+        counts = _counts(frame, people)
+        if family is None:
+            return disclosure.protect(counts, people, k=self.k, margins=margins, derived=derived)
+        key = [c for c in frame.columns
+               if c not in people and not pd.api.types.is_numeric_dtype(frame[c])]
+        if not key:
+            raise ValueError("tableau de famille sans colonne de catégorie : clé introuvable")
+        tables = {code: (counts if code == self.territory else _counts(family(code), people))
+                  .set_index(key) for code in config.TERRITORIES}
+        total = tables.pop(config.REGION_CODE)
+        protected_total, parts = disclosure.protect_related(
+            total, tables, people, k=self.k, margins=margins, derived=derived, overlapping=True)
+        own = protected_total if self.is_region else parts[self.territory]
+        table = own.table.reset_index()[list(frame.columns)]
+        mask = own.mask.reset_index(drop=True)
+        primary = own.primary.reset_index(drop=True)
+        return disclosure.ProtectedTable(table=table, mask=mask, primary=primary, k=own.k)
+
+    def table(self, frame: pd.DataFrame, name: str, caption: str, *,
+              people: Sequence[str] = (),
+              derived: Mapping[str, str | Sequence[str]] | None = None,
+              margins: disclosure.Margins | None = None,
+              percent: Sequence[str] = (), integers: Sequence[str] = (),
+              decimals: Mapping[str, int] | None = None,
+              columns: Mapping[str, str] | None = None,
+              notes: Sequence[str] = (),
+              family: Callable[[str], pd.DataFrame] | None = None) -> HTML:
+        """Publish a table: disclosure control, then HTML here and CSV + XLSX beside the report.
+
+        Parameters
+        ----------
+        frame
+            The table, one row per category, columns in the order shown.
+        name
+            File name of the CSV and XLSX (ASCII, no extension), unique in the report.
+        caption
+            French title shown above the table and in the XLSX « Notes » sheet.
+        people
+            Columns counting people: cells of 1..k − 1 are suppressed (``s``) with secondary
+            suppression so that none can be recomputed (see :mod:`analysis.disclosure`).
+        derived
+            ``{column: count column(s)}``: rates and bounds hidden with their counts.
+        margins
+            The totals the table publishes (a total row or column), for secondary suppression.
+        percent, integers, decimals
+            How the HTML shows the columns (French formats); the CSV and XLSX carry the values,
+            shares as percentages with two decimals.
+        columns
+            French headers, ``{column: header}``.
+        notes
+            Sentences printed under the table (source, population...).
+        family
+            ``family(territory code)``: the same table for another territory, to protect the
+            région and its départements together (see :meth:`protect`).
+        """
+        if any(name == t.name for t in self.tables):
+            raise ValueError(f"tableau publié deux fois dans {self.slug} : {name}")
+        protected = self.protect(frame, people, derived=derived, margins=margins, family=family)
+        values = protected.table if protected is not None else frame.copy()
+        mask = (protected.mask.reindex(columns=values.columns, fill_value=False)
+                if protected is not None
+                else pd.DataFrame(False, index=values.index, columns=values.columns))
+        headers = {c: (columns or {}).get(c, c) for c in values.columns}
+        all_notes = list(notes) + (protected.notes() if protected is not None else [])
+
+        shown = self._formatted(values, mask, percent, integers, decimals or {})
+        self._write_files(values, mask, headers, percent, name, caption, all_notes)
+        self.tables.append(PublishedTable(
+            name=name, caption=caption, columns=[headers[c] for c in values.columns],
+            people=[headers[c] for c in people], suppressed=int(mask.to_numpy().sum()),
+            rows=len(values)))
+        self._save()
+        return HTML(self._table_html(shown.rename(columns=headers), name, caption, all_notes,
+                                     [headers[c] for c in people]))
+
+    def _formatted(self, values: pd.DataFrame, mask: pd.DataFrame, percent, integers,
+                   decimals) -> pd.DataFrame:
+        shown = values.astype(object).copy()
+        for column in values.columns:
+            if column in percent:
+                shown[column] = values[column].map(percent_fr)
+            elif column in integers:
+                shown[column] = values[column].map(number_fr)
+            elif column in decimals:
+                shown[column] = values[column].map(lambda v, d=decimals[column]: number_fr(v, d))
+            shown.loc[mask[column].to_numpy(), column] = disclosure.SECRET_SYMBOL
+        return shown.fillna("–")
+
+    def _file_frame(self, values: pd.DataFrame, mask: pd.DataFrame, headers: dict,
+                    percent) -> pd.DataFrame:
+        out = values.copy()
+        renamed = {}
+        for column in values.columns:
+            if column in percent:
+                out[column] = (pd.to_numeric(values[column], errors="coerce") * 100).round(2)
+                renamed[column] = f"{headers[column]} (%)"
+            else:
+                renamed[column] = headers[column]
+                if pd.api.types.is_float_dtype(out[column]):
+                    out[column] = out[column].round(4)
+            if mask[column].any():
+                out[column] = out[column].astype(object)
+                out.loc[mask[column].to_numpy(), column] = disclosure.SECRET_SYMBOL
+        return out.rename(columns=renamed)
+
+    def _write_files(self, values, mask, headers, percent, name, caption, notes) -> None:
+        folder = self.tables_dir
+        if folder is None:
+            return
+        frame = self._file_frame(values, mask, headers, percent)
+        write_text(folder / f"{name}.csv", "\ufeff" + frame.to_csv(
+            sep=CSV_OPTIONS["sep"], decimal=CSV_OPTIONS["decimal"], index=False))
+        buffer = io.BytesIO()
+        with pd.ExcelWriter(buffer, engine="xlsxwriter") as writer:
+            # A fixed creation date: the same figures give the same bytes.
+            writer.book.set_properties({"created": pd.Timestamp("2000-01-01").to_pydatetime(),
+                                        "title": caption, "author": "Observatoire des clauses sociales"})
+            frame.to_excel(writer, sheet_name="Tableau", index=False)
+            sheet = writer.sheets["Tableau"]
+            for i, column in enumerate(frame.columns):
+                width = max(len(str(column)), *(len(str(v)) for v in frame[column].head(200)), 6)
+                sheet.set_column(i, i, min(width + 2, 60))
+            about = pd.DataFrame({"Notes": [caption, f"{self.name} — {self.period.label_fr}",
+                                            *notes, "Source : Observatoire des clauses sociales."]})
+            about.to_excel(writer, sheet_name="Notes", index=False)
+        write_bytes(folder / f"{name}.xlsx", buffer.getvalue())
+
+    def _table_html(self, shown: pd.DataFrame, name: str, caption: str, notes: list[str],
+                    people: list[str]) -> str:
+        body = shown.to_html(index=False, escape=True, border=0, classes="obs-table", na_rep="–")
+        body = re.sub(r"<table[^>]*>",
+                      f'<table class="obs-table" data-people="{html.escape("|".join(people))}"'
+                      f' data-k="{self.k}">', body, count=1)
+        links = ""
+        if self.tables_dir is not None:
+            base = f"{self.slug}{TABLES_SUFFIX}/{name}"
+            links = (f' <span class="obs-downloads">Télécharger : <a href="{html.escape(base)}.csv">'
+                     f'CSV</a> · <a href="{html.escape(base)}.xlsx">XLSX</a></span>')
+        foot = "".join(f'<p class="obs-note">{html.escape(n)}</p>' for n in notes)
+        return (f'<div class="obs-table-wrap"><p class="obs-caption"><strong>{html.escape(caption)}'
+                f"</strong>{links}</p>{body}{foot}</div>")
+
+    # --- Record ---------------------------------------------------------------------------------
+
+    def record(self) -> dict:
+        """What the report published, for ``reports/index.html`` and the tests."""
+        from .warehouse import load_manifest
+
+        try:
+            manifest = load_manifest()
+        except Exception:  # no warehouse: the record still says what was shown
+            manifest = {}
+        return {
+            "slug": self.slug, "territory": self.territory, "territory_name": self.name,
+            "period": self.period.label, "target": self.target, "k": self.k,
+            "key_figures": self.key_figures,
+            "tables": [t.__dict__ for t in self.tables],
+            "warehouse": {"built_at": manifest.get("built_at"),
+                          "inputs": len(manifest.get("inputs", [])),
+                          "fingerprint": warehouse_fingerprint(manifest)},
+        }
+
+    def _save(self) -> None:
+        if self.output_dir is None:
+            return
+        write_text(self.output_dir / f"{self.slug}.json",
+                   json.dumps(self.record(), ensure_ascii=False, indent=1, sort_keys=True))
+
+
+def _counts(frame: pd.DataFrame, people: Sequence[str]) -> pd.DataFrame:
+    """``frame`` with its people columns as integers (missing: zero)."""
+    counts = frame.copy()
+    for column in people:
+        counts[column] = pd.to_numeric(counts[column]).fillna(0).round().astype("int64")
+    return counts
+
+
+def warehouse_fingerprint(manifest: dict) -> str:
+    """A digest of the warehouse's inputs and tables (its build time left out)."""
+    import hashlib
+
+    stable = {k: v for k, v in manifest.items() if k not in {"built_at", "seconds", "timings"}}
+    return hashlib.sha256(json.dumps(stable, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+_FLOOR_VARIABLE = "OBSERVATOIRE_SUPPRESSION_K_FLOOR"
+
+
+def open_report(slug: str, territory: str, period: str | int | Period, target: float,
+                suppression_k: int | None = None, output_dir: str | Path | None = None) -> Report:
+    """Start a report: check its parameters and set the disclosure threshold for this process.
+
+    ``suppression_k`` below the configured threshold is refused: a report may be stricter than
+    the observatory's rule, never laxer.
+    """
+    config.territory_name(territory)
+    # The observatory's threshold, as configured before any report of this process changed it.
+    floor = int(os.environ.setdefault(_FLOOR_VARIABLE, str(config.suppression_k())))
+    k = int(suppression_k) if suppression_k else floor
+    if k < floor:
+        raise ValueError(f"seuil de secret statistique {k} inférieur au seuil de l'observatoire "
+                         f"({floor}) : refusé")
+    os.environ["OBSERVATOIRE_SUPPRESSION_K"] = str(k)
+    report = Report(slug=slug, territory=str(territory), period=Period.parse(period),
+                    target=float(target), k=k,
+                    output_dir=Path(output_dir) if output_dir else None)
+    if report.tables_dir is not None and report.tables_dir.exists():
+        for old in report.tables_dir.iterdir():  # tables of an earlier run of this report
+            if old.suffix in {".csv", ".xlsx"}:
+                old.unlink()
+    report._save()
+    return report
+
+
+def read_record(path: Path) -> dict | None:
+    """A report's record (``<slug>.json``), or None when missing or unreadable."""
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+__all__ = ["Report", "open_report", "read_record", "warehouse_fingerprint", "TABLES_SUFFIX"]

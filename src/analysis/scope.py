@@ -1,0 +1,152 @@
+"""The warehouse seen from one report: a territory and a period.
+
+:class:`Scope` loads each warehouse table once (lazily) and restricts it:
+
+* **DECP contracts** to those executed in the territory (:func:`progression.in_territory`);
+  notified in the period for period figures, in the history years for trends;
+* **tracking data** (operations, work contracts, beneficiaries) to the operations located in the
+  territory — the place of work, as the facilitators record it; a work contract belongs to its
+  operation's territory; a beneficiary of the period is a participant with at least one work
+  contract active in it in the territory; hours are prorated by days over the period (as
+  :mod:`analysis.indicators.hours` does over years);
+* **outcomes** to the beneficiaries whose last insertion contract ended in the period's history
+  and who worked in the territory;
+* **Grand Paris** contracts to the works located in the territory's départements.
+
+Every indicator of :mod:`analysis.indicators` takes these frames as they are.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+import pandas as pd
+
+from . import config
+from .indicators import progression
+from .periods import Period
+
+
+class Scope:
+    """A territory and a period, over the warehouse in force (or given tables)."""
+
+    def __init__(self, territory: str, period: str | Period, tables: dict | None = None):
+        config.territory_name(territory)
+        self.territory = str(territory)
+        self.period = Period.parse(period)
+        self._tables = dict(tables or {})
+
+    def sibling(self, territory: str) -> Scope:
+        """The same period for another territory, sharing the tables already loaded."""
+        return Scope(territory, self.period, tables=self._tables)
+
+    # --- raw tables ------------------------------------------------------------------------------
+
+    def table(self, name: str) -> pd.DataFrame:
+        """A warehouse table, loaded once."""
+        if name not in self._tables:
+            if name == "communes":
+                from .reference import load_communes
+
+                self._tables[name] = load_communes()
+            else:
+                from .warehouse import load_table
+
+                self._tables[name] = load_table(name)
+        return self._tables[name]
+
+    @property
+    def name(self) -> str:
+        return config.territory_name(self.territory)
+
+    @property
+    def departements(self) -> list[str]:
+        return config.territory_departements(self.territory)
+
+    @property
+    def is_region(self) -> bool:
+        return self.territory == config.REGION_CODE
+
+    # --- DECP ------------------------------------------------------------------------------------
+
+    @cached_property
+    def contracts(self) -> pd.DataFrame:
+        """DECP contracts executed in the territory (every year)."""
+        return progression.in_territory(self.table("contracts"), self.territory)
+
+    @cached_property
+    def period_contracts(self) -> pd.DataFrame:
+        """DECP contracts of the territory notified in the period."""
+        return self.contracts.loc[self.period.contains(self.contracts["dateNotification"])]
+
+    # --- tracking --------------------------------------------------------------------------------
+
+    @cached_property
+    def operations(self) -> pd.DataFrame:
+        """Operations (clauses followed by facilitators) located in the territory."""
+        ops = self.table("operations")
+        return ops.loc[ops["departement"].isin(self.departements).fillna(False).astype(bool)]
+
+    @cached_property
+    def work_contracts(self) -> pd.DataFrame:
+        """Work contracts of the territory's operations (every year)."""
+        wc = self.table("work_contracts")
+        return wc.loc[wc["operation_id"].isin(self.operations["operation_id"])]
+
+    @cached_property
+    def participants(self) -> pd.DataFrame:
+        """Participants with at least one work contract in the territory (any year)."""
+        people = self.table("participants")
+        return people.loc[people["participant_id"].isin(self.work_contracts["participant_id"])]
+
+    @cached_property
+    def period_work_contracts(self) -> pd.DataFrame:
+        """Work contracts active in the period, with ``heures_periode`` prorated by days."""
+        wc = self.work_contracts
+        share = self.period.overlap_share(wc["date_debut"], wc["date_fin"])
+        out = wc.assign(heures_periode=wc["heures"].astype(float).to_numpy() * share)
+        return out.loc[share > 0].reset_index(drop=True)
+
+    @cached_property
+    def beneficiaries(self) -> pd.DataFrame:
+        """One row per beneficiary of the period: the participant plus the period's contracts and hours."""
+        active = self.period_work_contracts
+        per_person = active.groupby("participant_id").agg(
+            contrats_periode=("heures_periode", "size"), heures_periode=("heures_periode", "sum"))
+        people = self.participants.merge(per_person, left_on="participant_id", right_index=True)
+        return people.reset_index(drop=True)
+
+    @cached_property
+    def history_work_contracts(self) -> pd.DataFrame:
+        """Work contracts active in the history years (first year to the period's year)."""
+        wc = self.work_contracts
+        first = pd.Timestamp(self.period.first_year, 1, 1)
+        last = pd.Timestamp(self.period.end)
+        return wc.loc[(wc["date_fin"] >= first) & (wc["date_debut"] < last)]
+
+    @cached_property
+    def outcomes(self) -> pd.DataFrame:
+        """Outcomes of the territory's participants (one row each)."""
+        out = self.table("outcomes")
+        return out.loc[out["participant_id"].isin(self.participants["participant_id"])]
+
+    # --- Grand Paris, structures -----------------------------------------------------------------
+
+    @cached_property
+    def grand_paris(self) -> pd.DataFrame:
+        """Grand Paris Express works contracts located in the territory."""
+        gp = self.table("grand_paris")
+        return gp.loc[gp["departement"].isin(self.departements).fillna(False).astype(bool)]
+
+    @cached_property
+    def communes(self):
+        """Reference communes of the territory (GeoDataFrame, Paris arrondissements included)."""
+        communes = self.table("communes")
+        return communes.loc[communes["departement"].isin(self.departements)]
+
+    @cached_property
+    def structures(self) -> pd.DataFrame:
+        """Insertion and disability structures located in the territory."""
+        structures = self.table("structures")
+        codes = set(self.communes["code_insee"])
+        return structures.loc[structures["commune"].isin(codes)]

@@ -1,0 +1,235 @@
+"""Clause progression (indicators 1 and 2): share of contracts with a social consideration.
+
+Counts are contracts (DECP open data about public buyers), not people: no small-cell rule applies.
+"""
+
+from __future__ import annotations
+
+from IPython.display import Markdown
+
+from .. import config
+from ..indicators import progression, readiness, trend
+from ..narrative import points_fr, progression_summary
+from ..plots import percent_fr, progression_chart
+from ..present import number_fr
+
+SHARE_COLUMNS = {**progression.COLUMNS_FR}
+BREAKDOWN_FR = {
+    "acheteur_categorie": "Catégorie d'acheteur",
+    "procedure": "Procédure",
+    "tranche_montant": "Montant du marché (HT)",
+    "cpv_division": "Division CPV",
+    "contrats": "Marchés (statut connu)",
+    "avec_consideration": "Avec considération sociale",
+    "part": "Part (nombre)",
+    "ic_bas": "IC 95 % bas",
+    "ic_haut": "IC 95 % haut",
+    "part_montant": "Part (montant)",
+    "ic_montant_bas": "IC 95 % bas (montant)",
+    "ic_montant_haut": "IC 95 % haut (montant)",
+    "statut_inconnu": "Statut inconnu (exclus)",
+}
+
+
+def yearly(scope, report):
+    """The yearly table of the history (first year to the period's year)."""
+    return progression.share_by_year(scope.contracts, scope.period.first_year, scope.period.year,
+                                     target=report.target)
+
+
+def period_share(scope) -> dict | None:
+    """Share of the period's contracts with a social consideration (Wilson interval)."""
+    table = progression.share_by(scope.period_contracts.assign(_all="ensemble"), ["_all"])
+    if table.empty or table["contrats"].iloc[0] == 0:
+        return None
+    return table.iloc[0].to_dict()
+
+
+def key_figures(scope, report) -> None:
+    """Record the clause share of the period, its gap to the target and the national figure."""
+    row = period_share(scope)
+    if row is None:
+        report.key_figure("des marchés avec une considération sociale", "–",
+                          f"aucun marché au statut connu, {scope.period.label_fr}")
+        return
+    report.key_figure(
+        f"des marchés notifiés ({scope.period.label_fr}) ont une considération sociale",
+        percent_fr(row["part"]),
+        f"IC 95 % {percent_fr(row['ic_bas'])} – {percent_fr(row['ic_haut'])} ; "
+        f"{number_fr(row['avec_consideration'])} sur {number_fr(row['contrats'])} marchés",
+        headline=True)
+    gap = row["part"] - report.target
+    where = "au-dessus" if gap > 0 else "en dessous"
+    report.key_figure(f"{where} de l'objectif de {percent_fr(report.target, 0)}",
+                      points_fr(gap).replace(" points", " pts"),
+                      "écart en points de pourcentage")
+    national = [y for y in config.NATIONAL_SHARE if y <= scope.period.year]
+    if national:
+        year = max(national)
+        value, source = config.NATIONAL_SHARE[year]
+        report.key_figure(f"France entière en {year} (recensement OECP)", percent_fr(value),
+                          f"source : {source}")
+
+
+def summary(scope, report) -> list:
+    """Key sentences of the history, in French."""
+    return [Markdown(progression_summary(yearly(scope, report), scope.name, report.target))]
+
+
+def chart(scope, report) -> list:
+    table = yearly(scope, report)
+    figure = progression_chart(table, scope.name, highlight=report.target)
+    first, last = scope.period.first_year, scope.period.year
+    return [report.figure(
+        figure,
+        alt=(f"Courbe de la part annuelle des marchés avec au moins une considération sociale, "
+             f"{scope.name}, {first}-{last}, avec son intervalle de confiance à 95 % et les "
+             "objectifs nationaux de 25 % et 30 % en lignes horizontales."),
+        caption=(f"Part des marchés notifiés avec au moins une considération sociale, {scope.name}. "
+                 "Bande : intervalle de confiance à 95 % (Wilson). Tirets : objectifs nationaux. "
+                 "Croix : part nationale publiée (recensement OECP). Source : DECP."))]
+
+
+def yearly_table(scope, report) -> list:
+    table = yearly(scope, report).drop(columns=["ecart_cible"])
+    return [report.table(
+        table, "progression_annuelle",
+        f"Marchés avec au moins une considération sociale par année de notification, {scope.name}",
+        percent=("part", "ic_bas", "ic_haut"),
+        integers=("contrats", "avec_consideration", "clause_sociale", "critere_social",
+                  "marche_reserve", "statut_inconnu"),
+        columns=progression.COLUMNS_FR, notes=["Source : DECP ; intervalle de Wilson à 95 %."])]
+
+
+def kinds(scope, report) -> list:
+    """Which kinds of consideration the period's contracts carry."""
+    table = trend.kind_shares(scope.period_contracts, by=())
+    if table.empty or table["marches"].max() == 0:
+        return [Markdown("Aucun marché au statut connu sur la période.")]
+    return [report.table(
+        table[["libelle", "effectif", "marches", "part", "ic_bas", "ic_haut"]],
+        "types_consideration",
+        f"Types de considération sociale, marchés notifiés ({scope.period.label_fr}), {scope.name}",
+        percent=("part", "ic_bas", "ic_haut"), integers=("effectif", "marches"),
+        columns={"libelle": "Type", "effectif": "Marchés concernés", "marches": "Marchés (statut connu)",
+                 "part": "Part", "ic_bas": "IC 95 % bas", "ic_haut": "IC 95 % haut"},
+        notes=["Un marché peut cumuler plusieurs types : les parts ne s'additionnent pas."])]
+
+
+def breakdown(scope, report, by: str, name: str, caption: str, limit: int | None = None) -> list:
+    """Share by one breakdown over the period's contracts, by number and by amount."""
+    table = progression.share_by(scope.period_contracts, [by])
+    if table.empty:
+        return [Markdown("Aucun marché sur la période.")]
+    table = table.sort_values("contrats", ascending=False)
+    if limit:
+        table = table.head(limit)
+    columns = [by, "contrats", "avec_consideration", "part", "ic_bas", "ic_haut", "part_montant",
+               "ic_montant_bas", "ic_montant_haut", "statut_inconnu"]
+    return [report.table(
+        table[columns], name, f"{caption} ({scope.period.label_fr}), {scope.name}",
+        percent=("part", "ic_bas", "ic_haut", "part_montant", "ic_montant_bas", "ic_montant_haut"),
+        integers=("contrats", "avec_consideration", "statut_inconnu"), columns=BREAKDOWN_FR,
+        notes=["Part en montant : somme des montants des marchés avec considération sociale sur la "
+               "somme des montants (marchés au montant connu), intervalle linéarisé à 95 %."])]
+
+
+def by_buyer_type(scope, report) -> list:
+    return breakdown(scope, report, "acheteur_categorie", "part_par_type_acheteur",
+                     "Part des marchés avec considération sociale par catégorie d'acheteur")
+
+
+def by_amount(scope, report) -> list:
+    return breakdown(scope, report, "tranche_montant", "part_par_montant",
+                     "Part des marchés avec considération sociale par tranche de montant")
+
+
+def by_sector(scope, report) -> list:
+    return breakdown(scope, report, "cpv_division", "part_par_cpv",
+                     "Part des marchés avec considération sociale par division CPV (10 plus "
+                     "fréquentes)", limit=10)
+
+
+def climate_law(scope, report) -> list:
+    """Contracts above the EU thresholds: readiness for the obligation of 22 August 2026."""
+    start, end = scope.period.start.isoformat(), scope.period.end.isoformat()
+    table = readiness.readiness(scope.contracts, start=start, end=end)
+    overall = table.loc[table["acheteur_categorie"] == readiness.OVERALL]
+    if overall.empty or int(overall["marches"].iloc[0]) == 0:
+        return [Markdown(f"Aucun marché au-dessus des seuils européens au statut connu "
+                         f"({scope.period.label_fr}).")]
+    row = overall.iloc[0]
+    lead = (f"Sur la période, **{percent_fr(row['part'])}** des {number_fr(row['marches'])} marchés "
+            f"au-dessus des seuils européens comportent une considération sociale (IC 95 % "
+            f"{percent_fr(row['ic_bas'])} – {percent_fr(row['ic_haut'])}). Depuis le 22 août 2026, "
+            "ces marchés doivent en comporter une (loi Climat et résilience, art. 35)"
+            + (" : la période précède l'obligation, c'est le point de départ." if
+               scope.period.end.isoformat() <= readiness.OBLIGATION_START else "."))
+    return [Markdown(lead), report.table(
+        table, "loi_climat_resilience",
+        f"Marchés au-dessus des seuils européens avec considération sociale, par catégorie "
+        f"d'acheteur ({scope.period.label_fr}), {scope.name}",
+        percent=("part", "ic_bas", "ic_haut", "part_clause_sociale"),
+        integers=("marches", "avec_consideration", "clause_sociale", "statut_inconnu"),
+        columns=readiness.COLUMNS_FR)]
+
+
+def projection(scope, report) -> list:
+    """When would each département reach the targets if its trend went on (binomial GLM)."""
+    history = scope.contracts.loc[scope.contracts["annee"].between(scope.period.first_year,
+                                                                  scope.period.year)]
+    history = history.loc[history["departement_execution"].isin(config.DEPARTEMENTS)]
+    if history["annee"].nunique() < 3 or history["has_social_consideration"].notna().sum() < 100:
+        return [Markdown("Trop peu d'années ou de marchés pour estimer une tendance.")]
+    model = trend.fit_clause_model(history, year="lineaire", territory_slopes=True,
+                                   first_year=scope.period.first_year, last_year=scope.period.year)
+    table = trend.target_years(model)
+    table = table.loc[table["cible"].round(2) == round(report.target, 2)].copy()
+    table["territoire"] = table["territoire"].map(lambda c: f"{config.territory_name(c)} ({c})")
+    warnings = [w for w in table["avertissement"].dropna().unique() if w]
+    shown = table[["territoire", "marches", "pente", "pente_ic_bas", "pente_ic_haut",
+                   "part_ajustee", "annee_atteinte", "ic_bas", "ic_haut"]]
+    return [
+        Markdown(f"Un modèle logistique (binomial) de la part des marchés avec considération "
+                 f"sociale, une pente par département sur {scope.period.first_year}-"
+                 f"{scope.period.year}, prolonge chaque tendance jusqu'à l'objectif de "
+                 f"{percent_fr(report.target, 0)}. C'est une extrapolation : elle suppose que la "
+                 "tendance passée se poursuit, ce que rien ne garantit."),
+        report.table(
+            shown, "projection_objectif",
+            f"Année où la tendance atteindrait {percent_fr(report.target, 0)}, par département",
+            integers=("marches",), decimals={"pente": 3, "pente_ic_bas": 3, "pente_ic_haut": 3,
+                                             "ic_bas": 1, "ic_haut": 1},
+            percent=("part_ajustee",),
+            columns={"territoire": "Département", "marches": "Marchés (statut connu)",
+                     "pente": "Pente annuelle (log-odds)", "pente_ic_bas": "IC 95 % bas",
+                     "pente_ic_haut": "IC 95 % haut",
+                     "part_ajustee": f"Part ajustée {scope.period.year}",
+                     "annee_atteinte": "Année d'atteinte", "ic_bas": "IC 95 % bas (année)",
+                     "ic_haut": "IC 95 % haut (année)"},
+            notes=["Intervalle de l'année : bootstrap paramétrique (2 000 tirages) ; vide quand "
+                   "l'objectif n'est jamais atteint dans les tirages.", *warnings]),
+    ]
+
+
+METHOD = """- **Population** : les marchés publics (hors contrats de concession) publiés dans les données
+  essentielles de la commande publique (DECP), dont le lieu d'exécution principal se trouve dans le
+  territoire ; pour la région, les marchés dont le lieu d'exécution est la région elle-même sont aussi
+  comptés. La période retient la date de notification.
+- **Indicateur** : part des marchés dont le champ `considerationsSociales` mentionne une clause
+  sociale, un critère social ou un marché réservé.
+- **Statut inconnu** : un marché dont la publication ne renseigne pas ce champ n'est compté ni comme
+  « avec » ni comme « sans » considération sociale ; il est exclu du dénominateur et son nombre est
+  indiqué.
+- **Doublons** : un marché est identifié par le SIRET de l'acheteur et son identifiant ; republié, il
+  n'est compté qu'une fois, dans sa dernière version, modifications appliquées.
+- **Intervalles** : intervalle de Wilson à 95 % pour une part en nombre ; intervalle linéarisé
+  d'un ratio de sommes pour une part en montant. Ils traduisent l'incertitude d'une proportion
+  observée sur un nombre limité de marchés ; ils ne couvrent pas les défauts de publication.
+- **Comparaison nationale** : le recensement de l'OECP porte sur les marchés de 90 000 € HT et plus
+  (40 000 € à partir de 2024) ; les DECP couvrent aussi des marchés plus petits.
+- Ces chiffres décrivent les marchés publiés ; ils ne mesurent pas l'effet des clauses sur l'emploi."""
+
+
+def method(scope=None, report=None) -> list:
+    return [Markdown(METHOD)]

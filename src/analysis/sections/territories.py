@@ -1,0 +1,219 @@
+"""Territory and maps (indicator 7): départements compared, where beneficiaries live, where the
+insertion structures are, and the zones blanches between them.
+
+Maps of people show rates per 10 000 inhabitants, not raw counts, with small cells suppressed
+(:func:`analysis.maps.rate_per_10000`); structures are organisations and are counted as they are.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+from IPython.display import Markdown
+
+from .. import config, maps
+from ..indicators import coverage, progression
+from ..plots import percent_fr
+from ..present import number_fr
+from ..stats import wilson_interval
+
+SOURCE_TRACKING = "Source : exports des logiciels de suivi des clauses ; population INSEE."
+
+
+def _residence_counts(scope) -> pd.Series:
+    """Beneficiaries of the period by commune of residence (Paris as one commune)."""
+    people = scope.beneficiaries
+    communes = people["commune_residence"].astype("string")
+    communes = communes.where(~communes.str.startswith("751", na=False), "75056")
+    return communes.dropna().value_counts()
+
+
+def departements(scope, report) -> list:
+    """The eight départements side by side: clause share, hours and beneficiaries per inhabitant."""
+    rows = []
+    communes = scope.table("communes")
+    population = communes.groupby("departement")["population_municipale"].sum()
+    for code in [config.REGION_CODE, *config.DEPARTEMENTS]:
+        other = scope.sibling(code)
+        contracts = other.period_contracts
+        known = contracts["has_social_consideration"].dropna().astype(bool)
+        people = len(other.beneficiaries)
+        pop = int(population.sum() if code == config.REGION_CODE else population.get(code, 0))
+        rows.append({
+            "territoire": f"{config.territory_name(code)} ({code})",
+            "marches": int(len(known)), "avec_consideration": int(known.sum()),
+            "heures": float(other.period_work_contracts["heures_periode"].sum()),
+            "beneficiaires": people, "population": pop,
+            "pour_10000": people / pop * 1e4 if pop else float("nan"),
+        })
+    table = pd.DataFrame(rows)
+    table["part"] = table["avec_consideration"] / table["marches"].where(table["marches"] > 0)
+    table["ic_bas"], table["ic_haut"] = wilson_interval(table["avec_consideration"], table["marches"])
+    table = table[["territoire", "marches", "avec_consideration", "part", "ic_bas", "ic_haut",
+                   "heures", "beneficiaires", "pour_10000"]]
+    region = table.iloc[[0]]
+    table = pd.concat([table.iloc[1:], region], ignore_index=True)
+    shown = report.table(
+        table, "departements_compares",
+        f"Les départements comparés ({scope.period.label_fr})",
+        people=("beneficiaires",), derived={"pour_10000": "beneficiaires",
+                                            "heures": "beneficiaires"},
+        percent=("part", "ic_bas", "ic_haut"),
+        integers=("marches", "avec_consideration", "heures", "beneficiaires"),
+        decimals={"pour_10000": 1},
+        columns={"territoire": "Territoire", "marches": "Marchés (statut connu)",
+                 "avec_consideration": "Avec considération sociale", "part": "Part",
+                 "ic_bas": "IC 95 % bas", "ic_haut": "IC 95 % haut",
+                 "heures": "Heures d'insertion", "beneficiaires": "Bénéficiaires",
+                 "pour_10000": "Bénéficiaires pour 10 000 hab."},
+        notes=["Marchés : lieu d'exécution (DECP) ; heures et bénéficiaires : lieu de l'opération "
+               "(suivi des clauses). Une personne ayant travaillé dans deux départements compte "
+               "dans chacun : la ligne régionale n'est pas la somme des départements."])
+    share = table.iloc[:-1].assign(code=list(config.DEPARTEMENTS),
+                                   part_pct=lambda f: f["part"] * 100)
+    figure = maps.choropleth(
+        share.set_index("code"), "part_pct", level="departement",
+        title=f"Part des marchés avec considération sociale ({scope.period.label_fr})",
+        legend_title="Part des marchés", unit="\u00a0%", decimals=1, annotate=True, n_classes=4,
+        source="Source : DECP.") if share["part"].notna().any() else None
+    out = [shown]
+    if figure is not None:
+        out.append(report.figure(
+            figure,
+            alt=("Carte des huit départements d'Île-de-France colorés selon la part des marchés "
+                 "notifiés comportant une considération sociale ; la valeur est écrite sur "
+                 "chaque département."),
+            caption=(f"Part des marchés notifiés ({scope.period.label_fr}) avec au moins une "
+                     "considération sociale, par département d'exécution. Source : DECP.")))
+    return out
+
+
+def beneficiary_map(scope, report) -> list:
+    """Beneficiaries of the period per 10 000 inhabitants, by commune of residence."""
+    counts = _residence_counts(scope)
+    layer = maps.commune_layer(territory=scope.territory)
+    in_scope = counts.reindex(layer["code"]).dropna()
+    if in_scope.sum() == 0:
+        return [Markdown("Aucun bénéficiaire résidant dans le territoire sur la période.")]
+    population = layer.set_index("code")["population"]
+    rates = maps.rate_per_10000(in_scope, population.reindex(in_scope.index), k=report.k)
+    figure = maps.choropleth(
+        rates, "taux_10000", level="commune", territory=scope.territory, secret="secret",
+        k=report.k, title=f"Bénéficiaires pour 10 000 habitants — {scope.name}",
+        legend_title="Bénéficiaires\npour 10 000 hab.", unit="", decimals=1,
+        scheme="quantiles", n_classes=5, source=SOURCE_TRACKING)
+    hidden = int(rates["secret"].sum())
+    out = [report.figure(
+        figure,
+        alt=(f"Carte des communes de {scope.name} colorées selon le nombre de bénéficiaires des "
+             "clauses sociales pour 10 000 habitants, en cinq classes ; communes sans "
+             "bénéficiaire en gris, communes sous secret statistique hachurées."),
+        caption=(f"Bénéficiaires de la période ({scope.period.label_fr}) par commune de "
+                 f"résidence, pour 10 000 habitants. {number_fr(hidden)} commune(s) sous secret "
+                 f"statistique (moins de {report.k} bénéficiaires, ou permettant de le "
+                 "recalculer). " + SOURCE_TRACKING))]
+    if scope.is_region:
+        data = layer.merge(rates, left_on="code", right_index=True, how="left")
+        data["secret"] = data["secret"].fillna(False).astype(bool)
+        out.append(maps.interactive_map(
+            data, "taux_10000", tooltip=["nom", "taux_10000", "effectif"],
+            aliases={"nom": "Commune", "taux_10000": "Pour 10 000 hab.",
+                     "effectif": "Bénéficiaires"},
+            secret="secret", people_columns=("effectif",), k=report.k,
+            title=f"Bénéficiaires pour 10 000 habitants ({scope.period.label_fr})",
+            legend_title="Pour 10 000 hab.",
+            alt="Carte interactive des communes : survoler une commune affiche son taux.",
+            caption=("Carte interactive : survoler une commune affiche le nombre de bénéficiaires "
+                     "et le taux pour 10 000 habitants (« s » : secret statistique).")))
+    return out
+
+
+def structures_map(scope, report) -> list:
+    """Insertion and disability structures by commune (organisations: no secrecy needed)."""
+    per_commune = coverage.structures_per_inhabitant(scope.structures, scope.communes,
+                                                     level="commune")
+    if per_commune["structures"].sum() == 0:
+        return [Markdown(f"Aucune structure d'insertion recensée dans {scope.name}.")]
+    figure = maps.proportional_symbols(
+        per_commune.set_index("code"), "structures", level="commune", territory=scope.territory,
+        title=f"Structures d'insertion et du handicap — {scope.name}",
+        legend_title="Structures", source="Source : annuaires des SIAE, EA et ESAT.")
+    by_type = coverage.structures_per_inhabitant(scope.structures, scope.communes)
+    type_columns = [c for c in by_type.columns if c.startswith("structures_")]
+    by_type = by_type.loc[by_type["code"].isin(scope.departements)]
+    by_type["nom"] = by_type["code"].map(config.territory_name)
+    return [
+        report.figure(
+            figure,
+            alt=(f"Carte de {scope.name} : un cercle par commune ayant au moins une structure "
+                 "d'insertion, d'aire proportionnelle au nombre de structures."),
+            caption=("Structures d'insertion par l'activité économique, entreprises adaptées et "
+                     "ESAT, par commune (aire des cercles proportionnelle au nombre). Source : "
+                     "annuaires des structures.")),
+        report.table(
+            by_type[["nom", "population", "structures", "pour_10000", *type_columns]],
+            "structures_par_departement",
+            f"Structures d'insertion et du handicap par département, {scope.name}",
+            integers=("population", "structures", *type_columns), decimals={"pour_10000": 2},
+            columns={"nom": "Département", "population": "Population",
+                     "structures": "Structures", "pour_10000": "Pour 10 000 hab.",
+                     **{c: c.removeprefix("structures_") for c in type_columns}}),
+    ]
+
+
+def white_zones(scope, report) -> list:
+    """Communes where beneficiaries live with no structure within 10 km."""
+    table = coverage.white_zones(scope.beneficiaries, scope.structures, scope.communes)
+    blank = table.loc[table["zone_blanche"]]
+    if blank.empty:
+        return [Markdown(f"Aucune zone blanche : chaque commune de résidence de bénéficiaires a "
+                         f"une structure à moins de {coverage.DEFAULT_DISTANCE_KM:g} km.")]
+    shown = blank[["nom", "departement", "population", "beneficiaires", "distance_km"]].head(15)
+    return [
+        Markdown(f"{number_fr(len(blank))} commune(s) de résidence de bénéficiaires n'ont "
+                 f"aucune structure d'insertion à moins de {coverage.DEFAULT_DISTANCE_KM:g} km "
+                 "(distance entre communes). Les quinze plus peuplées en bénéficiaires :"),
+        report.table(
+            shown, "zones_blanches",
+            f"Zones blanches : communes sans structure à moins de "
+            f"{coverage.DEFAULT_DISTANCE_KM:g} km ({scope.period.label_fr})",
+            people=("beneficiaires",), integers=("population", "beneficiaires"),
+            decimals={"distance_km": 1},
+            columns={"nom": "Commune", "departement": "Département", "population": "Population",
+                     "beneficiaires": "Bénéficiaires résidents",
+                     "distance_km": "Structure la plus proche (km)"}),
+    ]
+
+
+def residence_work(scope, report) -> list:
+    """Where beneficiaries live and where they work, by département."""
+    table = coverage.residence_versus_work(scope.beneficiaries, scope.period_work_contracts,
+                                           scope.table("operations"), scope.communes)
+    matrix = table.pivot_table(index="departement_residence", columns="departement_travail",
+                               values="beneficiaires", aggfunc="sum", fill_value=0)
+    matrix.columns.name = None
+    matrix = matrix.reset_index().rename(columns={"departement_residence": "residence"})
+    people = [c for c in matrix.columns if c != "residence"]
+    return [report.table(
+        matrix, "residence_travail",
+        f"Bénéficiaires par département de résidence (lignes) et de travail (colonnes), "
+        f"{scope.period.label_fr}",
+        people=people, integers=tuple(people),
+        columns={"residence": "Résidence \\ travail"})]
+
+
+METHOD = f"""- **Territoire des bénéficiaires** : une personne compte dans le territoire où se trouve
+  l'opération sur laquelle elle a travaillé (lieu de l'opération saisi par les facilitateurs) ; les
+  cartes de résidence utilisent sa commune de résidence. Paris est compté comme une commune.
+- **Taux pour 10 000 habitants** : bénéficiaires de la période résidant dans la commune, rapportés à
+  sa population municipale (INSEE). Les cartes montrent des taux, pas des effectifs bruts, pour ne
+  pas confondre densité de population et recours aux clauses.
+- **Secret statistique** : une commune comptant moins de *k* bénéficiaires est hachurée, ainsi que
+  les communes qui permettraient de la retrouver par différence avec le total du département.
+- **Zones blanches** : communes de résidence de bénéficiaires sans structure d'insertion (SIAE, EA,
+  ESAT) à moins de {coverage.DEFAULT_DISTANCE_KM:g} km, distance entre points représentatifs des
+  communes en Lambert-93.
+- Les structures sont des organisations : elles sont comptées sans secret statistique."""
+
+
+def method(scope=None, report=None) -> list:
+    return [Markdown(METHOD)]

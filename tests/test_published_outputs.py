@@ -1,0 +1,144 @@
+"""Every published cell respects the small-cell rule: a scan of all HTML, CSV and XLSX outputs.
+
+The scan reads the outputs as a reader would get them, not the objects that made them: each HTML
+table declares its people columns (``data-people``), each report's record lists its tables and
+their people columns, and a column whose header names people must be declared as such.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from analysis import config, disclosure
+
+pytestmark = pytest.mark.slow
+
+#: Headers that count people: if a table has one, it must be declared (and so protected).
+_PEOPLE = re.compile(r"b[ée]n[ée]ficiaire|participant|personne|salari[ée]", re.I)
+#: ... unless the header names a share, a rate, an interval or an amount per person.
+_NOT_A_COUNT = re.compile(r"^(part|taux|heures|ic |moyenne|m[ée]diane|dur[ée]e)|%|pour 10|par b",
+                          re.I)
+
+
+class _PeopleHeader:
+    @staticmethod
+    def search(header: str) -> bool:
+        return bool(_PEOPLE.search(header)) and not _NOT_A_COUNT.search(header.strip())
+
+
+PEOPLE_HEADER = _PeopleHeader()
+
+
+class Tables(HTMLParser):
+    """Every ``<table>`` of a page: its attributes, header and rows as text."""
+
+    def __init__(self):
+        super().__init__()
+        self.tables: list[dict] = []
+        self._cell: list[str] | None = None
+        self._row: list[str] | None = None
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "table":
+            self.tables.append({"attrs": dict(attrs), "rows": []})
+        elif tag == "tr" and self.tables:
+            self._row = []
+        elif tag in ("td", "th") and self._row is not None:
+            self._cell = []
+
+    def handle_endtag(self, tag):
+        if tag in ("td", "th") and self._cell is not None:
+            self._row.append("".join(self._cell).strip())
+            self._cell = None
+        elif tag == "tr" and self._row is not None:
+            self.tables[-1]["rows"].append(self._row)
+            self._row = None
+
+    def handle_data(self, data):
+        if self._cell is not None:
+            self._cell.append(data)
+
+
+def _number(text: str) -> float | None:
+    """A French-formatted number as published (« 1 234 », « 12,5 % ») or None."""
+    cleaned = re.sub(r"[\s\u202f\u00a0%]", "", str(text)).replace(",", ".")
+    try:
+        return float(cleaned)
+    except ValueError:
+        return None
+
+
+def _outputs() -> tuple[list[Path], list[Path], list[Path]]:
+    reports = config.paths().reports
+    html = [p for p in reports.rglob("*.html") if "_executed" not in p.parts]
+    return html, sorted(reports.rglob("*.csv")), sorted(reports.rglob("*.xlsx"))
+
+
+def test_the_scan_has_something_to_scan(rendered_suite):
+    html, csv, xlsx = _outputs()
+    assert len(html) >= 10 and len(csv) >= 20 and len(csv) == len(xlsx)
+
+
+def test_no_small_cell_in_any_html_table(rendered_suite):
+    k = config.suppression_k()
+    html, _, _ = _outputs()
+    checked = 0
+    for page in html:
+        parser = Tables()
+        parser.feed(page.read_text(encoding="utf-8"))
+        for table in parser.tables:
+            if not table["rows"]:
+                continue
+            header, *rows = table["rows"]
+            declared = [c for c in table["attrs"].get("data-people", "").split("|") if c]
+            undeclared = [h for h in header if PEOPLE_HEADER.search(h) and h not in declared]
+            assert not undeclared, (page, undeclared)
+            for column in declared:
+                position = header.index(column)
+                for row in rows:
+                    value = _number(row[position]) if position < len(row) else None
+                    assert value is None or value == 0 or value >= k, (page, column, row)
+                    checked += 1
+    assert checked > 0
+
+
+def _published_tables(rendered_suite):
+    for record_path in config.paths().reports.rglob("*.json"):
+        if "_executed" in record_path.parts:
+            continue
+        record = json.loads(record_path.read_text(encoding="utf-8"))
+        folder = record_path.parent / f"{record['slug']}_tableaux"
+        for table in record.get("tables", []):
+            yield folder, table
+
+
+def test_no_small_cell_in_any_csv_or_xlsx(rendered_suite):
+    k = config.suppression_k()
+    people_tables = 0
+    for folder, table in _published_tables(rendered_suite):
+        csv = pd.read_csv(folder / f"{table['name']}.csv", sep=";", decimal=",",
+                          encoding="utf-8-sig", dtype=str)
+        xlsx = pd.read_excel(folder / f"{table['name']}.xlsx", sheet_name="Tableau", engine="openpyxl")
+        for frame, kind in ((csv, "csv"), (xlsx, "xlsx")):
+            undeclared = [c for c in frame.columns
+                          if PEOPLE_HEADER.search(str(c)) and c not in table["people"]]
+            assert not undeclared, (folder, table["name"], kind, undeclared)
+            numeric = frame.apply(lambda col: pd.to_numeric(
+                col.astype(str).str.replace(",", ".", regex=False), errors="coerce"))
+            violations = disclosure.scan_for_small_cells(numeric, table["people"], k=k)
+            assert violations == [], (folder, table["name"], kind, violations[:5])
+        people_tables += bool(table["people"])
+    assert people_tables >= 5
+
+
+def test_every_csv_and_xlsx_is_a_recorded_table(rendered_suite):
+    _, csv, xlsx = _outputs()
+    recorded = {(folder / f"{t['name']}").as_posix() for folder, t in _published_tables(rendered_suite)}
+    assert {p.with_suffix("").as_posix() for p in csv} == recorded
+    assert {p.with_suffix("").as_posix() for p in xlsx} == recorded
