@@ -90,8 +90,8 @@ def recovery_sets(session_dir: Path) -> dict[int, tuple[Path, dict]]:
             for seed, folder in folders.items()}
 
 
-#: The report suite rendered once per session: the région's annual report and the six thematic
-#: notebooks, a département's sheet for a year and for a quarter.
+#: The report suite rendered once per session: the région's annual report, the six thematic
+#: notebooks and the eight départements' sheets for a year; one sheet for a quarter.
 SUITE_PERIOD = "2025"
 SUITE_QUARTER = "2025-T2"
 
@@ -101,8 +101,7 @@ def rendered_suite(small_warehouse):
     """``(summary of the yearly run, summary of the quarterly run)`` on the small warehouse."""
     from analysis import reporting
 
-    yearly = reporting.render(territories=["11", "93"], period=SUITE_PERIOD, jobs=2,
-                              progress=False)
+    yearly = reporting.render(period=SUITE_PERIOD, jobs=2, progress=False)
     quarterly = reporting.render(territories=["93"], period=SUITE_QUARTER, jobs=1,
                                  progress=False)
     return yearly, quarterly

@@ -142,3 +142,30 @@ def test_every_csv_and_xlsx_is_a_recorded_table(rendered_suite):
     recorded = {(folder / f"{t['name']}").as_posix() for folder, t in _published_tables(rendered_suite)}
     assert {p.with_suffix("").as_posix() for p in csv} == recorded
     assert {p.with_suffix("").as_posix() for p in xlsx} == recorded
+
+
+def _read(path: Path) -> pd.DataFrame:
+    return pd.read_csv(path, sep=";", decimal=",", encoding="utf-8-sig", dtype=str)
+
+
+def test_a_differencing_attack_across_territories_reports_fails(rendered_suite):
+    """Subtract the eight départements' sheets from the région's report, table by table."""
+    k = config.suppression_k()
+    folder = config.paths().reports / "2025"
+    region = json.loads((folder / "11" / "rapport_annuel.json").read_text(encoding="utf-8"))
+    sheet = json.loads((folder / "93" / "fiche_departementale.json").read_text(encoding="utf-8"))
+    shared = {t["name"]: t for t in region["tables"] if t["people"]}
+    attacked = 0
+    for table in sheet["tables"]:
+        if table["name"] not in shared:
+            continue
+        total = _read(folder / "11" / "rapport_annuel_tableaux" / f"{table['name']}.csv")
+        first = min(list(total.columns).index(c) for c in table["people"])
+        key = list(total.columns[:first])
+        parts = [_read(folder / d / "fiche_departementale_tableaux" / f"{table['name']}.csv")
+                 .set_index(key) for d in config.DEPARTEMENTS]
+        violations = disclosure.check_differencing(total.set_index(key), parts, table["people"],
+                                                   k=k)
+        assert violations == [], (table["name"], violations[:5])
+        attacked += 1
+    assert attacked >= 5

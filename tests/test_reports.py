@@ -88,7 +88,8 @@ def test_the_suite_renders_every_report(rendered_suite):
     assert yearly.failures == [] and quarterly.failures == []
     done = {(r.job.period.label, r.job.territory, r.job.spec.slug) for r in yearly.results}
     themes = {s.slug for s in reporting.REPORTS if s.theme}
-    assert done == ({(SUITE_PERIOD, "11", "rapport_annuel"), (SUITE_PERIOD, "93", "fiche_departementale")}
+    assert done == ({(SUITE_PERIOD, "11", "rapport_annuel")}
+                    | {(SUITE_PERIOD, d, "fiche_departementale") for d in config.DEPARTEMENTS}
                     | {(SUITE_PERIOD, "11", slug) for slug in themes})
     assert [(r.job.period.label, r.job.spec.slug) for r in quarterly.results] == \
         [(SUITE_QUARTER, "fiche_departementale")]

@@ -117,8 +117,9 @@ class Report:
                 ) -> disclosure.ProtectedTable | None:
         """Disclosure control of ``frame`` at this report's threshold (None when no people column).
 
-        ``family(code)`` computes the same table for another territory: the région's and the eight
-        départements' tables are then protected together (:func:`disclosure.protect_related`), so
+        ``family(code)`` computes the same table for another territory, rows labelled by the same
+        index (the categories): the région's and the eight départements' tables are then
+        protected together (:func:`disclosure.protect_related`), so
         that no one can be found by subtracting the départements' reports from the région's. Every
         report computes the same joint suppression, whichever territory it is for.
         """
@@ -128,19 +129,16 @@ class Report:
         counts = _counts(frame, people)
         if family is None:
             return disclosure.protect(counts, people, k=self.k, margins=margins, derived=derived)
-        key = [c for c in frame.columns
-               if c not in people and not pd.api.types.is_numeric_dtype(frame[c])]
-        if not key:
-            raise ValueError("tableau de famille sans colonne de catégorie : clé introuvable")
+        # Rows are matched across territories by their index labels (the categories).
+        if not frame.index.is_unique:
+            raise ValueError("tableau de famille : les lignes doivent avoir des étiquettes uniques")
         tables = {code: (counts if code == self.territory else _counts(family(code), people))
-                  .set_index(key) for code in config.TERRITORIES}
+                  for code in config.TERRITORIES}
         total = tables.pop(config.REGION_CODE)
         protected_total, parts = disclosure.protect_related(
             total, tables, people, k=self.k, margins=margins, derived=derived, overlapping=True)
         own = protected_total if self.is_region else parts[self.territory]
-        table = own.table.reset_index()[list(frame.columns)]
-        mask = own.mask.reset_index(drop=True)
-        primary = own.primary.reset_index(drop=True)
+        table, mask, primary = own.table, own.mask, own.primary
         return disclosure.ProtectedTable(table=table, mask=mask, primary=primary, k=own.k)
 
     def table(self, frame: pd.DataFrame, name: str, caption: str, *,

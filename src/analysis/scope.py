@@ -37,8 +37,14 @@ class Scope:
         self._tables = dict(tables or {})
 
     def sibling(self, territory: str) -> Scope:
-        """The same period for another territory, sharing the tables already loaded."""
-        return Scope(territory, self.period, tables=self._tables)
+        """The same period for another territory, sharing the tables already loaded (memoised)."""
+        territory = str(territory)
+        if territory == self.territory:
+            return self
+        siblings = self._tables.setdefault(("siblings", self.period), {})
+        if territory not in siblings:
+            siblings[territory] = Scope(territory, self.period, tables=self._tables)
+        return siblings[territory]
 
     # --- raw tables ------------------------------------------------------------------------------
 

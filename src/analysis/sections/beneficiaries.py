@@ -85,6 +85,9 @@ NOTE_HIDDEN_SHARES = ("Parts non publiées : le nombre de non-renseignés est co
 
 def people(scope) -> pd.DataFrame:
     """The period's beneficiaries with their residence département and young-low-qualified flag."""
+    cached = scope.__dict__.get("_beneficiary_people")
+    if cached is not None:
+        return cached
     frame = scope.beneficiaries.copy()
     frame["departement_residence"] = residence_departement(frame, scope.table("communes"))
     young = frame["tranche_age"].eq("moins_de_26") & frame["diplome"].isin(LOW_QUALIFICATION)
@@ -92,7 +95,15 @@ def people(scope) -> pd.DataFrame:
              & frame["diplome"].ne("inconnu"))
     frame["jeune_peu_qualifie"] = pd.Series(np.where(young, "oui", "non"), index=frame.index,
                                             dtype="string").where(known)
+    scope.__dict__["_beneficiary_people"] = frame
     return frame
+
+
+def family(scope, variable: str):
+    """The same profile block for any territory: the région and its départements are protected
+    together, so that no one is found by subtracting the départements' sheets from the région's
+    report (:meth:`analysis.publish.Report.protect`)."""
+    return lambda code: profile_block(people(scope.sibling(code)), variable)
 
 
 def _values(frame: pd.DataFrame, variable: str) -> pd.Series:
@@ -145,11 +156,14 @@ PROFILE_DERIVED = {c: "beneficiaires" for c in ("part", "ic_bas", "ic_haut", "he
                                                  "part_heures")}
 
 
-def protected_block(report, frame: pd.DataFrame, variable: str):
-    """(block, protected): shares set to missing when the unknown row is hidden."""
+def protected_block(report, frame: pd.DataFrame, variable: str, scope=None):
+    """(block, protected): shares set to missing when the unknown row is hidden.
+
+    With ``scope``, the block is protected with the same block of every other territory."""
     block = profile_block(frame, variable)
     protected = report.protect(block, ("beneficiaires",), derived=PROFILE_DERIVED,
-                               margins=Margins(total_row=TOTAL))
+                               margins=Margins(total_row=TOTAL),
+                               family=family(scope, variable) if scope is not None else None)
     unknown = OUTSIDE if variable == "departement_residence" else UNKNOWN
     if protected.mask.at[unknown, "beneficiaires"]:
         block.loc[:, list(SHARES)] = np.nan
@@ -189,7 +203,7 @@ def key_figures(scope, report) -> list:
                ("jeune_peu_qualifie", "oui",
                 "des bénéficiaires ont moins de 26 ans et sont peu qualifiés"))
     for variable, value, text in figures:
-        block, protected = protected_block(report, frame, variable)
+        block, protected = protected_block(report, frame, variable, scope)
         shown = share_text(block, protected, value)
         if shown:
             report.key_figure(text, shown[0], shown[1] + " ; parmi les bénéficiaires renseignés")
@@ -225,7 +239,7 @@ def profile_table(scope, report) -> list:
         return [Markdown(f"Aucun bénéficiaire sur la période ({scope.period.label_fr}).")]
     out = []
     for variable in PROFILE_VARIABLES:
-        block, _ = protected_block(report, frame, variable)
+        block, _ = protected_block(report, frame, variable, scope)
         notes = [NOTE_HIDDEN_SHARES] if block.attrs.get("shares_hidden") else [NOTE_SHARES]
         if variable == "tranche_age":
             notes.append("Âge à l'entrée dans le parcours, pas pendant la période.")
@@ -242,7 +256,7 @@ def profile_table(scope, report) -> list:
             f"{VARIABLES_FR[variable]} des bénéficiaires ({scope.period.label_fr}), {scope.name}",
             people=("beneficiaires",), derived=PROFILE_DERIVED, margins=Margins(total_row=TOTAL),
             percent=SHARES, integers=("beneficiaires", "heures"), columns=COLUMNS_FR,
-            notes=notes))
+            notes=notes, family=family(scope, variable)))
     return out
 
 
@@ -259,7 +273,7 @@ def profile_chart(scope, report) -> list:
     fig, axes = plt.subplots(3, 2, figsize=(10, 10.5))
     omitted = 0
     for ax, variable in zip(axes.ravel(), variables):
-        block, protected = protected_block(report, frame, variable)
+        block, protected = protected_block(report, frame, variable, scope)
         rows = block.drop(index=[TOTAL, UNKNOWN], errors="ignore")
         keep = ~protected.mask.loc[rows.index, "part"] & rows["part"].notna()
         omitted += int((~keep & rows["beneficiaires"].gt(0)).sum())

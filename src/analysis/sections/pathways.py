@@ -231,24 +231,51 @@ def _publish(report, values: pd.DataFrame, mask: pd.DataFrame, name: str, captio
 
 def _protect_blocks(report, frame: pd.DataFrame, block: str, total_key: str,
                     people: Sequence[str], margins: Margins,
-                    derived: dict | None) -> tuple[pd.DataFrame, pd.DataFrame]:
+                    derived: dict | None, family=None, label: str = "modalite",
+                    ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Protect each block of ``frame`` (rows sharing ``frame[block]``) with the total row.
 
     The total row (``frame[block] == total_key``, exactly one) is the sum of every block's rows:
     each block is protected with it as its ``total_row``; a total cell hidden in one block is hidden
     in all (hiding more never reveals more). Returns the masked values and the mask.
+
+    ``family(code)``: the same frame for another territory; each block is then protected with
+    the same block of the région and of every département (rows matched on ``block`` and
+    ``label``), so that subtracting the départements' sheets from the région's report reveals
+    no one.
     """
     frame = frame.reset_index(drop=True)
     is_total = frame[block] == total_key
     total_index = frame.index[is_total][0]
     masks = []
     total_masks = []
+    others = {}
+    if family is not None:
+        for code in config.TERRITORIES:
+            if code != report.territory:
+                other = family(code).reset_index(drop=True)
+                others[code] = other.set_index([block, label])
     for key in frame.loc[~is_total, block].unique():
         rows = frame.loc[is_total | (frame[block] == key)]
-        protected = report.protect(rows, people, derived=derived,
-                                   margins=Margins(total_row=total_index,
-                                                   row_total=margins.row_total,
-                                                   nested=margins.nested))
+        if family is None:
+            protected = report.protect(rows, people, derived=derived,
+                                       margins=Margins(total_row=total_index,
+                                                       row_total=margins.row_total,
+                                                       nested=margins.nested))
+        else:
+            keyed = rows.set_index([block, label])
+            total_label = keyed.index[list(rows.index).index(total_index)]
+            part = {code: other.loc[(other.index.get_level_values(0) == key)
+                                    | (other.index.get_level_values(0) == total_key)]
+                    for code, other in others.items()}
+            protected = report.protect(
+                keyed, people, derived=derived,
+                margins=Margins(total_row=total_label, row_total=margins.row_total,
+                                nested=margins.nested),
+                family=lambda code, part=part: part[code])
+            protected = type(protected)(
+                table=protected.table.set_axis(rows.index), mask=protected.mask.set_axis(rows.index),
+                primary=protected.primary.set_axis(rows.index), k=protected.k)
         masks.append(protected.mask.drop(index=total_index))
         total_masks.append(protected.mask.loc[[total_index]])
     if not masks:
@@ -420,21 +447,26 @@ def _unknown_note(row: dict, k: int) -> str:
             "exclues des parts.")
 
 
+def _durable_by_group(scope) -> pd.DataFrame:
+    """Exits, known situations and durable jobs by group (exit year, sex, age…), total first."""
+    by = [g for g in GROUPS_FR if g != "ensemble"]
+    dist = distribution(scope, by)
+    durable = dist.loc[dist["situation"] == "emploi_durable",
+                       ["groupe", "modalite", "sorties", "inconnues", "connues", "effectif"]]
+    return durable.rename(columns={"effectif": "emploi_durable"}).reset_index(drop=True)
+
+
 def outcomes_table(scope, report) -> list:
     """The overall distribution, then durable employment by group (exit year, sex, age…)."""
     out = situations_table(scope, report)
     if _too_few(scope, report):
         return out
-    by = [g for g in GROUPS_FR if g != "ensemble"]
-    dist = distribution(scope, by)
-    durable = dist.loc[dist["situation"] == "emploi_durable",
-                       ["groupe", "modalite", "sorties", "inconnues", "connues", "effectif"]]
-    durable = durable.rename(columns={"effectif": "emploi_durable"}).reset_index(drop=True)
+    durable = _durable_by_group(scope)
     values, mask = _protect_blocks(
         report, durable, "groupe", "ensemble",
         people=("sorties", "inconnues", "connues", "emploi_durable"),
         margins=Margins(row_total="sorties", nested=(("connues", ("emploi_durable",)),)),
-        derived=None)
+        derived=None, family=lambda code: _durable_by_group(scope.sibling(code)))
     connues = durable["connues"].astype(float)
     part = durable["emploi_durable"].astype(float) / connues.where(connues > 0)
     low, high = wilson_interval(durable["emploi_durable"], durable["connues"])
