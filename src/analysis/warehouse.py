@@ -266,14 +266,15 @@ def _read_source(source: str, files: list[Path], raw: Path, today: date, progres
         tables, quarantine, accounting_rows = read_decp(files, raw, today, progress)
     elif source == "tracking":
         folders = sorted({p.parent for p in files})
-        result = tracking.read_all(folders, raw, key, _commune_codes())
+        result = tracking.read_all(folders, raw, key, _commune_codes(), today=today)
         tables, quarantine, accounting_rows = result.tables, result.quarantine, result.accounting
     else:
         reader = {"acheteurs": buyers.read, "grand_paris": grand_paris.read,
                   "structures": structures.read}[source]
         frames = []
         for path in files:
-            extra = (_commune_codes(),) if source == "structures" else ()
+            extra = ((_commune_codes(),) if source == "structures"
+                     else (today,) if source == "grand_paris" else ())
             frame, acc = reader(path, raw, quarantine, *extra)
             frames.append(frame)
             accounting_rows.append(acc)

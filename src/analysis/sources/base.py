@@ -17,6 +17,18 @@ REJECT_COLUMNS = ["source", "file", "record", "rule", "message"]
 ACCOUNTING_COLUMNS = ["source", "file", "read", "kept", "rejected", "merged"]
 
 
+#: Longest message kept in the quarantine: a cell of megabytes is not echoed whole.
+MAX_MESSAGE = 500
+
+
+def shorten(message: str, limit: int = MAX_MESSAGE) -> str:
+    """``message``, cut to ``limit`` characters with the length it had."""
+    message = str(message)
+    if len(message) <= limit:
+        return message
+    return f"{message[:limit]}… (message tronqué, {len(message)} caractères)"
+
+
 class SourceFileError(Exception):
     """A whole file cannot be read (not the expected format, wrong encoding, missing columns).
 
@@ -25,7 +37,7 @@ class SourceFileError(Exception):
 
     def __init__(self, path: Path | str, problem: str):
         self.path = str(path)
-        self.problem = problem
+        self.problem = problem = shorten(problem)
         super().__init__(f"{self.path}: {problem}")
 
 
@@ -49,11 +61,11 @@ class Quarantine:
 
     def reject(self, source: str, file: str, record: object, rule: str, message: str) -> None:
         """Quarantine a record: it will not reach the warehouse."""
-        self.rejects.append(Reject(source, file, str(record), rule, message))
+        self.rejects.append(Reject(source, file, str(record), rule, shorten(message)))
 
     def warn(self, source: str, file: str, record: object, rule: str, message: str) -> None:
         """Keep a record but report an anomaly in it."""
-        self.warnings.append(Reject(source, file, str(record), rule, message))
+        self.warnings.append(Reject(source, file, str(record), rule, shorten(message)))
 
     def extend(self, other: "Quarantine") -> None:
         self.rejects.extend(other.rejects)

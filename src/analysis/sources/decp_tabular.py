@@ -74,6 +74,8 @@ def read_decp_table(path: Path | str, today: date | None = None,
     frame = read_frame(path)
     result = DecpFile(path=str(path), communes=communes)
     frame["_line"] = range(2, len(frame) + 2)
+    if frame.empty:  # a header and no row: nothing to read (agg would not give a Series)
+        return result
     keys = frame[["acheteur_id", "id"]].astype(str).agg("\u241f".join, axis=1)
     present = [c for c in FIELDS if c in frame.columns]
     suppliers = [c for c in SUPPLIER if c in frame.columns]

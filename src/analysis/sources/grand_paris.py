@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import pandas as pd
@@ -27,13 +28,16 @@ COLUMNS = {
 REQUIRED = ["lot", "date_notification", "heures_travail", "heures_insertion_realisees"]
 
 
-def read(path: Path, raw_root: Path, quarantine: Quarantine) -> tuple[pd.DataFrame, dict]:
-    """Read ``contrats_grand_paris.csv``; returns the table and its accounting row."""
+def read(path: Path, raw_root: Path, quarantine: Quarantine,
+         today: date | None = None) -> tuple[pd.DataFrame, dict]:
+    """Read ``contrats_grand_paris.csv``; returns the table and its accounting row (``today``:
+    dates after it are reported as improbable; default the real date)."""
     table = open_csv_table(path, raw_root, quarantine, SOURCE, COLUMNS, REQUIRED)
     f = table.frame
     notified, bad_date = parse_dates(f["date_notification"])
     table.reject(notified.isna(), "date de notification invalide",
                  lambda r: f"« {r['date_notification']} » illisible")
+    table.plausible_dates(notified, "date_notification", today)
     numbers = {}
     for column in ("heures_travail", "heures_insertion_prevues", "heures_insertion_realisees",
                    "montant", "montant_pme"):

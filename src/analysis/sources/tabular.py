@@ -4,6 +4,7 @@ and parsing French dates and numbers, with every failure naming the file and the
 from __future__ import annotations
 
 import json
+from datetime import date
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +18,8 @@ from .base import Quarantine, SourceFileError
 MAPPINGS = Path(__file__).parent / "mappings"
 ENCODINGS = ("utf-8-sig", "cp1252")
 DELIMITERS = (";", ",", "\t", "|")
+#: Dates before this day are reported as improbable (the schemas' rule, with the file's line).
+FIRST_PLAUSIBLE_DAY = pd.Timestamp("2000-01-01")
 
 
 @dataclass
@@ -45,6 +48,10 @@ def read_csv(path: Path) -> tuple[pd.DataFrame, str]:
     raw = path.read_bytes()
     if not raw.strip():
         raise SourceFileError(path, "fichier vide")
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in raw[:4096]:
+        # Windows-1252 would "decode" UTF-16 (or a binary file) into garbage headers.
+        raise SourceFileError(path, "encodage non reconnu (UTF-16 ou fichier binaire ; "
+                              "UTF-8 ou Windows-1252 attendu)")
     for encoding in ENCODINGS:
         try:
             text = raw.decode(encoding)
@@ -53,23 +60,51 @@ def read_csv(path: Path) -> tuple[pd.DataFrame, str]:
             continue
     else:  # cp1252 leaves a few bytes undefined
         raise SourceFileError(path, "encodage non reconnu (ni UTF-8 ni Windows-1252)")
+    if not text.strip():
+        raise SourceFileError(path, "fichier vide (pas même une ligne d'en-tête)")
     delimiter = _sniff_delimiter(text.split("\n", 1)[0])
     try:
         from io import StringIO
 
+        # header=None: pandas would rename a repeated header ("X", "X.1") and hide it.
         frame = pd.read_csv(StringIO(text), sep=delimiter, dtype=str, keep_default_na=False,
-                            na_values=[], skipinitialspace=False)
+                            na_values=[], skipinitialspace=False, header=None)
     except (pd.errors.ParserError, ValueError) as exc:
         raise SourceFileError(path, f"CSV illisible : {exc}") from exc
-    return frame, encoding
+    return _promote_header(frame), encoding
+
+
+def _promote_header(frame: pd.DataFrame) -> pd.DataFrame:
+    """The first row as the header, cells as read (repeated names kept, for :func:`canonical`)."""
+    if frame.empty:
+        return frame
+    names = ["" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v)
+             for v in frame.iloc[0]]
+    names = [name or f"Unnamed: {i}" for i, name in enumerate(names)]
+    body = frame.iloc[1:].reset_index(drop=True)
+    body.columns = names
+    return body
+
+
+def _xlsx_engine() -> str:
+    """``calamine`` (Rust, about ten times faster on large exports) when it is installed, else
+    ``openpyxl``: pandas gives the same cells with both (whole numbers as ints, dates as
+    datetimes)."""
+    try:
+        import python_calamine  # noqa: F401
+    except ImportError:
+        return "openpyxl"
+    return "calamine"
 
 
 def read_xlsx(path: Path) -> dict[str, pd.DataFrame]:
     """Every sheet of a workbook, cells as read (dates stay dates)."""
     try:
-        return pd.read_excel(path, sheet_name=None, dtype=object, engine="openpyxl")
-    except Exception as exc:  # openpyxl raises many types for a broken workbook
+        book = pd.read_excel(path, sheet_name=None, dtype=object, engine=_xlsx_engine(),
+                             header=None)
+    except Exception as exc:  # openpyxl and calamine raise many types for a broken workbook
         raise SourceFileError(path, f"classeur XLSX illisible : {type(exc).__name__}: {exc}") from exc
+    return {name: _promote_header(frame) for name, frame in book.items()}
 
 
 def canonical(frame: pd.DataFrame, columns: dict[str, str], required: list[str], where: str) -> pd.DataFrame:
@@ -89,10 +124,13 @@ def canonical(frame: pd.DataFrame, columns: dict[str, str], required: list[str],
         raise SourceFileError(
             where, "colonne(s) obligatoire(s) absente(s) : "
             + ", ".join(f"« {wanted.get(c, c)} »" for c in missing))
+    absent = [header for header, column in columns.items() if column not in renamed.columns]
     for column in columns.values():
         if column not in renamed.columns:
             renamed[column] = None
-    return renamed[list(dict.fromkeys(columns.values()))]
+    out = renamed[list(dict.fromkeys(columns.values()))].copy()
+    out.attrs["absent_columns"] = absent  # reported by CheckedTable, never silently empty
+    return out
 
 
 def text(series: pd.Series) -> pd.Series:
@@ -137,6 +175,7 @@ def parse_decimals(series: pd.Series) -> tuple[pd.Series, pd.Series]:
                .str.replace(",", ".", regex=False))
     cleaned = cleaned.mask(cleaned == "")
     numbers = pd.to_numeric(cleaned, errors="coerce").astype("Float64")
+    numbers = numbers.mask(numbers.isin([np.inf, -np.inf]))  # "1e400", "inf": not a number of hours
     return numbers, cleaned.notna() & numbers.isna()
 
 
@@ -161,6 +200,24 @@ class CheckedTable:
         self.rejected = 0
         self.merged = 0
         self.q = quarantine
+        for header in sheet.frame.attrs.get("absent_columns", []):
+            quarantine.warn(source, sheet.name, "en-tête", "colonne absente",
+                            f"colonne « {header} » absente du fichier : valeur manquante sur "
+                            f"toutes ses lignes ({self.read})")
+
+    def plausible_dates(self, dates: pd.Series, column: str, today: date | None,
+                        years_after: int = 0) -> None:
+        """Report (keep) rows whose date is before 2000 or after ``today`` + ``years_after``
+        years: a typo (1900, 2099) or a number read as an Excel serial (« 2022 » → 1905)."""
+        from datetime import date as _date
+
+        last = pd.Timestamp(today or _date.today()) + pd.DateOffset(years=years_after)
+        dates = dates.reindex(self.frame.index)
+        odd = dates.notna() & ((dates < FIRST_PLAUSIBLE_DAY) | (dates > last))
+        self.warn(odd, "date improbable",
+                  lambda r: f"{column} « {r[column]} » lue comme le "
+                            f"{dates[r.name]:%d/%m/%Y} : hors de la période plausible "
+                            f"(01/01/2000 – {last:%d/%m/%Y})")
 
     def reject(self, mask: pd.Series, rule: str, message: Callable[[pd.Series], str]) -> None:
         mask = mask.fillna(False).astype(bool)
@@ -191,7 +248,7 @@ class CheckedTable:
 
         values = text(self.frame[column])
         self.frame[column] = values
-        bad = ~values.fillna("").map(siret_valid)
+        bad = ~values.fillna("").map(siret_valid).astype(bool)  # bool even with no rows
         if warn_only:
             self.warn(bad & values.notna(), rule, message)
         else:

@@ -10,6 +10,7 @@ bands. Every row is kept, merged (exact duplicate) or quarantined with its rule.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 import pandas as pd
@@ -90,7 +91,7 @@ def read_sheets(folder: Path, raw_root: Path, mapping: dict) -> dict[str, Sheet]
 
 
 def _participants(table: CheckedTable, coordination: str, key: bytes, communes: set[str],
-                  vocab: dict) -> pd.DataFrame:
+                  vocab: dict, today: date | None = None) -> pd.DataFrame:
     f = table.frame
     f["participant_raw"] = text(f["participant_raw"])
     table.reject(f["participant_raw"].isna(), "identifiant participant obligatoire",
@@ -115,6 +116,7 @@ def _participants(table: CheckedTable, coordination: str, key: bytes, communes: 
     entered, bad_entered = parse_dates(f["date_entree"])
     table.warn(bad_born, "date de naissance illisible", lambda r: "date de naissance illisible")
     table.warn(bad_entered, "date d'entrée illisible", lambda r: f"« {r['date_entree']} » illisible")
+    table.plausible_dates(entered, "date_entree", today)
     age = (entered - born).dt.days / 365.25
     band = pd.Series(pd.NA, index=f.index, dtype="string")
     for low, high, label in AGE_BANDS:
@@ -138,7 +140,8 @@ def _participants(table: CheckedTable, coordination: str, key: bytes, communes: 
     return out
 
 
-def _operations(table: CheckedTable, coordination: str, communes: set[str], vocab: dict) -> pd.DataFrame:
+def _operations(table: CheckedTable, coordination: str, communes: set[str], vocab: dict,
+                today: date | None = None) -> pd.DataFrame:
     f = table.frame
     f["operation_code"] = text(f["operation_code"])
     table.reject(f["operation_code"].isna(), "code opération obligatoire",
@@ -151,6 +154,8 @@ def _operations(table: CheckedTable, coordination: str, communes: set[str], voca
     start, bad_start = parse_dates(f["date_debut"])
     end, bad_end = parse_dates(f["date_fin"])
     table.warn(bad_start | bad_end, "date d'opération illisible", lambda r: "date illisible")
+    table.plausible_dates(start, "date_debut", today, years_after=10)
+    table.plausible_dates(end, "date_fin", today, years_after=10)
     planned, bad_planned = parse_decimals(f["heures_prevues"])
     done, bad_done = parse_decimals(f["heures_realisees"])
     table.warn(bad_planned | bad_done | (planned < 0) | (done < 0), "heures d'opération invalides",
@@ -183,7 +188,7 @@ def _operations(table: CheckedTable, coordination: str, communes: set[str], voca
 
 
 def _work_contracts(table: CheckedTable, coordination: str, key: bytes, known_participants: set,
-                    known_operations: set, vocab: dict) -> pd.DataFrame:
+                    known_operations: set, vocab: dict, today: date | None = None) -> pd.DataFrame:
     f = table.frame
     f["participant_raw"] = text(f["participant_raw"])
     f["operation_code"] = text(f["operation_code"])
@@ -210,6 +215,8 @@ def _work_contracts(table: CheckedTable, coordination: str, key: bytes, known_pa
         _vocabulary(table, column, vocab[column], label)
     f = table.frame
     start, end = start[f.index], end[f.index]
+    table.plausible_dates(start, "date_debut", today, years_after=10)
+    table.plausible_dates(end, "date_fin", today, years_after=10)
     hours = parse_decimals(f["heures"])[0]
     return pd.DataFrame({
         "participant_id": pseudonymise(f["participant_raw"], coordination, key),
@@ -254,7 +261,7 @@ def _outcomes(table: CheckedTable, coordination: str, key: bytes, known_particip
 
 
 def read_coordination(folder: Path, raw_root: Path, key: bytes, communes: set[str],
-                      mapping: dict | None = None) -> TrackingResult:
+                      mapping: dict | None = None, today: date | None = None) -> TrackingResult:
     """Read one coordination's export folder (``tracking/<dep>/``).
 
     Raises
@@ -269,12 +276,12 @@ def read_coordination(folder: Path, raw_root: Path, key: bytes, communes: set[st
     result = TrackingResult()
     q = result.quarantine
     parts = CheckedTable(sheets["participants"], q, SOURCE)
-    participants = _participants(parts, coordination, key, communes, vocab)
+    participants = _participants(parts, coordination, key, communes, vocab, today)
     ops = CheckedTable(sheets["operations"], q, SOURCE)
-    operations = _operations(ops, coordination, communes, vocab)
+    operations = _operations(ops, coordination, communes, vocab, today)
     contracts_t = CheckedTable(sheets["work_contracts"], q, SOURCE)
     contracts = _work_contracts(contracts_t, coordination, key, set(parts.frame["participant_raw"]),
-                                set(ops.frame["operation_code"]), vocab)
+                                set(ops.frame["operation_code"]), vocab, today)
     # An operation's realised hours should equal the sum of its work contracts' hours.
     totals = contracts.groupby("operation_id")["heures"].sum()
     recorded = operations.set_index("operation_id")["heures_realisees"]
@@ -299,12 +306,12 @@ def read_coordination(folder: Path, raw_root: Path, key: bytes, communes: set[st
 
 
 def read_all(folders: list[Path], raw_root: Path, key: bytes, communes: set[str],
-             mapping: dict | None = None) -> TrackingResult:
+             mapping: dict | None = None, today: date | None = None) -> TrackingResult:
     """Read every coordination and concatenate their tables."""
     combined = TrackingResult()
     parts: dict[str, list[pd.DataFrame]] = {t: [] for t in TABLES}
     for folder in folders:
-        one = read_coordination(folder, raw_root, key, communes, mapping)
+        one = read_coordination(folder, raw_root, key, communes, mapping, today)
         for name, frame in one.tables.items():
             parts[name].append(frame)
         combined.quarantine.extend(one.quarantine)

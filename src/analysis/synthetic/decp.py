@@ -96,6 +96,9 @@ DEFECTS = {
     "empty_considerations": 0.005,   # "considerationsSociales": [] : unknown as well
 }
 
+DEFECT_NAMES = list(DEFECTS)
+DEFECT_RATES = np.array(list(DEFECTS.values()))
+
 #: Median amount of the Société des grands projets' works contracts (Grand Paris Express lots).
 SGP_WORKS_MEDIAN = 15_000_000
 
@@ -203,6 +206,23 @@ def _procedure(rng: np.random.Generator, amount: float, sector: str) -> str:
     if draw < 0.97:
         return "Procédure avec négociation"
     return "Dialogue compétitif"
+
+
+def _cdf(p: np.ndarray) -> np.ndarray:
+    """Cumulative probabilities, computed from ``p`` exactly as ``Generator.choice`` does."""
+    cdf = p.cumsum()
+    cdf /= cdf[-1]
+    return cdf
+
+
+def _share(weights: np.ndarray) -> np.ndarray:
+    return weights / weights.sum()
+
+
+def _weighted(rng: np.random.Generator, cdf: np.ndarray) -> int:
+    """``int(rng.choice(len(cdf), p=p))`` for ``cdf = _cdf(p)``: the same draw, a fraction of
+    the cost (``choice`` re-validates ``p`` at every call)."""
+    return int(cdf.searchsorted(rng.random(), side="right"))
 
 
 def kinds_of(record: dict) -> list:
@@ -318,7 +338,11 @@ def generate(out: Path, seed: int = config.DEFAULT_SEED, first_year: int = 2018,
 
         communes = commune_table()
     communes = communes[communes["type"] == "COM"]
-    by_dep = {dep: (g["code_insee"].to_numpy(), g["population_municipale"].to_numpy(float))
+    # Weighted draws are made as ``Generator.choice(n, p=...)`` makes them (one ``random()`` then
+    # a search in the normalised cumulative weights), with the cumulative weights computed once:
+    # the same draws, without re-checking the weights on every contract.
+    by_dep = {dep: (g["code_insee"].to_numpy(),
+                    _cdf(_share(g["population_municipale"].to_numpy(float))))
               for dep, g in communes.groupby("departement")}
     root = np.random.SeedSequence(seed)
     buyer_list = buyers(np.random.default_rng(root.spawn(1)[0]))
@@ -327,6 +351,7 @@ def generate(out: Path, seed: int = config.DEFAULT_SEED, first_year: int = 2018,
     sector_names = list(SECTORS)
     sector_w = np.array([SECTORS[s][3] for s in sector_names])
     sector_w = sector_w / sector_w.sum()
+    sector_cdf = _cdf(sector_w)
     deps = list(config.DEPARTEMENTS)
 
     counts = {k: 0 for k in DEFECTS} | {"contracts": 0, "records_published": 0}
@@ -349,13 +374,13 @@ def generate(out: Path, seed: int = config.DEFAULT_SEED, first_year: int = 2018,
             n = int(rng.poisson(per_year * scale * growth))
             records = pending.pop(buyer.siret, [])
             for seq in range(n):
-                sector = sector_names[int(rng.choice(len(sector_names), p=sector_w))]
+                sector = sector_names[_weighted(rng, sector_cdf)]
                 cpv, ccag, sector_effect, _, median = SECTORS[sector]
                 if buyer.kind == "sgp" and sector == "travaux":
                     median = SGP_WORKS_MEDIAN  # Grand Paris Express lots
                 dep = buyer.departement or deps[int(rng.integers(0, len(deps)))]
-                codes, pops = by_dep[dep]
-                commune = str(codes[int(rng.choice(len(codes), p=pops / pops.sum()))])
+                codes, commune_cdf = by_dep[dep]
+                commune = str(codes[_weighted(rng, commune_cdf)])
                 eta = levels[year] + type_effect + sector_effect + DEPARTEMENT_EFFECTS[dep]
                 social = bool(rng.random() < _sigmoid(eta))
                 amount = round(float(median * math.exp(rng.normal(0, 1.15))), 2)
@@ -399,7 +424,8 @@ def generate(out: Path, seed: int = config.DEFAULT_SEED, first_year: int = 2018,
                 social_count += social
                 light.append((f"{buyer.siret}_{ident}", buyer.siret, buyer.name, buyer.kind, dep,
                               year, sector, social, notified, amount))
-                draws = {name: rng.random() < rate for name, rate in DEFECTS.items()}
+                # One draw per defect, in DEFECTS order (the same numbers as one random() each).
+                draws = dict(zip(DEFECT_NAMES, (rng.random(len(DEFECT_NAMES)) < DEFECT_RATES).tolist()))
                 if draws["modification"]:
                     counts["modification"] += 1
                     mods = []

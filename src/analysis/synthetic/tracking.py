@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import functools
 import math
+import re
 from datetime import date, datetime
 from pathlib import Path
 
@@ -1084,32 +1085,131 @@ def _write_csv(path: Path, frame: pd.DataFrame, date_columns: list[str], encodin
 
 
 def _write_xlsx(path: Path, sheets: list[tuple[str, pd.DataFrame, list[str]]]) -> None:
+    """Write the sheets as one workbook, in xlsxwriter's constant-memory layout.
+
+    xlsxwriter writes the workbook around the data (styles, properties, header rows); the data
+    rows are then written straight into each sheet's XML, column by column, in the exact form
+    xlsxwriter gives them (inline strings, ``%.16G`` numbers, the column's date style), which is
+    several times faster than a ``write_row`` per row. Cells of any other type make the whole
+    workbook go through xlsxwriter instead (:func:`_write_xlsx_slow`): the bytes are the same.
+    """
+    import zipfile
+
+    prepared = [(name, columns, rows) for name, columns, rows in
+                ((name, list(frame.columns), _xlsx_rows(frame, date_columns))
+                 for name, frame, date_columns in sheets)]
+    with atomic_path(path, suffix=".xlsx") as tmp:
+        try:
+            bodies = [_xlsx_sheet_body(columns, rows, dates)
+                      for (_, columns, rows), (_, _, dates) in zip(prepared, sheets)]
+        except _NotPlain:
+            _write_xlsx_slow(tmp, prepared, sheets)
+            return
+        skeleton = tmp.with_name(tmp.name + ".skeleton")
+        try:
+            # The workbook without data rows: header rows, column styles, properties.
+            _write_xlsx_slow(skeleton, [(name, columns, []) for name, columns, _ in prepared],
+                             sheets)
+            with zipfile.ZipFile(skeleton) as source, \
+                    zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as target:
+                for info in source.infolist():
+                    data = source.read(info)
+                    match = _SHEET_PART.fullmatch(info.filename)
+                    if match:
+                        body, last_row = bodies[int(match.group(1)) - 1]
+                        data = _splice_rows(data, body, last_row)
+                    target.writestr(info, data)
+        finally:
+            skeleton.unlink(missing_ok=True)
+
+
+def _xlsx_rows(frame: pd.DataFrame, date_columns: list[str]) -> list[list]:
+    """The cells of ``frame`` as xlsxwriter is handed them: dates as Excel serial numbers,
+    missing values as ``None``."""
+    data = frame.astype(object)
+    for column in date_columns:
+        days = frame[column].to_numpy(dtype=np.int64)
+        serial = (days + _EXCEL_EPOCH_OFFSET).astype(float).astype(object)
+        serial[days == _NO_DATE] = None
+        data[column] = serial
+    data = data.where(frame.notna(), None)
+    return data.to_numpy(dtype=object).tolist()
+
+
+def _write_xlsx_slow(path: Path, prepared: list[tuple[str, list, list]],
+                     sheets: list[tuple[str, pd.DataFrame, list[str]]]) -> None:
     import xlsxwriter
 
-    with atomic_path(path, suffix=".xlsx") as tmp:
-        workbook = xlsxwriter.Workbook(str(tmp), {"constant_memory": True,
-                                                  "strings_to_numbers": False,
-                                                  "strings_to_formulas": False,
-                                                  "strings_to_urls": False})
-        workbook.set_properties({"created": XLSX_CREATED, "author": "analysis.synthetic.tracking"})
-        date_format = workbook.add_format({"num_format": "dd/mm/yyyy"})
-        for name, frame, date_columns in sheets:
-            sheet = workbook.add_worksheet(name)
-            columns = list(frame.columns)
-            for column in date_columns:
-                position = columns.index(column)
-                sheet.set_column(position, position, 12, date_format)
-            sheet.write_row(0, 0, columns)
-            data = frame.astype(object)
-            for column in date_columns:
-                days = frame[column].to_numpy(dtype=np.int64)
-                serial = (days + _EXCEL_EPOCH_OFFSET).astype(float).astype(object)
-                serial[days == _NO_DATE] = None
-                data[column] = serial
-            data = data.where(frame.notna(), None)
-            for number, row in enumerate(data.to_numpy(dtype=object).tolist(), start=1):
-                sheet.write_row(number, 0, row)
-        workbook.close()
+    workbook = xlsxwriter.Workbook(str(path), {"constant_memory": True,
+                                              "strings_to_numbers": False,
+                                              "strings_to_formulas": False,
+                                              "strings_to_urls": False})
+    workbook.set_properties({"created": XLSX_CREATED, "author": "analysis.synthetic.tracking"})
+    date_format = workbook.add_format({"num_format": "dd/mm/yyyy"})
+    for (name, columns, rows), (_, _, date_columns) in zip(prepared, sheets):
+        sheet = workbook.add_worksheet(name)
+        for column in date_columns:
+            position = columns.index(column)
+            sheet.set_column(position, position, 12, date_format)
+        sheet.write_row(0, 0, columns)
+        for number, row in enumerate(rows, start=1):
+            sheet.write_row(number, 0, row)
+    workbook.close()
+
+
+class _NotPlain(Exception):
+    """A cell the fast XLSX path does not write (it is left to xlsxwriter)."""
+
+
+_SHEET_PART = re.compile(r"xl/worksheets/sheet(\d+)\.xml")
+#: What xlsxwriter escapes as ``_xHHHH_`` (control characters, non-characters, the escape itself).
+_XLSX_SPECIAL = re.compile(r"[\x00-\x1f\ufffe\uffff]|_x[0-9a-fA-F]{4}_")
+
+
+def _xlsx_sheet_body(columns: list, rows: list[list], date_columns: list[str]) -> tuple[bytes, int]:
+    """The ``<row>`` elements of the data rows (from the second row), and the last row written."""
+    from xlsxwriter.utility import xl_col_to_name
+
+    letters = [xl_col_to_name(i) for i in range(len(columns))]
+    styles = [' s="1"' if c in date_columns else "" for c in columns]
+    out: list[str] = []
+    last = 1
+    for number, row in enumerate(rows, start=2):
+        cells = []
+        for letter, style, value in zip(letters, styles, row):
+            kind = value.__class__
+            if value is None or (kind is str and not value):
+                continue
+            if kind is str:
+                if _XLSX_SPECIAL.search(value):
+                    raise _NotPlain
+                preserve = ' xml:space="preserve"' if (value[0].isspace() or value[-1].isspace()) \
+                    else ""
+                if "&" in value or "<" in value or ">" in value:
+                    value = value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+                cells.append(f'<c r="{letter}{number}"{style} t="inlineStr"><is><t{preserve}>'
+                             f"{value}</t></is></c>")
+            elif kind is float or kind is int:
+                if kind is float and (value != value or value in (math.inf, -math.inf)):
+                    raise _NotPlain
+                cells.append(f'<c r="{letter}{number}"{style}><v>{value:.16G}</v></c>')
+            else:
+                raise _NotPlain
+        if cells:
+            out.append(f'<row r="{number}">' + "".join(cells) + "</row>")
+            last = number
+    return "".join(out).encode("utf-8"), last
+
+
+def _splice_rows(sheet_xml: bytes, body: bytes, last_row: int) -> bytes:
+    """Put the data rows after the header row and widen ``<dimension>`` to the last row."""
+    head, sep, tail = sheet_xml.partition(b"</sheetData>")
+    if not sep:
+        raise ValueError("feuille XLSX sans <sheetData>")
+    head = re.sub(rb'<dimension ref="([A-Z]+1:[A-Z]+)1"/>',
+                  lambda m: b'<dimension ref="' + m.group(1) + str(last_row).encode() + b'"/>',
+                  head, count=1)
+    return head + body + sep + tail
 
 
 # --- Entry point -----------------------------------------------------------------------------------
