@@ -30,6 +30,19 @@ DECP_EXAMPLES = FIXTURES / "decp" / "official"
 TODAY = date(2026, 11, 23)
 
 
+@pytest.fixture(autouse=True)
+def _restore_suppression_threshold():
+    """``open_report`` sets the threshold for its process (a kernel's): undo it after a test."""
+    saved = {name: os.environ.get(name) for name in
+             ("OBSERVATOIRE_SUPPRESSION_K", "OBSERVATOIRE_SUPPRESSION_K_FLOOR")}
+    yield
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
 def pytest_sessionfinish(session, exitstatus):
     shutil.rmtree(_SESSION_DIR, ignore_errors=True)
 

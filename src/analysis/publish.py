@@ -282,6 +282,8 @@ class Report:
             "tables": [t.__dict__ for t in self.tables],
             "warehouse": {"built_at": manifest.get("built_at"),
                           "inputs": len(manifest.get("inputs", [])),
+                          "sources": input_versions(manifest),
+                          "code_version": manifest.get("code_version"),
                           "fingerprint": warehouse_fingerprint(manifest)},
         }
 
@@ -298,6 +300,26 @@ def _counts(frame: pd.DataFrame, people: Sequence[str]) -> pd.DataFrame:
     for column in people:
         counts[column] = pd.to_numeric(counts[column]).fillna(0).round().astype("int64")
     return counts
+
+
+def input_versions(manifest: dict) -> dict:
+    """Per source: files, bytes and one SHA-256 over the files' own SHA-256 (sorted by path).
+
+    Two reports with the same digests were made from byte-identical input files."""
+    import hashlib
+
+    grouped: dict[str, list[dict]] = {}
+    for entry in manifest.get("inputs", []):
+        grouped.setdefault(entry.get("source", "?"), []).append(entry)
+    versions = {}
+    for source, entries in sorted(grouped.items()):
+        digest = hashlib.sha256()
+        for entry in sorted(entries, key=lambda e: e.get("file", "")):
+            digest.update(f"{entry.get('file')}\0{entry.get('sha256')}\n".encode())
+        versions[source] = {"files": len(entries),
+                            "bytes": int(sum(e.get("bytes", 0) for e in entries)),
+                            "sha256": digest.hexdigest()}
+    return versions
 
 
 def warehouse_fingerprint(manifest: dict) -> str:

@@ -286,6 +286,9 @@ def run_job(job: Job, reports: Path | None = None, fingerprint: str | None = Non
                 f"période {job.period.label}, {_where(exc, executed)} : {exc.ename}: {exc.evalue} "
                 f"— notebook exécuté conservé : {executed}") from None
         notebook = nbformat.read(executed, as_version=4)
+        for cell in notebook.cells:  # papermill gives its cell a random id: same inputs, same page
+            if "injected-parameters" in cell.metadata.get("tags", []):
+                cell["id"] = "injected-parameters"
         title = f"{job.spec.title} — {name} — {job.period.label_fr}"
         notebook.metadata["title"] = title
         write_text(staging / f"{job.spec.slug}.html", export_html(notebook, title))

@@ -23,7 +23,7 @@ from ..indicators.hours import LOW_QUALIFICATION
 from ..plots import PALETTE, apply_style, percent_fr
 from ..present import number_fr
 from ..stats import wilson_interval
-from .hours import TOTAL, UNKNOWN, hours_words
+from .hours import TOTAL, UNKNOWN
 
 #: French labels of the values, in the order tables show them.
 LABELS: dict[str, dict[str, str]] = {

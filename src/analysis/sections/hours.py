@@ -21,7 +21,7 @@ from ..indicators.hours import FTE_HOURS
 from ..indicators.training import SECTORS
 from ..plots import PALETTE, apply_style, percent_fr
 from ..present import number_fr
-from ..stats import ratio_of_sums, wilson_interval
+from ..stats import ratio_of_sums
 
 #: Legal modalities of the operations, French labels (legal basis in the code de la commande
 #: publique).

@@ -16,7 +16,6 @@ covariate has at least *k* people, *k* events and *k* non-events.
 
 from __future__ import annotations
 
-import html
 import warnings
 import weakref
 from collections.abc import Callable, Sequence

@@ -20,7 +20,7 @@ from IPython.display import Markdown
 from ..present import datetime_fr, number_fr
 from ..plots import PALETTE, apply_style, percent_fr
 from ..stats import wilson_interval
-from .provenance import SOURCES_FR, _date
+from .provenance import _date
 
 #: Short French names of the sources, for tables.
 SOURCES_SHORT = {

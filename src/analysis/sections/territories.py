@@ -11,8 +11,7 @@ import pandas as pd
 from IPython.display import Markdown
 
 from .. import config, maps
-from ..indicators import coverage, progression
-from ..plots import percent_fr
+from ..indicators import coverage
 from ..present import number_fr
 from ..stats import wilson_interval
 
