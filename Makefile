@@ -12,7 +12,7 @@ DATA_STAMP := $(SYNTHETIC)/.complete
 GENERATOR := $(wildcard src/analysis/synthetic/*.py) data/raw/reference/communes_idf.parquet
 PYTEST_ARGS ?=
 
-.PHONY: help setup data build reports test lab reference calibration dictionary clean
+.PHONY: help setup data build reports test lab reference calibration dictionary clean bench
 
 help: ## list the targets
 	@echo "Observatoire des clauses sociales — cibles :"
@@ -54,6 +54,9 @@ calibration: data ## write docs/calibration.md (published targets vs the generat
 
 dictionary: setup ## rewrite docs/data_dictionary.md from the pandera schemas
 	$(BIN)/observatoire dictionary
+
+bench: setup ## benchmarks (ingest, build, rendering, scale-10 pipeline) → docs/performance.md; BENCH_FULL=1: 3 runs of everything
+	$(BIN)/python -m benchmarks.run $(if $(BENCH_FULL),--full,)
 
 clean: ## remove generated data, the warehouse and the reports (keeps .venv)
 	rm -rf $(SYNTHETIC) data/processed/warehouse data/processed/builds data/processed/.warehouse*
