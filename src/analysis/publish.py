@@ -178,16 +178,30 @@ class Report:
             ``family(territory code)``: the same table for another territory, to protect the
             région and its départements together (see :meth:`protect`).
         """
-        if any(name == t.name for t in self.tables):
-            raise ValueError(f"tableau publié deux fois dans {self.slug} : {name}")
         protected = self.protect(frame, people, derived=derived, margins=margins, family=family)
         values = protected.table if protected is not None else frame.copy()
         mask = (protected.mask.reindex(columns=values.columns, fill_value=False)
                 if protected is not None
                 else pd.DataFrame(False, index=values.index, columns=values.columns))
-        headers = {c: (columns or {}).get(c, c) for c in values.columns}
-        all_notes = list(notes) + (protected.notes() if protected is not None else [])
+        return self.publish_protected(values, mask, name, caption, people=people,
+                                      percent=percent, integers=integers, decimals=decimals,
+                                      columns=columns, notes=notes)
 
+    def publish_protected(self, values: pd.DataFrame, mask: pd.DataFrame, name: str,
+                          caption: str, *, people: Sequence[str] = (),
+                          percent: Sequence[str] = (), integers: Sequence[str] = (),
+                          decimals: Mapping[str, int] | None = None,
+                          columns: Mapping[str, str] | None = None,
+                          notes: Sequence[str] = ()) -> HTML:
+        """Publish a table already through disclosure control: ``mask`` says which cells are
+        secret (for tables protected piece by piece, e.g. blocks sharing a total row). The
+        secrecy footnote is added when a cell is masked; otherwise as :meth:`table`."""
+        if any(name == t.name for t in self.tables):
+            raise ValueError(f"tableau publié deux fois dans {self.slug} : {name}")
+        mask = mask.reindex(index=values.index, columns=values.columns,
+                            fill_value=False).fillna(False).astype(bool)
+        headers = {c: (columns or {}).get(c, c) for c in values.columns}
+        all_notes = list(notes) + ([disclosure.footnote(self.k)] if mask.to_numpy().any() else [])
         shown = self._formatted(values, mask, percent, integers, decimals or {})
         self._write_files(values, mask, headers, percent, name, caption, all_notes)
         self.tables.append(PublishedTable(

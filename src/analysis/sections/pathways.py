@@ -24,13 +24,12 @@ import numpy as np
 import pandas as pd
 from IPython.display import HTML, Markdown
 
-from .. import config, disclosure
+from .. import config
 from ..disclosure import Margins
 from ..indicators import employment, training
 from ..indicators import pathways as pw
 from ..plots import PALETTE, apply_style, percent_fr
 from ..present import number_fr
-from ..publish import PublishedTable
 from ..stats import wilson_interval
 
 #: French labels of the contract types (canonical values of ``type_contrat``).
@@ -212,20 +211,9 @@ def _publish(report, values: pd.DataFrame, mask: pd.DataFrame, name: str, captio
     total row (the « Ensemble » of each breakdown) is protected block by block here, then published
     through the report's own formatting and files.
     """
-    if any(name == t.name for t in report.tables):
-        raise ValueError(f"tableau publié deux fois dans {report.slug} : {name}")
-    mask = mask.reindex(index=values.index, columns=values.columns, fill_value=False).astype(bool)
-    headers = {c: (columns or {}).get(c, c) for c in values.columns}
-    all_notes = list(notes) + ([disclosure.footnote(report.k)] if mask.to_numpy().any() else [])
-    shown = report._formatted(values, mask, percent, integers, {})
-    report._write_files(values, mask, headers, percent, name, caption, all_notes)
-    report.tables.append(PublishedTable(
-        name=name, caption=caption, columns=[headers[c] for c in values.columns],
-        people=[headers[c] for c in people], suppressed=int(mask.to_numpy().sum()),
-        rows=len(values)))
-    report._save()
-    return HTML(report._table_html(shown.rename(columns=headers), name, caption, all_notes,
-                                   [headers[c] for c in people]))
+    return report.publish_protected(values, mask, name, caption, people=people,
+                                    percent=percent, integers=integers, columns=columns,
+                                    notes=notes)
 
 
 def _protect_blocks(report, frame: pd.DataFrame, block: str, total_key: str,
