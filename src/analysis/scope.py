@@ -9,8 +9,9 @@
   operation's territory; a beneficiary of the period is a participant with at least one work
   contract active in it in the territory; hours are prorated by days over the period (as
   :mod:`analysis.indicators.hours` does over years);
-* **outcomes** to the beneficiaries whose last insertion contract ended in the period's history
-  and who worked in the territory;
+* **outcomes** to the participants who worked in the territory (the window of exits a report
+  counts — last contract ended in the period's history — is applied by
+  :func:`analysis.sections.pathways.population`);
 * **Grand Paris** contracts to the works located in the territory's départements.
 
 Every indicator of :mod:`analysis.indicators` takes these frames as they are.
