@@ -35,15 +35,12 @@ from ..identifiers import siret_valid
 from ..io import write_text
 from .ids import invalid_siret, siret
 
-#: Published national share of contracts with a social consideration, by notification year
-#: (OECP census; 2018 and 2024-2025 have no published figure: interpolated / extended, stated).
+#: National share of contracts with a social consideration, by notification year: the published
+#: OECP figures (:data:`analysis.config.NATIONAL_SHARE`), and for the years without one an
+#: interpolation or an assumption, stated.
 YEAR_SHARE = {
     2018: (0.115, "interpolé entre 2013 (6,1 %) et 2019 (12,5 %)"),
-    2019: (0.125, "weka.fr"),
-    2020: (0.121, "EGF BTP"),
-    2021: (0.125, "EGF BTP"),
-    2022: (0.223, "Le Moniteur"),
-    2023: (0.187, "Le Moniteur"),
+    **config.NATIONAL_SHARE,
     2024: (0.205, "hypothèse : reprise de la hausse vers l'objectif 2025"),
     2025: (0.225, "hypothèse : reprise de la hausse vers l'objectif 2025"),
 }
