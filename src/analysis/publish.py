@@ -134,12 +134,10 @@ class Report:
             raise ValueError("tableau de famille : les lignes doivent avoir des étiquettes uniques")
         tables = {code: (counts if code == self.territory else _counts(family(code), people))
                   for code in config.TERRITORIES}
-        total = tables.pop(config.REGION_CODE)
-        protected_total, parts = disclosure.protect_related(
-            total, tables, people, k=self.k, margins=margins, derived=derived, overlapping=True)
+        protected_total, parts = _protect_family(tables, people, self.k, margins, derived)
         own = protected_total if self.is_region else parts[self.territory]
-        table, mask, primary = own.table, own.mask, own.primary
-        return disclosure.ProtectedTable(table=table, mask=mask, primary=primary, k=own.k)
+        return disclosure.ProtectedTable(table=own.table.copy(), mask=own.mask.copy(),
+                                         primary=own.primary.copy(), k=own.k)
 
     def table(self, frame: pd.DataFrame, name: str, caption: str, *,
               people: Sequence[str] = (),
@@ -306,6 +304,39 @@ class Report:
             return
         write_text(self.output_dir / f"{self.slug}.json",
                    json.dumps(self.record(), ensure_ascii=False, indent=1, sort_keys=True))
+
+
+#: Joint protections already computed in this process, by the content of the tables and the
+#: rule: the région's report and the eight sheets protect the same family and get the same answer,
+#: so a kernel that renders several of them computes it once.
+_FAMILIES: dict[bytes, tuple] = {}
+_FAMILIES_KEPT = 512
+
+
+def _family_key(tables: Mapping[str, pd.DataFrame], people, k, margins, derived) -> bytes:
+    import hashlib
+
+    digest = hashlib.sha256(repr((list(people), k, margins, sorted((derived or {}).items())))
+                            .encode())
+    for code, table in tables.items():
+        digest.update(repr((code, list(table.columns), [str(t) for t in table.dtypes],
+                            list(table.index))).encode())
+        digest.update(pd.util.hash_pandas_object(table, index=False).to_numpy().tobytes())
+    return digest.digest()
+
+
+def _protect_family(tables: dict[str, pd.DataFrame], people, k, margins, derived) -> tuple:
+    """:func:`disclosure.protect_related` of the région's table and its départements' tables,
+    memoised on their content (the result is shared: callers copy what they keep)."""
+    key = _family_key(tables, people, k, margins, derived)
+    if key not in _FAMILIES:
+        if len(_FAMILIES) >= _FAMILIES_KEPT:
+            _FAMILIES.pop(next(iter(_FAMILIES)))
+        parts = dict(tables)
+        total = parts.pop(config.REGION_CODE)
+        _FAMILIES[key] = disclosure.protect_related(
+            total, parts, people, k=k, margins=margins, derived=derived, overlapping=True)
+    return _FAMILIES[key]
 
 
 def _counts(frame: pd.DataFrame, people: Sequence[str]) -> pd.DataFrame:

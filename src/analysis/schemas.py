@@ -35,6 +35,7 @@ import pandera.pandas as pa
 from pandera.errors import SchemaErrors
 
 from . import config
+from .frames import isin
 from .identifiers import LA_POSTE_SIREN
 from .io import write_text
 from .privacy import ID_LENGTH
@@ -156,13 +157,7 @@ def _valid_siret(values: pd.Series) -> pd.Series:
     return pd.Series(result, index=values.index, dtype=bool)
 
 
-def _isin(values: pd.Series, reference: Iterable) -> np.ndarray:
-    """``values.isin(reference)`` through a hash table (Arrow-backed strings' own ``isin`` converts
-    the reference value by value, which is slow for large references)."""
-    if not isinstance(reference, pd.Series):
-        reference = pd.Series(list(reference), dtype=object)
-    known = pd.unique(reference.to_numpy(dtype=object))
-    return pd.Series(values.to_numpy(dtype=object), dtype=object).isin(known).to_numpy(dtype=bool)
+_isin = isin  # the shared hash-table ``isin`` (see :mod:`analysis.frames`)
 
 
 def _known_commune(values: pd.Series) -> pd.Series:

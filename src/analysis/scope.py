@@ -24,28 +24,74 @@ from functools import cached_property
 import pandas as pd
 
 from . import config
+from .frames import isin
 from .indicators import progression
 from .periods import Period
 
 
-class Scope:
-    """A territory and a period, over the warehouse in force (or given tables)."""
+#: The tables and scopes of the warehouse in force, shared by every :class:`Scope` made without
+#: tables in this process: a kernel that renders several reports in turn loads each table once and
+#: computes each (territory, period) once. Keyed by the warehouse's identity (its resolved folder
+#: and its manifest's inode, size and time): a new build is a new folder, so nothing stale is read.
+_SHARED: dict[tuple, dict] = {}
 
-    def __init__(self, territory: str, period: str | Period, tables: dict | None = None):
+
+def _warehouse_identity() -> tuple:
+    import os
+
+    from .warehouse import MANIFEST, WAREHOUSE
+
+    paths = config.paths()
+    folder = paths.processed / WAREHOUSE
+    try:
+        stat = os.stat(folder / MANIFEST)
+    except OSError:  # no warehouse: the first table load says so, in French
+        return (str(folder), None, str(paths.communes))
+    return (os.path.realpath(folder), stat.st_ino, stat.st_size, stat.st_mtime_ns,
+            str(paths.communes))
+
+
+def shared_tables() -> dict:
+    """The table store shared by the scopes of the warehouse in force (older ones are dropped)."""
+    key = _warehouse_identity()
+    if key not in _SHARED:
+        _SHARED.clear()
+        _SHARED[key] = {}
+    return _SHARED[key]
+
+
+class Scope:
+    """A territory and a period, over the warehouse in force (or given tables).
+
+    ``Scope(territory, period)`` returns the same object for the same territory and period while
+    the warehouse in force is the same (its frames are computed once per process); scopes made
+    from given ``tables`` are new each time. Frames a scope returns must not be modified in place.
+    """
+
+    def __new__(cls, territory: str, period: str | Period, tables: dict | None = None):
         config.territory_name(territory)
-        self.territory = str(territory)
-        self.period = Period.parse(period)
-        self._tables = dict(tables or {})
+        period = Period.parse(period)
+        if tables is not None:
+            return cls._make(str(territory), period, dict(tables))
+        store = shared_tables()
+        return store.get(("siblings", period), {}).get(str(territory)) or cls._make(
+            str(territory), period, store)
+
+    @classmethod
+    def _make(cls, territory: str, period: Period, store: dict) -> Scope:
+        scope = super().__new__(cls)
+        scope.territory, scope.period, scope._tables = territory, period, store
+        store.setdefault(("siblings", period), {}).setdefault(territory, scope)
+        return scope
 
     def sibling(self, territory: str) -> Scope:
         """The same period for another territory, sharing the tables already loaded (memoised)."""
         territory = str(territory)
         if territory == self.territory:
             return self
+        config.territory_name(territory)
         siblings = self._tables.setdefault(("siblings", self.period), {})
-        if territory not in siblings:
-            siblings[territory] = Scope(territory, self.period, tables=self._tables)
-        return siblings[territory]
+        return siblings.get(territory) or Scope._make(territory, self.period, self._tables)
 
     # --- raw tables ------------------------------------------------------------------------------
 
@@ -98,13 +144,13 @@ class Scope:
     def work_contracts(self) -> pd.DataFrame:
         """Work contracts of the territory's operations (every year)."""
         wc = self.table("work_contracts")
-        return wc.loc[wc["operation_id"].isin(self.operations["operation_id"])]
+        return wc.loc[isin(wc["operation_id"], self.operations["operation_id"])]
 
     @cached_property
     def participants(self) -> pd.DataFrame:
         """Participants with at least one work contract in the territory (any year)."""
         people = self.table("participants")
-        return people.loc[people["participant_id"].isin(self.work_contracts["participant_id"])]
+        return people.loc[isin(people["participant_id"], self.work_contracts["participant_id"])]
 
     @cached_property
     def period_work_contracts(self) -> pd.DataFrame:
@@ -135,7 +181,7 @@ class Scope:
     def outcomes(self) -> pd.DataFrame:
         """Outcomes of the territory's participants (one row each)."""
         out = self.table("outcomes")
-        return out.loc[out["participant_id"].isin(self.participants["participant_id"])]
+        return out.loc[isin(out["participant_id"], self.participants["participant_id"])]
 
     # --- Grand Paris, structures -----------------------------------------------------------------
 
@@ -156,4 +202,4 @@ class Scope:
         """Insertion and disability structures located in the territory."""
         structures = self.table("structures")
         codes = set(self.communes["code_insee"])
-        return structures.loc[structures["commune"].isin(codes)]
+        return structures.loc[isin(structures["commune"], codes)]

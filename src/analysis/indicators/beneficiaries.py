@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from .. import config
+from ..frames import isin
 from ..stats import share, wilson_interval
 from .hours import prorate_by_year
 
@@ -90,7 +91,7 @@ def period_beneficiaries(work_contracts: pd.DataFrame, participants: pd.DataFram
     active = period_contracts(work_contracts, first_year, last_year)
     per_person = active.groupby("participant_id").agg(
         contrats_periode=("heures_periode", "size"), heures_periode=("heures_periode", "sum"))
-    people = participants.loc[participants["participant_id"].isin(per_person.index)].copy()
+    people = participants.loc[isin(participants["participant_id"], per_person.index)].copy()
     people["contrats_periode"] = per_person["contrats_periode"].reindex(
         people["participant_id"]).to_numpy().astype("int64")
     people["heures_periode"] = per_person["heures_periode"].reindex(

@@ -103,7 +103,16 @@ def family(scope, variable: str):
     """The same profile block for any territory: the région and its départements are protected
     together, so that no one is found by subtracting the départements' sheets from the région's
     report (:meth:`analysis.publish.Report.protect`)."""
-    return lambda code: profile_block(people(scope.sibling(code)), variable)
+    return lambda code: _sibling_block(scope.sibling(code), variable)
+
+
+def _sibling_block(scope, variable: str) -> pd.DataFrame:
+    """:func:`profile_block` of a territory's people, once per scope (a family is computed by
+    every report of the family)."""
+    blocks = scope.__dict__.setdefault("_profile_blocks", {})
+    if variable not in blocks:
+        blocks[variable] = profile_block(people(scope), variable)
+    return blocks[variable].copy()
 
 
 def _values(frame: pd.DataFrame, variable: str) -> pd.Series:

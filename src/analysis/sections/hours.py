@@ -15,6 +15,7 @@ import pandas as pd
 from IPython.display import Markdown
 
 from .. import config
+from ..frames import isin
 from ..disclosure import Margins, SECRET_SYMBOL
 from ..indicators import grand_paris as gp_indicators
 from ..indicators.hours import FTE_HOURS
@@ -249,7 +250,7 @@ def period_realisation(scope) -> dict | None:
     ending = ending.loc[ending["heures_prevues"].astype(float) > 0]
     if ending.empty:
         return None
-    wc = scope.work_contracts.loc[scope.work_contracts["operation_id"].isin(ending["operation_id"])]
+    wc = scope.work_contracts.loc[isin(scope.work_contracts["operation_id"], ending["operation_id"])]
     realised = wc.groupby("operation_id")["heures"].sum().astype(float)
     frame = pd.DataFrame({
         "_all": TOTAL,
@@ -556,7 +557,7 @@ def realisation_table(scope) -> pd.DataFrame:
         return pd.DataFrame()
     rates = ratio_of_sums(frame, "heures_contrats", "heures_prevues", ["annee"])
     year_of = frame.set_index("operation_id")["annee"]
-    people = wc.loc[wc["operation_id"].isin(frame["operation_id"])]
+    people = wc.loc[isin(wc["operation_id"], frame["operation_id"])]
     beneficiaries = people.groupby(people["operation_id"].map(year_of))["participant_id"].nunique()
     running = frame.loc[frame["date_fin"] > export_date(scope)].groupby("annee").size()
     out = pd.DataFrame({

@@ -25,6 +25,7 @@ import pandas as pd
 from IPython.display import HTML, Markdown
 
 from .. import config
+from ..frames import isin
 from ..disclosure import Margins
 from ..indicators import employment, training
 from ..indicators import pathways as pw
@@ -166,7 +167,7 @@ def pathway_contracts(scope) -> pd.DataFrame:
         wc = scope.work_contracts
         people = set(scope.beneficiaries["participant_id"])
         started = wc["date_debut"] < pd.Timestamp(scope.period.end)
-        return wc.loc[wc["participant_id"].isin(people) & started.fillna(False).astype(bool)]
+        return wc.loc[isin(wc["participant_id"], people) & started.fillna(False).astype(bool).to_numpy()]
 
     return _cached(scope, "pathway_contracts", compute)
 
