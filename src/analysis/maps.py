@@ -979,7 +979,7 @@ def interactive_map(gdf: gpd.GeoDataFrame, column: str, tooltip: Sequence[str] |
     m.add_child(_MapScript(
         "L.control.scale({imperial: false, position: 'bottomleft'}).addTo({{map}});\n"
         "{{map}}.attributionControl.setPrefix('Leaflet');"))
-    page = root.render()
+    page = _stable_ids(root.render(), root)
     assert_offline(page)
 
     label = alt or title or "Carte interactive"
@@ -991,6 +991,29 @@ def interactive_map(gdf: gpd.GeoDataFrame, column: str, tooltip: Sequence[str] |
     if caption:
         figure += f"<figcaption>{html.escape(caption)}</figcaption>"
     return HTML(figure + "</figure>")
+
+
+def _stable_ids(page: str, root) -> str:
+    """Replace folium's random element ids (``map_<32 hex>``, drawn from ``os.urandom``) by their
+    rank of first appearance: the same map gives the same page, byte for byte."""
+    ids, stack = set(), [root]
+    while stack:
+        element = stack.pop()
+        if isinstance(getattr(element, "_id", None), str):
+            ids.add(element._id)
+        stack.extend(getattr(element, "_children", {}).values())
+        for attr in ("header", "html", "script"):
+            child = getattr(element, attr, None)
+            if child is not None and child is not element and hasattr(child, "_children"):
+                stack.append(child)
+    if not ids:
+        return page
+    ranks: dict[str, str] = {}
+
+    def rank(match: re.Match) -> str:
+        return ranks.setdefault(match.group(0), f"{len(ranks) + 1:032x}")
+
+    return re.sub("|".join(sorted(map(re.escape, ids))), rank, page)
 
 
 def _make_offline(m) -> None:
