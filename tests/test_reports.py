@@ -294,3 +294,36 @@ def test_reports_fan_out_on_a_dask_cluster(small_warehouse, tmp_path):
     assert summary.failures == []
     (result,) = summary.results
     assert result.html.is_file() and result.html.is_relative_to(tmp_path / "rapports")
+
+
+def _outputs(reports: Path) -> dict[str, object]:
+    """Every published file by relative path: bytes, or the record without how it was rendered."""
+    out: dict[str, object] = {}
+    for path in sorted(reports.rglob("*")):
+        relative = path.relative_to(reports)
+        if not path.is_file() or relative.parts[0] in ("_executed", "_staging") \
+                or relative.name == "index.html":
+            continue
+        if path.suffix == ".json":
+            record = json.loads(path.read_text(encoding="utf-8"))
+            record.pop("render", None)
+            out[str(relative)] = record
+        else:
+            out[str(relative)] = path.read_bytes()
+    return out
+
+
+def test_warm_kernels_render_the_same_reports_as_fresh_ones(small_warehouse, tmp_path):
+    """One warm kernel rendering five reports in turn (maps, joint protection of the région and
+    the départements, shared caches) gives, byte for byte, what five fresh kernels give."""
+    chosen = dict(territories=["93", "11", "94"], period="2024",
+                  reports=["fiche_departementale", "territoire_cartes"], jobs=1, progress=False)
+    warm = reporting.render(reports_dir=tmp_path / "chaud", **chosen)
+    fresh = reporting.render(reports_dir=tmp_path / "neuf", fresh_kernels=True, **chosen)
+    assert warm.failures == [] and fresh.failures == []
+    assert len(warm.results) == 5
+    published_warm, published_fresh = _outputs(tmp_path / "chaud"), _outputs(tmp_path / "neuf")
+    assert any(name.endswith(".csv") for name in published_warm)
+    assert published_warm.keys() == published_fresh.keys()
+    different = [name for name in published_warm if published_warm[name] != published_fresh[name]]
+    assert different == []

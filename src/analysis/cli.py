@@ -118,7 +118,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         summary = render(territories=args.territory or None, period=args.period,
                          target=args.target, jobs=args.jobs, progress=not args.quiet,
                          reports=args.report or None, k=args.suppression_k, force=args.force,
-                         scheduler=args.scheduler)
+                         scheduler=args.scheduler, fresh_kernels=args.fresh_kernels)
     except (ValueError, PeriodError, BuildError, FileNotFoundError) as exc:
         print(f"erreur : {exc}", file=sys.stderr)
         return 2
@@ -195,6 +195,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--scheduler", default=None,
                    help="adresse d'un ordonnanceur Dask distributed (tcp://hôte:8786) : les "
                         "rapports sont rendus sur ses workers")
+    p.add_argument("--fresh-kernels", action="store_true",
+                   help="un noyau neuf par rapport (par défaut, chaque processus garde un noyau "
+                        "chaud et y rend ses rapports l'un après l'autre ; mêmes rapports, plus "
+                        "lent)")
     p.add_argument("--quiet", action="store_true", help="sans barre de progression")
     p.set_defaults(func=cmd_report)
     return top

@@ -246,17 +246,22 @@ def is_current(job: Job, reports: Path, fingerprint: str) -> bool:
             and record.get("render", {}).get("fingerprint") == fingerprint)
 
 
-def run_job(job: Job, reports: Path | None = None, fingerprint: str | None = None) -> JobResult:
+def run_job(job: Job, reports: Path | None = None, fingerprint: str | None = None,
+            fresh: bool = False) -> JobResult:
     """Execute one notebook for one territory, export its HTML and move the report into place.
+
+    The notebook runs in this worker's warm kernel (:mod:`analysis.kernels`), or in a kernel of
+    its own with ``fresh``.
 
     Raises
     ------
     ReportError
         Naming the notebook, the territory and the failing cell; the executed notebook is kept.
     """
-    import nbformat
     import papermill
     from papermill.exceptions import PapermillExecutionError
+
+    from . import kernels
 
     started = time.perf_counter()
     cfg = config.paths()
@@ -272,10 +277,13 @@ def run_job(job: Job, reports: Path | None = None, fingerprint: str | None = Non
     name = config.territory_name(job.territory)
     try:
         try:
-            papermill.execute_notebook(
+            notebook = papermill.execute_notebook(
                 str(source), str(executed), parameters=job.parameters(staging),
                 kernel_name=KERNEL, progress_bar=False, cwd=str(cfg.root),
-                execution_timeout=CELL_TIMEOUT,
+                execution_timeout=CELL_TIMEOUT, engine_name=None if fresh else kernels.ENGINE,
+                # Written once at the end (a failing cell still writes it): saving after every
+                # cell rewrote megabytes of figures a dozen times per report.
+                request_save_on_cell_execute=False,
                 # The kernel's own log (transport notices, shutdown) is noise for a report run;
                 # errors in cells still surface as PapermillExecutionError.
                 extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
@@ -285,7 +293,6 @@ def run_job(job: Job, reports: Path | None = None, fingerprint: str | None = Non
                 f"échec du notebook {job.spec.notebook} pour {name} ({job.territory}), "
                 f"période {job.period.label}, {_where(exc, executed)} : {exc.ename}: {exc.evalue} "
                 f"— notebook exécuté conservé : {executed}") from None
-        notebook = nbformat.read(executed, as_version=4)
         for cell in notebook.cells:  # papermill gives its cell a random id: same inputs, same page
             if "injected-parameters" in cell.metadata.get("tags", []):
                 cell["id"] = "injected-parameters"
@@ -355,9 +362,10 @@ def _where(exc, executed: Path) -> str:
     return f"{where} « {first_line[0][:80]} »" if first_line else where
 
 
-def _run_safely(job: Job, reports: Path, fingerprint: str | None = None) -> JobResult:
+def _run_safely(job: Job, reports: Path, fingerprint: str | None = None,
+                fresh: bool = False) -> JobResult:
     try:
-        return run_job(job, reports, fingerprint)
+        return run_job(job, reports, fingerprint, fresh)
     except ReportError as exc:
         return JobResult(job, error=str(exc), executed=job.executed_path(reports))
     except Exception as exc:  # anything else: still name the notebook and the territory
@@ -418,7 +426,7 @@ def render(territories: list[str] | None = None,
            target: float = config.DEFAULT_TARGET, jobs: int | None = None,
            progress: bool = True, reports_dir: Path | None = None,
            reports: list[str] | None = None, k: int | None = None, force: bool = False,
-           scheduler: str | object | None = None) -> RenderSummary:
+           scheduler: str | object | None = None, fresh_kernels: bool = False) -> RenderSummary:
     """Render the reports in parallel (skipping those already current), then the index.
 
     Parameters
@@ -432,6 +440,9 @@ def render(territories: list[str] | None = None,
     scheduler
         A Dask distributed scheduler address (``tcp://host:8786``) or a ``Client``: the jobs
         run on its workers, which must see the same files (project, warehouse, reports).
+    fresh_kernels
+        Run each notebook in a kernel of its own instead of the worker's warm kernel
+        (:mod:`analysis.kernels`); the reports are the same, only slower.
     """
     from tqdm.auto import tqdm
 
@@ -453,18 +464,28 @@ def render(territories: list[str] | None = None,
                                              skipped=True))
         else:
             pending.append(job)
+    # Longest first (by the last run's time, else by kind): the workers finish together.
+    pending.sort(key=lambda job: -expected_seconds(job, reports_dir))
     bar = tqdm(total=len(pending), desc="Rapports", unit="rapport", disable=not progress)
     workers = max(1, min(jobs or os.cpu_count() or 1, len(pending) or 1))
     if scheduler is not None:
-        summary.results += _render_on_dask(pending, reports_dir, prints, scheduler, bar)
+        summary.results += _render_on_dask(pending, reports_dir, prints, scheduler, bar,
+                                           fresh_kernels)
     elif workers == 1:
-        for job in pending:
-            summary.results.append(_run_safely(job, reports_dir, prints[job]))
-            bar.update()
+        from . import kernels
+
+        try:
+            for job in pending:
+                summary.results.append(_run_safely(job, reports_dir, prints[job], fresh_kernels))
+                bar.update()
+        finally:
+            kernels.shutdown()
     elif pending:
         context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-            futures = [pool.submit(_run_safely, job, reports_dir, prints[job]) for job in pending]
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context,
+                                 initializer=_worker_start) as pool:
+            futures = [pool.submit(_run_safely, job, reports_dir, prints[job], fresh_kernels)
+                       for job in pending]
             for future in as_completed(futures):
                 summary.results.append(future.result())
                 bar.update()
@@ -476,15 +497,34 @@ def render(territories: list[str] | None = None,
     return summary
 
 
-def _render_on_dask(pending: list[Job], reports: Path, prints: dict, scheduler, bar
-                    ) -> list[JobResult]:
+#: Relative rendering time of a report never rendered before (the annual report computes every
+#: theme for the région; a sheet, a few sections for one département).
+_DEFAULT_SECONDS = {"rapport_annuel": 20.0, "parcours_emploi": 10.0, "fiche_departementale": 4.0}
+
+
+def expected_seconds(job: Job, reports: Path) -> float:
+    """How long the job took last time it was rendered here (else a default by kind)."""
+    record = read_record(job.record_path(reports))
+    seconds = (record or {}).get("render", {}).get("seconds")
+    if isinstance(seconds, (int, float)):
+        return float(seconds)
+    return _DEFAULT_SECONDS.get(job.spec.slug, 5.0)
+
+
+def _worker_start() -> None:
+    """A pool worker: shut its warm kernel down when it ends."""
+    from . import kernels  # noqa: F401  (registers the engine and the shutdown at exit)
+
+
+def _render_on_dask(pending: list[Job], reports: Path, prints: dict, scheduler, bar,
+                    fresh_kernels: bool = False) -> list[JobResult]:
     """Run the jobs on a Dask distributed cluster, one task per report."""
     from distributed import Client
     from distributed import as_completed as dask_completed
 
     client = scheduler if isinstance(scheduler, Client) else Client(scheduler)
     try:
-        futures = [client.submit(_run_safely, job, reports, prints[job], pure=False,
+        futures = [client.submit(_run_safely, job, reports, prints[job], fresh_kernels, pure=False,
                                  key=f"rapport-{job.period.label}-{job.territory}-{job.spec.slug}")
                    for job in pending]
         results = []
