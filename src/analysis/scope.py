@@ -34,6 +34,9 @@ from .periods import Period
 #: computes each (territory, period) once. Keyed by the warehouse's identity (its resolved folder
 #: and its manifest's inode, size and time): a new build is a new folder, so nothing stale is read.
 _SHARED: dict[tuple, dict] = {}
+#: Periods whose scopes (and what they computed) a process keeps; older ones are recomputed if
+#: asked again.
+PERIODS_KEPT = 2
 
 
 def _warehouse_identity() -> tuple:
@@ -81,6 +84,10 @@ class Scope:
     def _make(cls, territory: str, period: Period, store: dict) -> Scope:
         scope = super().__new__(cls)
         scope.territory, scope.period, scope._tables = territory, period, store
+        if ("siblings", period) not in store:  # bound memory: the scopes of the latest periods
+            kept = [key for key in store if isinstance(key, tuple) and key[0] == "siblings"]
+            for old in kept[:max(0, len(kept) - PERIODS_KEPT + 1)]:
+                del store[old]
         store.setdefault(("siblings", period), {}).setdefault(territory, scope)
         return scope
 
