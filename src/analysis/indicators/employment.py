@@ -157,19 +157,25 @@ def situation_distribution(outcomes: pd.DataFrame, participants: pd.DataFrame | 
         keys = ["coordination", "participant_id"]
         frame = outcomes.merge(participants[keys + needs].drop_duplicates(keys), on=keys,
                                how="left", validate="many_to_one")
-    situation = frame["situation_6_mois"].astype(object)
-    known = situation.isin(list(SITUATIONS)).to_numpy()
+    # Situation of each row as its rank in SITUATIONS (-1: unknown or unrecognised).
+    situation = pd.Categorical(frame["situation_6_mois"].astype(object),
+                               categories=list(SITUATIONS)).codes
+    known = situation >= 0
+    n_situations = len(SITUATIONS)
     rows = []
     for group in ["ensemble", *[c for c in by if c != "ensemble"]]:
         values = _group_values(frame, group)
-        for modality in sorted(values.unique(), key=lambda v: (v == NOT_STATED, v)):
-            here = (values == modality).to_numpy()
-            total = int(here.sum())
-            n_known = int((here & known).sum())
-            for code, label in SITUATIONS.items():
+        modalities = sorted(values.unique(), key=lambda v: (v == NOT_STATED, v))
+        rank = pd.Categorical(values, categories=modalities).codes
+        totals = np.bincount(rank, minlength=len(modalities))
+        cells = np.bincount(rank[known] * n_situations + situation[known],
+                            minlength=len(modalities) * n_situations
+                            ).reshape(len(modalities), n_situations)
+        for m, modality in enumerate(modalities):
+            total, n_known = int(totals[m]), int(cells[m].sum())
+            for s, (code, label) in enumerate(SITUATIONS.items()):
                 rows.append({"groupe": group, "modalite": modality, "situation": code,
-                             "libelle": label,
-                             "effectif": int((here & (situation == code).to_numpy()).sum()),
+                             "libelle": label, "effectif": int(cells[m, s]),
                              "connues": n_known, "sorties": total,
                              "inconnues": total - n_known})
     table = pd.DataFrame(rows, columns=["groupe", "modalite", "situation", "libelle", "effectif",
