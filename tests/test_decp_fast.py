@@ -534,14 +534,7 @@ def reference_deduplicate(contracts: pd.DataFrame):
         return contracts, pd.Series(dtype="int64")
     if "n_modifications" not in contracts:
         contracts = contracts.assign(n_modifications=0)
-    order = contracts.assign(
-        _published=contracts["datePublicationDonnees"].fillna(pd.Timestamp("1900-01-01")),
-        _seq=range(len(contracts)),
-    ).sort_values(["uid", "_published", "n_modifications", "_seq"])
-    dup = order.duplicated("uid", keep="last")
-    merged = order.loc[dup, "source_file"].value_counts()
-    kept = order.loc[~dup].sort_values("_seq").drop(columns=["_published", "_seq"])
-    return kept.reset_index(drop=True), merged
+    return decp._deduplicate_pandas(contracts)
 
 
 @SETTINGS

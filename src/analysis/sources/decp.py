@@ -761,6 +761,11 @@ def deduplicate(contracts: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
     if isinstance(contracts["uid"].dtype, pd.StringDtype) and \
             contracts["uid"].dtype.storage == "pyarrow":
         return _deduplicate_arrow(contracts)
+    return _deduplicate_pandas(contracts)
+
+
+def _deduplicate_pandas(contracts: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
+    """:func:`deduplicate` by pandas alone (any dtypes; the reference of the Arrow sort)."""
     order = contracts.assign(
         _published=contracts["datePublicationDonnees"].fillna(pd.Timestamp("1900-01-01")),
         _seq=range(len(contracts)),
