@@ -24,7 +24,3 @@ def isin(values: pd.Series, reference: Iterable) -> np.ndarray:
         known = pd.unique(np.asarray(list(reference), dtype=object))
     return pd.Series(values.to_numpy(dtype=object), dtype=object).isin(known).to_numpy(dtype=bool)
 
-
-def keep_in(frame: pd.DataFrame, column: str, reference: Iterable) -> pd.DataFrame:
-    """The rows of ``frame`` whose ``column`` is in ``reference`` (``frame.loc[isin(...)]``)."""
-    return frame.loc[isin(frame[column], reference)]

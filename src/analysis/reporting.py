@@ -239,9 +239,10 @@ def job_fingerprint(job: Job, notebooks: Path, warehouse: str, code: str) -> str
     return digest.hexdigest()[:16]
 
 
-def is_current(job: Job, reports: Path, fingerprint: str) -> bool:
-    """True when the report on disk was made from the same inputs and code."""
-    record = read_record(job.record_path(reports))
+def is_current(job: Job, reports: Path, fingerprint: str, record: dict | None = None) -> bool:
+    """True when the report on disk (its ``record``, read if not given) was made from the same
+    inputs and code."""
+    record = record if record is not None else read_record(job.record_path(reports))
     return (job.html_path(reports).is_file() and record is not None
             and record.get("render", {}).get("fingerprint") == fingerprint)
 
@@ -456,16 +457,18 @@ def render(territories: list[str] | None = None,
     notebooks = config.paths().notebooks
     prints = {job: job_fingerprint(job, notebooks, warehouse, code) for job in todo}
     summary = RenderSummary()
-    pending = []
+    pending, expected = [], {}
     for job in todo:
-        if not force and is_current(job, reports_dir, prints[job]):
+        record = read_record(job.record_path(reports_dir))
+        expected[job] = expected_seconds(job, record)
+        if not force and is_current(job, reports_dir, prints[job], record):
             summary.results.append(JobResult(job, html=job.html_path(reports_dir),
                                              executed=job.executed_path(reports_dir),
                                              skipped=True))
         else:
             pending.append(job)
     # Longest first (by the last run's time, else by kind): the workers finish together.
-    pending.sort(key=lambda job: -expected_seconds(job, reports_dir))
+    pending.sort(key=lambda job: -expected[job])
     bar = tqdm(total=len(pending), desc="Rapports", unit="rapport", disable=not progress)
     workers = max(1, min(jobs or os.cpu_count() or 1, len(pending) or 1))
     if scheduler is not None:
@@ -502,9 +505,8 @@ def render(territories: list[str] | None = None,
 _DEFAULT_SECONDS = {"rapport_annuel": 20.0, "parcours_emploi": 10.0, "fiche_departementale": 4.0}
 
 
-def expected_seconds(job: Job, reports: Path) -> float:
-    """How long the job took last time it was rendered here (else a default by kind)."""
-    record = read_record(job.record_path(reports))
+def expected_seconds(job: Job, record: dict | None) -> float:
+    """How long the job took when its ``record`` was rendered (else a default by kind)."""
     seconds = (record or {}).get("render", {}).get("seconds")
     if isinstance(seconds, (int, float)):
         return float(seconds)

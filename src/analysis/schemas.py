@@ -157,11 +157,8 @@ def _valid_siret(values: pd.Series) -> pd.Series:
     return pd.Series(result, index=values.index, dtype=bool)
 
 
-_isin = isin  # the shared hash-table ``isin`` (see :mod:`analysis.frames`)
-
-
 def _known_commune(values: pd.Series) -> pd.Series:
-    return pd.Series(_isin(values, commune_codes()), index=values.index, dtype=bool)
+    return pd.Series(isin(values, commune_codes()), index=values.index, dtype=bool)
 
 
 def _joined_values(allowed: Iterable[str], exclusive: str) -> Callable[[pd.Series], pd.Series]:
@@ -348,7 +345,7 @@ def _place_commune_known(f: pd.DataFrame) -> pd.Series:
     reader's rule: such a contract is kept, with a warning)."""
     kind = f["lieuExecution_typeCode"].astype("string").str.strip().str.lower()
     concerned = _as_bool((kind == "code commune") & (f["region_execution"] == "11"))
-    return ~concerned | pd.Series(_isin(f["lieuExecution_code"], commune_codes()), index=f.index)
+    return ~concerned | pd.Series(isin(f["lieuExecution_code"], commune_codes()), index=f.index)
 
 
 def _not_before(start: str, end: str):
@@ -1288,7 +1285,7 @@ def _orphans(child: pd.Series, parent: pd.Series | None) -> pd.Series:
     values = child.dropna()
     if parent is None:
         return values
-    return values[~_isin(values, parent.dropna())]
+    return values[~isin(values, parent.dropna())]
 
 
 def hours_mismatch(operations: pd.DataFrame, work_contracts: pd.DataFrame) -> pd.Series:
