@@ -21,6 +21,7 @@ def contracts(rows: list[tuple]) -> pd.DataFrame:
     for col in ["has_social_consideration", "clause_sociale", "critere_social", "marche_reserve"]:
         frame[col] = frame[col].astype("boolean")
     frame["annee"] = frame["annee"].astype("Int64")
+    frame["acheteur_id"] = "21930001"  # one buyer: its contracts are the units (Wilson)
     return frame
 
 

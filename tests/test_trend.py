@@ -205,6 +205,7 @@ def test_kind_shares_by_hand():
         "clause_sociale": pd.array([True, True, False, False, None, True], dtype="boolean"),
         "critere_social": pd.array([True, False, False, False, None, False], dtype="boolean"),
         "marche_reserve": pd.array([False, False, True, False, None, False], dtype="boolean"),
+        "acheteur_id": "A",  # one buyer: its contracts are the units (Wilson)
     })
     table = T.kind_shares(frame).set_index(["annee", "type"])
     row = table.loc[(2022, "clause_sociale")]

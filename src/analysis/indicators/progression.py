@@ -8,7 +8,8 @@ Definition (``docs/indicators.md``, « Progression des clauses sociales »):
   reservation;
 * denominator: contracts whose social status is known; contracts that say nothing usable are
   counted apart (``statut_inconnu``) and excluded from the rate;
-* 95 % Wilson interval.
+* 95 % interval with the buyers as clusters (:func:`analysis.stats.clustered_share`): contracts of
+  one buyer are not independent draws.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from __future__ import annotations
 import pandas as pd
 
 from .. import config
-from ..stats import ratio_of_sums, share, wilson_interval
+from ..stats import FEW_CLUSTERS, clustered_ratio, clustered_share, share
 
 #: Column names of the published table, in French as reviewers read them.
 COLUMNS_FR = {
@@ -26,6 +27,8 @@ COLUMNS_FR = {
     "part": "Part",
     "ic_bas": "IC 95 % bas",
     "ic_haut": "IC 95 % haut",
+    "acheteurs": "Acheteurs",
+    "deff": "Effet de grappe",
     "clause_sociale": "Dont clause sociale",
     "critere_social": "Dont critère social",
     "marche_reserve": "Dont marché réservé",
@@ -48,7 +51,8 @@ def in_territory(contracts: pd.DataFrame, territory: str) -> pd.DataFrame:
 
 def share_by_year(contracts: pd.DataFrame, first_year: int, last_year: int,
                   target: float | None = None) -> pd.DataFrame:
-    """Yearly share of contracts with at least one social consideration, with Wilson intervals.
+    """Yearly share of contracts with at least one social consideration, with buyer-clustered
+    intervals (:func:`analysis.stats.clustered_share`).
 
     Parameters
     ----------
@@ -63,7 +67,9 @@ def share_by_year(contracts: pd.DataFrame, first_year: int, last_year: int,
     -------
     DataFrame
         One row per year: ``annee, contrats, avec_consideration, part, ic_bas, ic_haut,
-        clause_sociale, critere_social, marche_reserve, statut_inconnu`` (and ``ecart_cible``).
+        acheteurs, deff, clause_sociale, critere_social, marche_reserve, statut_inconnu`` (and
+        ``ecart_cible``). ``acheteurs`` counts the buyers of the year's known-status contracts,
+        ``deff`` is the design effect of the clustering by buyer.
     """
     if first_year > last_year:
         raise ValueError(f"première année {first_year} après la dernière {last_year}")
@@ -81,15 +87,65 @@ def share_by_year(contracts: pd.DataFrame, first_year: int, last_year: int,
               "marche_reserve", "statut_inconnu"]
     table[counts] = table[counts].fillna(0).astype("int64")
     table["part"] = share(table["avec_consideration"], table["contrats"])
-    table["ic_bas"], table["ic_haut"] = wilson_interval(table["avec_consideration"],
-                                                        table["contrats"])
+    table = table.join(_clustered(frame.loc[known], ["annee"]))
+    table["acheteurs"] = table["acheteurs"].fillna(0).astype("int64")
     if target is not None:
         table["ecart_cible"] = table["part"] - target
-    ordered = ["contrats", "avec_consideration", "part", "ic_bas", "ic_haut", "clause_sociale",
-               "critere_social", "marche_reserve", "statut_inconnu"]
+    ordered = ["contrats", "avec_consideration", "part", "ic_bas", "ic_haut", "acheteurs", "deff",
+               "clause_sociale", "critere_social", "marche_reserve", "statut_inconnu"]
     if target is not None:
         ordered.append("ecart_cible")
     return table[ordered].reset_index()
+
+
+def _clustered(known: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    """Buyer-clustered interval of the share with a consideration, by group (known status only)."""
+    frame = known.assign(_with=known["has_social_consideration"].astype(float))
+    if "acheteur_id" not in frame:
+        raise KeyError("acheteur_id : la colonne de l'acheteur est nécessaire à l'intervalle")
+    return clustered_share(frame, "_with", by)[["ic_bas", "ic_haut", "acheteurs", "deff"]]
+
+
+def few_buyers_note(table: pd.DataFrame, label: str = "ligne") -> list[str]:
+    """French note for a table some of whose groups have fewer than ``FEW_CLUSTERS`` buyers."""
+    if "acheteurs" not in table:
+        return []
+    few = table["acheteurs"].between(2, FEW_CLUSTERS - 1)
+    one = table["acheteurs"].eq(1)
+    notes = []
+    if few.any():
+        notes.append(f"Moins de {FEW_CLUSTERS} acheteurs ({int(few.sum())} {label}(s)) : "
+                     "la variance entre acheteurs est estimée sur peu d'acheteurs, l'intervalle "
+                     "(quantile de Student) est large et approximatif.")
+    if one.any():
+        notes.append(f"Un seul acheteur ({int(one.sum())} {label}(s)) : l'intervalle porte sur "
+                     "les marchés de cet acheteur (Wilson), non sur une population d'acheteurs.")
+    return notes
+
+
+def territory_intervals(contracts: pd.DataFrame, codes: list[str]) -> tuple:
+    """Buyer-clustered intervals of the share with a consideration for several territories at once.
+
+    Parameters
+    ----------
+    contracts
+        The région's contracts of the period (:func:`in_territory` with the région code).
+    codes
+        Territory codes (the région and départements), in the order wanted.
+
+    Returns
+    -------
+    tuple of (lower, upper)
+        Arrays aligned on ``codes`` (NaN for a territory without a known-status contract).
+    """
+    known = contracts.loc[contracts["has_social_consideration"].notna()]
+    region = known.assign(_territoire=config.REGION_CODE)
+    departements = known.loc[known["departement_execution"].isin(config.DEPARTEMENTS).fillna(False)
+                             .astype(bool)]
+    stacked = pd.concat([region, departements.assign(
+        _territoire=departements["departement_execution"].astype(str))], ignore_index=True)
+    table = _clustered(stacked, ["_territoire"]).reindex([str(c) for c in codes])
+    return table["ic_bas"].to_numpy(), table["ic_haut"].to_numpy()
 
 
 def latest(table: pd.DataFrame) -> pd.Series | None:
@@ -111,7 +167,7 @@ def amount_band(amounts: pd.Series) -> pd.Series:
     return pd.cut(amounts.astype(float), bins=edges, labels=labels, right=False).astype("string")
 
 
-def share_by(contracts: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+def share_by(contracts: pd.DataFrame, by: list[str], amounts: bool = True) -> pd.DataFrame:
     """Share of contracts with a social consideration by any breakdown, by number and by amount.
 
     Parameters
@@ -122,14 +178,18 @@ def share_by(contracts: pd.DataFrame, by: list[str]) -> pd.DataFrame:
         ``cpv_division``, ``procedure``, ``annee`` …) or ``tranche_montant``, derived here.
     by
         Breakdown columns.
+    amounts
+        Whether to compute the amount share (a bootstrap; skip it when only the number is shown).
 
     Returns
     -------
     DataFrame
-        One row per group: ``contrats, avec_consideration, part, ic_bas, ic_haut`` (by number,
-        Wilson), ``montant, montant_avec, part_montant, ic_montant_bas, ic_montant_haut`` (by
-        amount, over contracts with a known amount: ratio of sums, linearised 95 % interval),
-        ``statut_inconnu``. A missing breakdown value forms its own « non renseigné » group.
+        One row per group: ``contrats, avec_consideration, part, ic_bas, ic_haut, acheteurs,
+        deff`` (by number, interval clustered by buyer: :func:`analysis.stats.clustered_share`),
+        ``montant, montant_avec, part_montant, ic_montant_bas, ic_montant_haut`` (by amount, over
+        contracts with a known amount: ratio of sums, two-stage percentile bootstrap by buyer
+        then contract, :func:`analysis.stats.clustered_ratio`), ``statut_inconnu``. A missing
+        breakdown value forms its own « non renseigné » group.
     """
     frame = contracts.copy()
     if "tranche_montant" in by:
@@ -145,15 +205,15 @@ def share_by(contracts: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     grouped = frame.groupby(by)
     table = pd.DataFrame({"contrats": grouped.size(), "avec_consideration": grouped["_with"].sum()})
     table["part"] = share(table["avec_consideration"], table["contrats"])
-    table["ic_bas"], table["ic_haut"] = wilson_interval(table["avec_consideration"],
-                                                        table["contrats"])
-    by_amount = ratio_of_sums(frame, "_amount_with", "_amount", by)
-    table["montant"] = by_amount["denominateur"]
-    table["montant_avec"] = by_amount["numerateur"]
-    table["part_montant"] = by_amount["ratio"]
-    table["ic_montant_bas"] = by_amount["ic_bas"].clip(lower=0)
-    table["ic_montant_haut"] = by_amount["ic_haut"].clip(upper=1)
+    table = table.join(_clustered(frame, by))
+    if amounts:
+        by_amount = clustered_ratio(frame, "_amount_with", "_amount", by)
+        table["montant"] = by_amount["denominateur"]
+        table["montant_avec"] = by_amount["numerateur"]
+        table["part_montant"] = by_amount["ratio"]
+        table["ic_montant_bas"] = by_amount["ic_bas"]
+        table["ic_montant_haut"] = by_amount["ic_haut"]
     table = table.join(unknown, how="outer")
-    table[["contrats", "avec_consideration", "statut_inconnu"]] = table[
-        ["contrats", "avec_consideration", "statut_inconnu"]].fillna(0).astype("int64")
+    counts = ["contrats", "avec_consideration", "statut_inconnu", "acheteurs"]
+    table[counts] = table[counts].fillna(0).astype("int64")
     return table.reset_index()

@@ -8,7 +8,8 @@ carry a social consideration, by buyer type, and names the buyers furthest behin
 
 * :func:`classify_thresholds` — each contract's kind (works, supplies and services), the threshold
   in force at its notification and whether it lies above it (unknown when it cannot be told);
-* :func:`readiness` — the share by buyer type (and overall), with Wilson intervals;
+* :func:`readiness` — the share by buyer type (and overall), with intervals clustered by buyer
+  (:func:`analysis.stats.clustered_share`);
 * :func:`exclusions` — what was left out of the population, and why;
 * :func:`buyers_behind` — the buyers with the lowest share among those with enough contracts.
 
@@ -22,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..stats import share, wilson_interval
+from ..stats import clustered_share, share
 
 #: Start of the obligation (consultations launched from this day; proxied by notification).
 OBLIGATION_START = "2026-08-22"
@@ -63,6 +64,7 @@ COLUMNS_FR = {
     "part": "Part",
     "ic_bas": "IC 95 % bas",
     "ic_haut": "IC 95 % haut",
+    "acheteurs": "Acheteurs",
     "clause_sociale": "Dont clause sociale (condition d'exécution)",
     "part_clause_sociale": "Part avec clause sociale",
     "statut_inconnu": "Statut inconnu (exclus)",
@@ -151,12 +153,20 @@ def _rates(grouped, unknown) -> pd.DataFrame:
     return table
 
 
-def _finish(table: pd.DataFrame) -> pd.DataFrame:
+def _intervals(known: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    """Intervals of the share with a consideration, the buyers as clusters (one buyer per group:
+    its contracts are the units, Wilson's interval)."""
+    frame = known.assign(_with=known["has_social_consideration"].astype(float))
+    return clustered_share(frame, "_with", by)[["ic_bas", "ic_haut", "acheteurs"]]
+
+
+def _finish(table: pd.DataFrame, intervals: pd.DataFrame) -> pd.DataFrame:
     counts = ["marches", "avec_consideration", "clause_sociale", "statut_inconnu"]
     table[counts] = table[counts].fillna(0).astype("int64")
     table["part"] = share(table["avec_consideration"], table["marches"])
-    table["ic_bas"], table["ic_haut"] = wilson_interval(table["avec_consideration"],
-                                                        table["marches"])
+    intervals = intervals.reindex(table.index)
+    table["ic_bas"], table["ic_haut"] = intervals["ic_bas"], intervals["ic_haut"]
+    table["acheteurs"] = intervals["acheteurs"].fillna(0).astype("int64")
     table["part_clause_sociale"] = share(table["clause_sociale"], table["marches"])
     return table
 
@@ -179,9 +189,10 @@ def readiness(contracts: pd.DataFrame, start=OBLIGATION_START, end=None,
     -------
     DataFrame
         One row per buyer category (missing: « non renseignée »), then « Ensemble »:
-        ``acheteur_categorie, marches, avec_consideration, part, ic_bas, ic_haut, clause_sociale,
-        part_clause_sociale, statut_inconnu``. ``marches`` counts contracts above the thresholds
-        whose social status is known; those with an unknown status are in ``statut_inconnu``.
+        ``acheteur_categorie, marches, avec_consideration, part, ic_bas, ic_haut, acheteurs,
+        clause_sociale, part_clause_sociale, statut_inconnu``. ``marches`` counts contracts above
+        the thresholds whose social status is known; those with an unknown status are in
+        ``statut_inconnu``. The interval treats the buyers as clusters; ``acheteurs`` counts them.
     """
     frame = above_thresholds(contracts, start, end, thresholds)
     frame = frame.assign(acheteur_categorie=frame["acheteur_categorie"].astype("string")
@@ -195,9 +206,11 @@ def readiness(contracts: pd.DataFrame, start=OBLIGATION_START, end=None,
                             int(frame.loc[known, "has_social_consideration"].sum()),
                             int(frame.loc[known, "clause_sociale"].sum()),
                             int((~known).sum())]
-    table = _finish(by_type)
-    ordered = ["marches", "avec_consideration", "part", "ic_bas", "ic_haut", "clause_sociale",
-               "part_clause_sociale", "statut_inconnu"]
+    intervals = pd.concat([_intervals(frame.loc[known], ["acheteur_categorie"]),
+                           _intervals(frame.loc[known], []).set_axis([OVERALL])])
+    table = _finish(by_type, intervals)
+    ordered = ["marches", "avec_consideration", "part", "ic_bas", "ic_haut", "acheteurs",
+               "clause_sociale", "part_clause_sociale", "statut_inconnu"]
     return table[ordered].rename_axis("acheteur_categorie").reset_index()
 
 
@@ -257,7 +270,7 @@ def buyers_behind(contracts: pd.DataFrame, start=OBLIGATION_START, end=None,
     -------
     DataFrame
         ``rang, acheteur_id, acheteur_nom, acheteur_categorie, marches, avec_consideration, part,
-        ic_bas, ic_haut, clause_sociale, part_clause_sociale, statut_inconnu``, ordered by share
+        ic_bas, ic_haut`` (one buyer: its contracts are the units, Wilson), ``clause_sociale, part_clause_sociale, statut_inconnu``, ordered by share
         (lowest first), then by number of contracts (most first), then by buyer id. Ties share a
         rank (``min`` method).
     """
@@ -267,7 +280,8 @@ def buyers_behind(contracts: pd.DataFrame, start=OBLIGATION_START, end=None,
     known = frame["has_social_consideration"].notna()
     table = _rates(frame.loc[known].groupby("acheteur_id"),
                    frame.loc[~known].groupby("acheteur_id").size())
-    table = _finish(table.reindex(pd.Index(frame["acheteur_id"].unique(), name="acheteur_id")))
+    table = _finish(table.reindex(pd.Index(frame["acheteur_id"].unique(), name="acheteur_id")),
+                    _intervals(frame.loc[known], ["acheteur_id"]))
     table = table.loc[table["marches"] >= min_contracts]
     names = frame.drop_duplicates("acheteur_id").set_index("acheteur_id")
     for col in ("acheteur_nom", "acheteur_categorie"):

@@ -9,8 +9,8 @@ its fitted share would reach a target (25 %, 30 %) if the trend went on, with an
 parametric bootstrap from the fitted covariance, and a French warning when the extrapolation is
 weak.
 
-Also the share of each kind of consideration (clause, criterion, reservation) with Wilson
-intervals, which ``progression.py`` only counts.
+Also the share of each kind of consideration (clause, criterion, reservation) with intervals
+clustered by buyer, which ``progression.py`` only counts.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from scipy import stats as sps
 from scipy.special import expit, logit
 
 from .. import config
-from ..stats import share, wilson_interval
+from ..stats import clustered_share
 
 #: Kinds of social consideration (boolean columns of ``contracts``) and their French labels.
 KINDS = {"clause_sociale": "Clause sociale", "critere_social": "Critère social",
@@ -460,12 +460,14 @@ def target_years(model: ClauseModel, targets=TARGETS, horizon: int = HORIZON,
 
 def kind_shares(contracts: pd.DataFrame, by: tuple[str, ...] | list[str] = ("annee",),
                 among: str = "connus", level: float = config.CONFIDENCE_LEVEL) -> pd.DataFrame:
-    """Share of contracts carrying each kind of social consideration, with Wilson intervals.
+    """Share of contracts carrying each kind of social consideration, with intervals clustered by
+    buyer (:func:`analysis.stats.clustered_share`).
 
     Parameters
     ----------
     contracts
-        The ``contracts`` table (restricted to a territory beforehand if needed).
+        The ``contracts`` table (restricted to a territory beforehand if needed), with
+        ``acheteur_id``.
     by
         Group columns (default: the notification year); rows with a missing group are left out.
     among
@@ -478,7 +480,7 @@ def kind_shares(contracts: pd.DataFrame, by: tuple[str, ...] | list[str] = ("ann
     -------
     DataFrame
         One row per group and kind: the ``by`` columns, ``type, libelle, marches, effectif, part,
-        ic_bas, ic_haut``.
+        ic_bas, ic_haut, acheteurs``.
     """
     if among not in ("connus", "avec_consideration"):
         raise ValueError(f"dénominateur inconnu : {among!r} "
@@ -488,15 +490,18 @@ def kind_shares(contracts: pd.DataFrame, by: tuple[str, ...] | list[str] = ("ann
     if among == "avec_consideration":
         frame = frame.loc[frame["has_social_consideration"].astype(bool)]
     frame = frame.dropna(subset=by) if by else frame
-    rows = []
-    groups = frame.groupby(by, sort=True) if by else [((), frame)]
-    for key, part in groups:
-        key = key if isinstance(key, tuple) else (key,)
-        for kind, label in KINDS.items():
-            rows.append({**dict(zip(by, key)), "type": kind, "libelle": label,
-                         "marches": len(part),
-                         "effectif": int(part[kind].fillna(False).astype(bool).sum())})
-    table = pd.DataFrame(rows, columns=[*by, "type", "libelle", "marches", "effectif"])
-    table["part"] = share(table["effectif"], table["marches"])
-    table["ic_bas"], table["ic_haut"] = wilson_interval(table["effectif"], table["marches"], level)
-    return table
+    if frame.empty:
+        return pd.DataFrame(columns=[*by, "type", "libelle", "marches", "effectif", "part",
+                                     "ic_bas", "ic_haut", "acheteurs"])
+    tables = []
+    for kind, label in KINDS.items():
+        flagged = frame.assign(_kind=frame[kind].fillna(False).astype(bool).astype(float))
+        shares = clustered_share(flagged, "_kind", by, level=level)
+        shares = shares.reset_index(drop=not by).assign(type=kind, libelle=label)
+        tables.append(shares.rename(columns={"total": "marches"}))
+    table = pd.concat(tables, ignore_index=True)
+    order = {kind: i for i, kind in enumerate(KINDS)}
+    table = table.sort_values([*by, "type"], key=lambda c: c.map(order) if c.name == "type" else c,
+                              kind="mergesort").reset_index(drop=True)
+    return table[[*by, "type", "libelle", "marches", "effectif", "part", "ic_bas", "ic_haut",
+                  "acheteurs"]]

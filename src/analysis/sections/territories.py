@@ -11,9 +11,8 @@ import pandas as pd
 from IPython.display import Markdown
 
 from .. import config, maps
-from ..indicators import coverage
+from ..indicators import coverage, progression
 from ..present import number_fr
-from ..stats import wilson_interval
 
 SOURCE_TRACKING = "Source : exports des logiciels de suivi des clauses ; population INSEE."
 
@@ -46,7 +45,9 @@ def departements(scope, report) -> list:
         })
     table = pd.DataFrame(rows)
     table["part"] = table["avec_consideration"] / table["marches"].where(table["marches"] > 0)
-    table["ic_bas"], table["ic_haut"] = wilson_interval(table["avec_consideration"], table["marches"])
+    table["ic_bas"], table["ic_haut"] = progression.territory_intervals(  # clustered by buyer
+        scope.sibling(config.REGION_CODE).period_contracts,
+        [config.REGION_CODE, *config.DEPARTEMENTS])
     table = table[["territoire", "marches", "avec_consideration", "part", "ic_bas", "ic_haut",
                    "heures", "beneficiaires", "pour_10000"]]
     region = table.iloc[[0]]
