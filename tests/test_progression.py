@@ -134,3 +134,73 @@ def test_amount_bands():
     bands = progression.amount_band(pd.Series([10_000, 40_000, 150_000, 6_000_000, None]))
     assert bands.tolist()[:4] == ["moins de 40 k€", "40 à 90 k€", "90 à 221 k€", "5,5 M€ et plus"]
     assert pd.isna(bands.iloc[4])
+
+
+class _Report:
+    """Collects key figures as a report does."""
+
+    def __init__(self, target: float):
+        self.target = target
+        self.figures: list[tuple[str, str, str]] = []
+
+    def key_figure(self, label, value, detail="", headline=False):
+        self.figures.append((label, value, detail))
+
+
+def _scope(frame: pd.DataFrame, year: int = 2025):
+    from types import SimpleNamespace
+    period = SimpleNamespace(label_fr=f"année {year}", year=year, first_year=2019)
+    return SimpleNamespace(contracts=frame, period_contracts=frame.loc[frame["annee"] == year],
+                           period=period, name="Territoire")
+
+
+def _buyers(shares: list[float], per_buyer: int = 40, year: int = 2025,
+            amount: float = 100_000.0) -> pd.DataFrame:
+    """One buyer per share: ``per_buyer`` contracts of which that share has a consideration."""
+    rows = []
+    for i, p in enumerate(shares):
+        with_ = round(p * per_buyer)
+        rows += [(year, "75", "11", j < with_, j < with_, False, False) for j in range(per_buyer)]
+    frame = contracts(rows)
+    frame["acheteur_id"] = np.repeat([f"b{i}" for i in range(len(shares))], per_buyer)
+    frame["montant"] = frame["montant_initial"] = amount
+    return frame
+
+
+def test_key_figure_says_compatible_when_the_interval_contains_the_target():
+    from analysis.sections import progression as section
+    # 12 buyers whose policies differ: point estimate 26.7 %, below 30 %, but the clustered
+    # interval (Wilson's would exclude 30 % on 1 200 contracts) contains it
+    frame = _buyers([0.0, 0.05, 0.1, 0.1, 0.2, 0.2, 0.3, 0.3, 0.4, 0.45, 0.55, 0.55],
+                    per_buyer=100)
+    report = _Report(0.30)
+    section.key_figures(_scope(frame), report)
+    labels = [label for label, _, _ in report.figures]
+    assert "compatible avec l'objectif de 30\u00a0%" in labels
+    assert not any(label.startswith(("en dessous", "au-dessus")) for label in labels)
+    with_ = int(frame["has_social_consideration"].sum())
+    assert wilson_interval(with_, len(frame))[1] < 0.30  # the old interval excluded it
+
+
+def test_key_figure_says_below_only_when_the_interval_excludes_the_target():
+    from analysis.sections import progression as section
+    frame = _buyers([0.1] * 30)
+    report = _Report(0.30)
+    section.key_figures(_scope(frame), report)
+    assert any(label == "en dessous de l'objectif de 30\u00a0%" for label, _, _ in report.figures)
+
+
+def test_national_key_figure_is_compared_on_the_same_basis():
+    from analysis.sections import progression as section
+    # 2023: clauses on the small contracts only; the national figure counts ≥ 90 000 € HT
+    small = _buyers([0.6] * 25, year=2023, amount=50_000.0)
+    large = _buyers([0.2] * 25, year=2023, amount=150_000.0)
+    large["acheteur_id"] = small["acheteur_id"].to_numpy()
+    frame = pd.concat([small, large, _buyers([0.3] * 25)], ignore_index=True)
+    report = _Report(0.30)
+    section.key_figures(_scope(frame), report)
+    same = [f for f in report.figures if "même base" in f[0]]
+    assert len(same) == 1
+    label, value, detail = same[0]
+    assert "2023" in label and "90\u202f000 € HT" in label
+    assert value == "20,0\u00a0%"                         # the 150 k€ contracts only, not 40 %

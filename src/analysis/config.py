@@ -147,6 +147,17 @@ NATIONAL_SHARE: dict[int, tuple[float, str]] = {
     2023: (0.187, "Le Moniteur"),
 }
 
+#: Amount floor (€ HT) of the OECP census behind :data:`NATIONAL_SHARE`, by the first year it
+#: applies: contracts of 90 000 € HT or more until 2023, 40 000 € from 2024 (with the DECP).
+OECP_FLOORS: dict[int, float] = {2008: 90_000.0, 2024: 40_000.0}
+
+
+def oecp_floor(year: int) -> float:
+    """The OECP census's amount floor (€ HT) for contracts notified in ``year``."""
+    starts = [start for start in OECP_FLOORS if start <= int(year)]
+    return OECP_FLOORS[max(starts) if starts else min(OECP_FLOORS)]
+
+
 #: Published insertion hours of clauses, France (Alliance Villes Emploi): hours, FTE,
 #: participants, work contracts, by year. Source: css.achatpublic.info, 21/09/2023.
 NATIONAL_HOURS: dict[int, dict[str, float]] = {

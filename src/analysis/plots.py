@@ -44,7 +44,8 @@ def percent_fr(value: float, decimals: int = 1) -> str:
 
 
 def progression_chart(table: pd.DataFrame, territory_label: str,
-                      highlight: float = config.DEFAULT_TARGET):
+                      highlight: float = config.DEFAULT_TARGET,
+                      comparable: pd.DataFrame | None = None):
     """Yearly share with its 95 % interval, against the national targets.
 
     Parameters
@@ -55,6 +56,10 @@ def progression_chart(table: pd.DataFrame, territory_label: str,
         Territory name for the title.
     highlight
         The target drawn most prominently.
+    comparable
+        Optional output of :func:`analysis.indicators.progression.comparable_shares`: the
+        territory's share on the basis of the national figures (contracts above the OECP floor),
+        drawn as open markers with their intervals beside the national crosses.
 
     Returns
     -------
@@ -63,6 +68,7 @@ def progression_chart(table: pd.DataFrame, territory_label: str,
     apply_style()
     fig, ax = plt.subplots()
     rated = table.dropna(subset=["part"])
+    top_comparable = []
     ax.fill_between(rated["annee"], rated["ic_bas"], rated["ic_haut"], color=PALETTE["band"],
                     alpha=0.5, linewidth=0, label="Intervalle de confiance à 95 %")
     ax.plot(rated["annee"], rated["part"], marker="o", color=PALETTE["main"], linewidth=2,
@@ -72,12 +78,21 @@ def progression_chart(table: pd.DataFrame, territory_label: str,
     if national:
         ax.plot([y for y, _ in national], [v for _, v in national], linestyle="none", marker="x",
                 markersize=7, color=PALETTE["target_alt"], label="France, recensement OECP")
+    if comparable is not None and not comparable.empty:
+        same = comparable.dropna(subset=["part"])
+        ax.errorbar(same["annee"], same["part"],
+                    yerr=[same["part"] - same["ic_bas"], same["ic_haut"] - same["part"]],
+                    linestyle="none", marker="o", markerfacecolor="white", markersize=6,
+                    color=PALETTE["main"], capsize=3, linewidth=1,
+                    label=f"{territory_label}, même base que l'OECP")
+        top_comparable = list(same["ic_haut"].fillna(0))
     for target in config.TARGETS:
         strong = abs(target.share - highlight) < 1e-9
         ax.axhline(target.share, linestyle="--", linewidth=1.5 if strong else 1,
                    color=PALETTE["target"] if strong else PALETTE["target_alt"],
                    label=f"Objectif {target.label}")
-    top = max([t.share for t in config.TARGETS] + list(rated["ic_haut"].fillna(0)))
+    top = max([t.share for t in config.TARGETS] + list(rated["ic_haut"].fillna(0))
+              + top_comparable)
     ax.set_ylim(0, min(1.0, top * 1.15 + 0.02))
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: percent_fr(v, 0)))
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))

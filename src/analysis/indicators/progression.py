@@ -154,6 +154,66 @@ def latest(table: pd.DataFrame) -> pd.Series | None:
     return None if rated.empty else rated.iloc[-1]
 
 
+def target_position(low: float, high: float, target: float) -> str:
+    """Where an interval stands against a target: ``"au-dessus"`` when its lower bound is above,
+    ``"en dessous"`` when its upper bound is below, ``"compatible"`` when it contains the target
+    (the point estimate alone does not decide)."""
+    if low > target:
+        return "au-dessus"
+    if high < target:
+        return "en dessous"
+    return "compatible"
+
+
+def comparable_shares(contracts: pd.DataFrame, years) -> pd.DataFrame:
+    """The share on the basis of the published national figures (OECP census), for several years.
+
+    The census counts *marchés* of at least a floor amount (:func:`analysis.config.oecp_floor`:
+    90 000 € HT until 2023, 40 000 € from 2024), all kinds of buyer. Here: the territory's
+    *marchés* notified in each year whose amount at notification (initial amount, else the
+    amount after modifications) is at least that year's floor and whose social status is known.
+
+    Parameters
+    ----------
+    contracts
+        The ``contracts`` table of a territory, every year (:func:`in_territory`).
+    years
+        The years of the national figures compared with.
+
+    Returns
+    -------
+    DataFrame
+        One row per year with at least one such contract: ``annee, plancher, contrats,
+        avec_consideration, part, ic_bas, ic_haut, acheteurs, deff, montant_inconnu``
+        (``montant_inconnu``: the year's known-status contracts left out because their amount is
+        unknown). Intervals clustered by buyer.
+    """
+    years = sorted({int(y) for y in years})
+    frame = contracts.loc[contracts["annee"].isin(years).fillna(False).astype(bool)
+                          & contracts["has_social_consideration"].notna()]
+    amount = frame["montant_initial"].astype("Float64").fillna(
+        frame["montant"].astype("Float64")).astype(float)
+    floor = frame["annee"].astype(int).map(config.oecp_floor).astype(float)
+    kept = frame.loc[(amount >= floor).to_numpy()]
+    columns = ["annee", "plancher", "contrats", "avec_consideration", "part", "ic_bas", "ic_haut",
+               "acheteurs", "deff", "montant_inconnu"]
+    if kept.empty:
+        return pd.DataFrame(columns=columns)
+    table = clustered_share(kept.assign(_with=kept["has_social_consideration"].astype(float),
+                                        annee=kept["annee"].astype(int)), "_with", ["annee"])
+    table = table.rename(columns={"total": "contrats", "effectif": "avec_consideration"})
+    table["plancher"] = [config.oecp_floor(y) for y in table.index]
+    table["montant_inconnu"] = amount.isna().groupby(frame["annee"].astype(int)).sum() \
+        .reindex(table.index).fillna(0).astype("int64")
+    return table.reset_index()[columns]
+
+
+def comparable_share(contracts: pd.DataFrame, year: int) -> dict | None:
+    """:func:`comparable_shares` for one year, as a dict (``None`` when no contract qualifies)."""
+    table = comparable_shares(contracts, [year])
+    return None if table.empty else table.iloc[0].to_dict()
+
+
 #: Amount bands (€ HT) matching the procedure thresholds users reason with.
 AMOUNT_BANDS = [(0, 40_000, "moins de 40 k€"), (40_000, 90_000, "40 à 90 k€"),
                 (90_000, 221_000, "90 à 221 k€"), (221_000, 1_000_000, "221 k€ à 1 M€"),

@@ -12,6 +12,7 @@ from ..indicators import progression, readiness, trend
 from ..narrative import points_fr, progression_summary
 from ..plots import percent_fr, progression_chart
 from ..present import number_fr
+from ..stats import BOOTSTRAP_REPLICATES
 
 SHARE_COLUMNS = {**progression.COLUMNS_FR}
 BREAKDOWN_FR = {
@@ -24,6 +25,7 @@ BREAKDOWN_FR = {
     "part": "Part (nombre)",
     "ic_bas": "IC 95 % bas",
     "ic_haut": "IC 95 % haut",
+    "acheteurs": "Acheteurs",
     "part_montant": "Part (montant)",
     "ic_montant_bas": "IC 95 % bas (montant)",
     "ic_montant_haut": "IC 95 % haut (montant)",
@@ -38,15 +40,21 @@ def yearly(scope, report):
 
 
 def period_share(scope) -> dict | None:
-    """Share of the period's contracts with a social consideration (Wilson interval)."""
-    table = progression.share_by(scope.period_contracts.assign(_all="ensemble"), ["_all"])
+    """Share of the period's contracts with a social consideration (interval clustered by buyer)."""
+    table = progression.share_by(scope.period_contracts.assign(_all="ensemble"), ["_all"],
+                                 amounts=False)
     if table.empty or table["contrats"].iloc[0] == 0:
         return None
     return table.iloc[0].to_dict()
 
 
+def _interval_fr(row) -> str:
+    return f"IC 95 % {percent_fr(row['ic_bas'])} – {percent_fr(row['ic_haut'])}"
+
+
 def key_figures(scope, report) -> None:
-    """Record the clause share of the period, its gap to the target and the national figure."""
+    """Record the clause share of the period, its position against the target (decided by the
+    interval) and the national figure beside ours computed on the same basis."""
     row = period_share(scope)
     if row is None:
         report.key_figure("des marchés avec une considération sociale", "–",
@@ -55,20 +63,44 @@ def key_figures(scope, report) -> None:
     report.key_figure(
         f"des marchés notifiés ({scope.period.label_fr}) ont une considération sociale",
         percent_fr(row["part"]),
-        f"IC 95 % {percent_fr(row['ic_bas'])} – {percent_fr(row['ic_haut'])} ; "
-        f"{number_fr(row['avec_consideration'])} sur {number_fr(row['contrats'])} marchés",
+        f"{_interval_fr(row)} (acheteurs en grappes) ; {number_fr(row['avec_consideration'])} "
+        f"sur {number_fr(row['contrats'])} marchés de {number_fr(row['acheteurs'])} acheteurs",
         headline=True)
     gap = row["part"] - report.target
-    where = "au-dessus" if gap > 0 else "en dessous"
-    report.key_figure(f"{where} de l'objectif de {percent_fr(report.target, 0)}",
-                      points_fr(gap).replace(" points", " pts"),
-                      "écart en points de pourcentage")
+    target = percent_fr(report.target, 0)
+    position = progression.target_position(row["ic_bas"], row["ic_haut"], report.target)
+    pts = points_fr(gap).replace(" points", " pts")
+    if position == "compatible":
+        side = ("au niveau de l'objectif" if round(abs(gap) * 100, 1) == 0 else
+                f"{pts} {'au-dessus' if gap > 0 else 'en dessous'} de l'objectif")
+        report.key_figure(f"compatible avec l'objectif de {target}", pts,
+                          f"part estimée {side}, mais l'intervalle de confiance "
+                          f"({_interval_fr(row)}) contient l'objectif : l'écart n'est pas établi")
+    else:
+        report.key_figure(f"{position} de l'objectif de {target}", pts,
+                          f"écart en points de pourcentage ; tout l'intervalle de confiance "
+                          f"({_interval_fr(row)}) est {position} de l'objectif")
     national = [y for y in config.NATIONAL_SHARE if y <= scope.period.year]
     if national:
         year = max(national)
         value, source = config.NATIONAL_SHARE[year]
-        report.key_figure(f"France entière en {year} (recensement OECP)", percent_fr(value),
-                          f"source : {source}")
+        floor = config.oecp_floor(year)
+        basis = f"marchés ≥ {number_fr(floor)} € HT notifiés en {year}"
+        report.key_figure(f"France entière en {year} (recensement OECP, {basis})",
+                          percent_fr(value), f"source : {source}")
+        same = progression.comparable_share(scope.contracts, year)
+        if same is None:
+            report.key_figure(f"{scope.name} en {year}, même base que l'OECP", "–",
+                              f"aucun marché de {number_fr(floor)} € HT ou plus au statut connu "
+                              f"notifié en {year}")
+        else:
+            report.key_figure(
+                f"{scope.name} en {year}, même base que l'OECP ({basis})",
+                percent_fr(same["part"]),
+                f"{_interval_fr(same)} ; {number_fr(same['avec_consideration'])} sur "
+                f"{number_fr(same['contrats'])} marchés dont le montant initial atteint le seuil "
+                f"du recensement ; la part de tous les marchés, quel que soit leur montant, reste "
+                f"la série de l'observatoire")
 
 
 def summary(scope, report) -> list:
@@ -76,29 +108,49 @@ def summary(scope, report) -> list:
     return [Markdown(progression_summary(yearly(scope, report), scope.name, report.target))]
 
 
+def comparable(scope):
+    """The territory's share on the national figures' basis, for the years of those figures."""
+    years = [y for y in config.NATIONAL_SHARE
+             if scope.period.first_year <= y <= scope.period.year]
+    return progression.comparable_shares(scope.contracts, years)
+
+
+INTERVAL_NOTE = ("intervalle de confiance à 95 % tenant compte du regroupement des marchés par "
+                 "acheteur (variance robuste par grappes d'acheteurs, Wilson sur l'effectif "
+                 "efficace, quantile de Student)")
+
+
 def chart(scope, report) -> list:
     table = yearly(scope, report)
-    figure = progression_chart(table, scope.name, highlight=report.target)
+    figure = progression_chart(table, scope.name, highlight=report.target,
+                               comparable=comparable(scope))
     first, last = scope.period.first_year, scope.period.year
     return [report.figure(
         figure,
         alt=(f"Courbe de la part annuelle des marchés avec au moins une considération sociale, "
              f"{scope.name}, {first}-{last}, avec son intervalle de confiance à 95 % et les "
-             "objectifs nationaux de 25 % et 30 % en lignes horizontales."),
+             "objectifs nationaux de 25 % et 30 % en lignes horizontales ; pour les années d'un "
+             "chiffre national publié, la part nationale (croix) et celle du territoire sur la "
+             "même base (ronds vides)."),
         caption=(f"Part des marchés notifiés avec au moins une considération sociale, {scope.name}. "
-                 "Bande : intervalle de confiance à 95 % (Wilson). Tirets : objectifs nationaux. "
-                 "Croix : part nationale publiée (recensement OECP). Source : DECP."))]
+                 f"Bande : {INTERVAL_NOTE}. Tirets : objectifs nationaux. "
+                 "Croix : part nationale publiée (recensement OECP, marchés de 90 000 € HT et plus, "
+                 "40 000 € à partir de 2024). Ronds vides : part du territoire sur la même base "
+                 "(marchés de l'année au montant initial au moins égal au seuil), avec son "
+                 "intervalle. Source : DECP."))]
 
 
 def yearly_table(scope, report) -> list:
-    table = yearly(scope, report).drop(columns=["ecart_cible"])
+    table = yearly(scope, report).drop(columns=["ecart_cible", "deff"])
     return [report.table(
         table, "progression_annuelle",
         f"Marchés avec au moins une considération sociale par année de notification, {scope.name}",
         percent=("part", "ic_bas", "ic_haut"),
-        integers=("contrats", "avec_consideration", "clause_sociale", "critere_social",
-                  "marche_reserve", "statut_inconnu"),
-        columns=progression.COLUMNS_FR, notes=["Source : DECP ; intervalle de Wilson à 95 %."])]
+        integers=("contrats", "avec_consideration", "acheteurs", "clause_sociale",
+                  "critere_social", "marche_reserve", "statut_inconnu"),
+        columns=progression.COLUMNS_FR,
+        notes=[f"Source : DECP ; {INTERVAL_NOTE}.",
+               *progression.few_buyers_note(table, "année")])]
 
 
 def kinds(scope, report) -> list:
@@ -113,7 +165,9 @@ def kinds(scope, report) -> list:
         percent=("part", "ic_bas", "ic_haut"), integers=("effectif", "marches"),
         columns={"libelle": "Type", "effectif": "Marchés concernés", "marches": "Marchés (statut connu)",
                  "part": "Part", "ic_bas": "IC 95 % bas", "ic_haut": "IC 95 % haut"},
-        notes=["Un marché peut cumuler plusieurs types : les parts ne s'additionnent pas."])]
+        notes=["Un marché peut cumuler plusieurs types : les parts ne s'additionnent pas.",
+               f"IC : {INTERVAL_NOTE} ({number_fr(table['acheteurs'].iloc[0])} acheteurs).",
+               *progression.few_buyers_note(table.head(1), "ligne")])]
 
 
 def breakdown(scope, report, by: str, name: str, caption: str, limit: int | None = None) -> list:
@@ -124,14 +178,21 @@ def breakdown(scope, report, by: str, name: str, caption: str, limit: int | None
     table = table.sort_values("contrats", ascending=False)
     if limit:
         table = table.head(limit)
-    columns = [by, "contrats", "avec_consideration", "part", "ic_bas", "ic_haut", "part_montant",
-               "ic_montant_bas", "ic_montant_haut", "statut_inconnu"]
+    columns = [by, "contrats", "avec_consideration", "acheteurs", "part", "ic_bas", "ic_haut",
+               "part_montant", "ic_montant_bas", "ic_montant_haut", "statut_inconnu"]
     return [report.table(
         table[columns], name, f"{caption} ({scope.period.label_fr}), {scope.name}",
         percent=("part", "ic_bas", "ic_haut", "part_montant", "ic_montant_bas", "ic_montant_haut"),
-        integers=("contrats", "avec_consideration", "statut_inconnu"), columns=BREAKDOWN_FR,
-        notes=["Part en montant : somme des montants des marchés avec considération sociale sur la "
-               "somme des montants (marchés au montant connu), intervalle linéarisé à 95 %."])]
+        integers=("contrats", "avec_consideration", "acheteurs", "statut_inconnu"),
+        columns=BREAKDOWN_FR,
+        notes=[f"Part en nombre : {INTERVAL_NOTE}.",
+               "Part en montant : somme des montants des marchés avec considération sociale sur la "
+               "somme des montants (marchés au montant connu) ; intervalle à 95 % par bootstrap "
+               f"en deux étapes (acheteurs, puis marchés de chaque acheteur ; "
+               f"{BOOTSTRAP_REPLICATES} tirages, graine fixe), qui reste entre 0 et 100 % et "
+               "suit l'asymétrie des montants : un très gros marché peut dominer la part d'un "
+               "groupe.",
+               *progression.few_buyers_note(table, "ligne")])]
 
 
 def by_buyer_type(scope, report) -> list:
@@ -170,8 +231,11 @@ def climate_law(scope, report) -> list:
         f"Marchés au-dessus des seuils européens avec considération sociale, par catégorie "
         f"d'acheteur ({scope.period.label_fr}), {scope.name}",
         percent=("part", "ic_bas", "ic_haut", "part_clause_sociale"),
-        integers=("marches", "avec_consideration", "clause_sociale", "statut_inconnu"),
-        columns=readiness.COLUMNS_FR)]
+        integers=("marches", "avec_consideration", "acheteurs", "clause_sociale",
+                  "statut_inconnu"),
+        columns=readiness.COLUMNS_FR,
+        notes=[f"IC : {INTERVAL_NOTE}.",
+               *progression.few_buyers_note(table, "catégorie")])]
 
 
 def projection(scope, report) -> list:
@@ -223,11 +287,25 @@ METHOD = """- **Population** : les marchés publics (hors contrats de concession
   indiqué.
 - **Doublons** : un marché est identifié par le SIRET de l'acheteur et son identifiant ; republié, il
   n'est compté qu'une fois, dans sa dernière version, modifications appliquées.
-- **Intervalles** : intervalle de Wilson à 95 % pour une part en nombre ; intervalle linéarisé
-  d'un ratio de sommes pour une part en montant. Ils traduisent l'incertitude d'une proportion
-  observée sur un nombre limité de marchés ; ils ne couvrent pas les défauts de publication.
+- **Intervalles** : les marchés d'un même acheteur ne sont pas des tirages indépendants (une même
+  politique d'achat) ; les intervalles à 95 % d'une part en nombre traitent donc les acheteurs
+  comme des grappes : variance robuste par grappes (estimateur linéarisé d'un ratio, correction
+  G / (G − 1) pour G acheteurs), effet de grappe (rapport à la variance de tirages indépendants,
+  jamais inférieur à 1), intervalle de Wilson sur l'effectif efficace (marchés / effet de grappe)
+  avec le quantile de Student à G − 1 degrés de liberté, ce qui le garde entre 0 et 100 %. Avec
+  moins de 20 acheteurs l'intervalle est approximatif (les tableaux le signalent) ; avec un seul
+  acheteur, il porte sur les marchés de cet acheteur (Wilson). Une part en montant a un intervalle
+  par bootstrap percentile en deux étapes (acheteurs, puis marchés de chaque acheteur ; 999
+  tirages, graine fixe : les rapports sont reproductibles), qui reste entre 0 et 100 % et suit
+  l'asymétrie des montants. Ces intervalles ne couvrent pas les défauts de publication.
+- **Objectif** : la part est dite « au-dessus » ou « en dessous » de l'objectif seulement quand
+  tout l'intervalle est d'un côté ; sinon elle est « compatible avec l'objectif ».
 - **Comparaison nationale** : le recensement de l'OECP porte sur les marchés de 90 000 € HT et plus
-  (40 000 € à partir de 2024) ; les DECP couvrent aussi des marchés plus petits.
+  (40 000 € à partir de 2024), de tous les acheteurs ; les DECP couvrent aussi des marchés plus
+  petits, qui portent moins souvent une clause. À côté du chiffre national, la part du territoire
+  est recalculée sur la même base : marchés notifiés la même année, montant initial (à défaut, le
+  montant après modifications) au moins égal au seuil ; les marchés au montant inconnu en sont
+  exclus. La part de tous les marchés reste la série de l'observatoire.
 - Ces chiffres décrivent les marchés publiés ; ils ne mesurent pas l'effet des clauses sur l'emploi."""
 
 
