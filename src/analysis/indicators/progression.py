@@ -107,45 +107,28 @@ def _clustered(known: pd.DataFrame, by: list[str]) -> pd.DataFrame:
 
 
 def few_buyers_note(table: pd.DataFrame, label: str = "ligne") -> list[str]:
-    """French note for a table some of whose groups have fewer than ``FEW_CLUSTERS`` buyers."""
+    """French notes for a table some of whose groups have fewer than ``FEW_CLUSTERS`` buyers.
+
+    ``label`` names a row (« ligne », « année », « catégorie »), in the singular.
+    """
     if "acheteurs" not in table:
         return []
-    few = table["acheteurs"].between(2, FEW_CLUSTERS - 1)
-    one = table["acheteurs"].eq(1)
+
+    def rows(count: int) -> str:
+        return f"{count} {label}{'s' if count > 1 else ''}"
+
+    few = int(table["acheteurs"].between(2, FEW_CLUSTERS - 1).sum())
+    one = int(table["acheteurs"].eq(1).sum())
     notes = []
-    if few.any():
-        notes.append(f"Moins de {FEW_CLUSTERS} acheteurs ({int(few.sum())} {label}(s)) : "
-                     "la variance entre acheteurs est estimée sur peu d'acheteurs, l'intervalle "
-                     "(quantile de Student) est large et approximatif.")
-    if one.any():
-        notes.append(f"Un seul acheteur ({int(one.sum())} {label}(s)) : l'intervalle porte sur "
-                     "les marchés de cet acheteur (Wilson), non sur une population d'acheteurs.")
+    if few:
+        notes.append(f"Moins de {FEW_CLUSTERS} acheteurs ({rows(few)}) : la variance entre "
+                     "acheteurs est estimée sur peu d'acheteurs, l'intervalle (quantile de "
+                     "Student) est large et approximatif.")
+    if one:
+        notes.append(f"Un seul acheteur ({rows(one)}) : l'intervalle porte sur les marchés de cet "
+                     "acheteur (Wilson ; bootstrap de ses marchés pour la part en montant), non "
+                     "sur une population d'acheteurs.")
     return notes
-
-
-def territory_intervals(contracts: pd.DataFrame, codes: list[str]) -> tuple:
-    """Buyer-clustered intervals of the share with a consideration for several territories at once.
-
-    Parameters
-    ----------
-    contracts
-        The région's contracts of the period (:func:`in_territory` with the région code).
-    codes
-        Territory codes (the région and départements), in the order wanted.
-
-    Returns
-    -------
-    tuple of (lower, upper)
-        Arrays aligned on ``codes`` (NaN for a territory without a known-status contract).
-    """
-    known = contracts.loc[contracts["has_social_consideration"].notna()]
-    region = known.assign(_territoire=config.REGION_CODE)
-    departements = known.loc[known["departement_execution"].isin(config.DEPARTEMENTS).fillna(False)
-                             .astype(bool)]
-    stacked = pd.concat([region, departements.assign(
-        _territoire=departements["departement_execution"].astype(str))], ignore_index=True)
-    table = _clustered(stacked, ["_territoire"]).reindex([str(c) for c in codes])
-    return table["ic_bas"].to_numpy(), table["ic_haut"].to_numpy()
 
 
 def latest(table: pd.DataFrame) -> pd.Series | None:
