@@ -175,3 +175,19 @@ def test_comparable_basis_uses_the_floor_and_year():
               "montant_initial"] = np.nan
     frame.loc[frame["annee"].eq(2023), "montant"] = 95_000.0
     assert progression.comparable_share(frame, 2023)["contrats"] == 120
+
+
+def test_territories_compared_get_their_clustered_interval_at_once():
+    paris = clustered_contracts()
+    essonne = clustered_contracts().assign(departement_execution="91")
+    essonne["acheteur_id"] = essonne["acheteur_id"] + "91"
+    region_level = clustered_contracts().iloc[:5].assign(departement_execution=None)
+    frame = pd.concat([paris, essonne, region_level], ignore_index=True)
+    codes = ["11", "75", "91", "77"]
+    low, high = progression.territory_intervals(frame, codes)
+    for i, code in enumerate(codes[:3]):
+        alone = progression.share_by_year(progression.in_territory(frame, code), 2025, 2025)
+        assert (low[i], high[i]) == pytest.approx(
+            (alone["ic_bas"].iloc[0], alone["ic_haut"].iloc[0]))
+    assert np.isnan(low[3]) and np.isnan(high[3])            # no contract in Seine-et-Marne
+    assert low[1] < wilson_interval(60, 120)[0] - 0.1

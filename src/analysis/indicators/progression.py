@@ -131,6 +131,31 @@ def few_buyers_note(table: pd.DataFrame, label: str = "ligne") -> list[str]:
     return notes
 
 
+def territory_intervals(contracts: pd.DataFrame, codes: list[str]) -> tuple:
+    """Buyer-clustered intervals of the share with a consideration for several territories at once.
+
+    Parameters
+    ----------
+    contracts
+        The région's contracts of the period (:func:`in_territory` with the région code).
+    codes
+        Territory codes (the région and départements), in the order wanted.
+
+    Returns
+    -------
+    tuple of (lower, upper)
+        Arrays aligned on ``codes`` (NaN for a territory without a known-status contract).
+    """
+    known = contracts.loc[contracts["has_social_consideration"].notna()]
+    region = known.assign(_territoire=config.REGION_CODE)
+    departements = known.loc[known["departement_execution"].isin(config.DEPARTEMENTS).fillna(False)
+                             .astype(bool)]
+    stacked = pd.concat([region, departements.assign(
+        _territoire=departements["departement_execution"].astype(str))], ignore_index=True)
+    table = _clustered(stacked, ["_territoire"]).reindex([str(c) for c in codes])
+    return table["ic_bas"].to_numpy(), table["ic_haut"].to_numpy()
+
+
 def latest(table: pd.DataFrame) -> pd.Series | None:
     """The last year of a :func:`share_by_year` table that has a rate, or ``None``."""
     rated = table.dropna(subset=["part"])
