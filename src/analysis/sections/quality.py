@@ -17,6 +17,8 @@ import numpy as np
 import pandas as pd
 from IPython.display import Markdown
 
+from .. import config
+from ..indicators import progression
 from ..present import datetime_fr, number_fr
 from ..plots import PALETTE, apply_style, percent_fr
 from ..stats import wilson_interval
@@ -49,6 +51,9 @@ RULES_FR: tuple[tuple[str, str], ...] = (
     ("opération inconnue", "contrat de travail rattaché à une opération absente de l'export : "
                            "écarté"),
     ("montant nul ou négatif", "marché gardé, exclu des sommes de montants"),
+    (progression.NO_PLACE_RULE, "marché publié sans lieu d'exécution : gardé, compté dans la "
+                                "région si son acheteur y est établi (dans aucun département), "
+                                "sinon dans aucun territoire"),
     ("SIRET invalide", "numéro SIRET invalide (longueur ou clé de Luhn) : gardé, "
                        "signalé"),
     ("commune de résidence inconnue", "code commune de résidence absent du référentiel des "
@@ -157,6 +162,7 @@ def summary(scope, report) -> list:
             "(republications). "
             f"{number_fr(totals['anomalies'])} anomalies sont signalées sur des enregistrements "
             "gardés (par exemple un montant nul, exclu des sommes).")
+    text += places_sentence(scope)
     if worst is not None and worst["rejetes"] > 0:
         text += (f" Le taux de rejet le plus élevé est celui de la source « "
                  f"{SOURCES_SHORT.get(worst['source'], worst['source'])} » "
@@ -174,6 +180,32 @@ def summary(scope, report) -> list:
         notes=["Pour chaque fichier : lus = gardés + rejetés + doublons fusionnés. Taux de rejet : "
                "rejetés / lus, intervalle de Wilson à 95 %. Ensemble de l'entrepôt, qui alimente "
                "tous les territoires."])]
+
+
+def places_sentence(scope) -> str:
+    """The period's DECP contracts with no place of execution, and where they were counted."""
+    contracts = scope.table("contracts")
+    period = contracts.loc[scope.period.contains(contracts["dateNotification"])]
+    missing = progression.without_place(period)
+    if not missing.any():
+        return ""
+    region = int((missing & progression.buyer_in_region(period)).sum())
+    total = int(missing.sum())
+    return (f" {number_fr(total)} marchés DECP notifiés sur la période "
+            f"({scope.period.label_fr}) n'ont pas de lieu d'exécution (règle « "
+            f"{progression.NO_PLACE_RULE} ») : {number_fr(region)}, dont l'acheteur est établi en "
+            f"{config.REGION_NAME}, sont comptés dans la région (dans aucun département), "
+            f"{number_fr(total - region)} dans aucun territoire.")
+
+
+def places_by_year(scope) -> pd.DataFrame:
+    """DECP contracts with no place of execution by notification year (whole warehouse), and the
+    territory they are counted in (:func:`analysis.indicators.progression.places_missing`)."""
+    table = progression.places_missing(scope.table("contracts"), scope.period.first_year,
+                                       scope.period.year)
+    table["part"] = table["sans_lieu"] / table["marches"].where(table["marches"] > 0)
+    table["ic_bas"], table["ic_haut"] = wilson_interval(table["sans_lieu"], table["marches"])
+    return table
 
 
 def _by_rule(frame: pd.DataFrame, read: pd.Series) -> pd.DataFrame:
@@ -342,6 +374,27 @@ def completeness(scope, report) -> list:
             columns={"annee": "Année", "marches": "Marchés", "statut_inconnu": "Statut inconnu",
                      "part": "Part", "ic_bas": "IC 95 % bas", "ic_haut": "IC 95 % haut"},
             notes=["Marchés exécutés dans le territoire (DECP, données ouvertes)."]))
+    places = places_by_year(scope)
+    if places["marches"].sum():
+        out.append(report.table(
+            places[["annee", "marches", "sans_lieu", "part", "ic_bas", "ic_haut",
+                    "sans_lieu_statut_connu", "comptes_region", "comptes_nulle_part"]],
+            "qualite_lieu_execution_absent",
+            f"Marchés DECP sans lieu d'exécution (règle « {progression.NO_PLACE_RULE} ») par "
+            "année de notification, et territoire où ils sont comptés",
+            percent=("part", "ic_bas", "ic_haut"),
+            integers=("marches", "sans_lieu", "sans_lieu_statut_connu", "comptes_region",
+                      "comptes_nulle_part"),
+            columns={"annee": "Année", "marches": "Marchés notifiés", "sans_lieu": "Sans lieu",
+                     "part": "Part", "ic_bas": "IC 95 % bas", "ic_haut": "IC 95 % haut",
+                     "sans_lieu_statut_connu": "Dont statut social connu",
+                     "comptes_region": f"Comptés dans la région ({config.REGION_NAME})",
+                     "comptes_nulle_part": "Comptés dans aucun territoire"},
+            notes=["Tous les marchés de l'entrepôt, quel que soit le territoire du rapport. Un "
+                   "marché sans lieu d'exécution compte dans la région quand le département de "
+                   "son acheteur (annuaire des acheteurs) y est ; il ne compte dans aucun "
+                   "département. Acheteur absent de l'annuaire ou sans département : compté "
+                   "dans aucun territoire."]))
     tracking = tracking_completeness(scope)
     if tracking.empty or tracking["enregistrements"].max() == 0:
         out.append(Markdown("Aucune donnée de suivi des clauses pour ce territoire."))
@@ -451,6 +504,9 @@ METHOD = """- **Comptage** : chaque fichier d'entrée est lu en entier ; chaque 
 - **Complétude** : part des valeurs absentes ou « inconnues » de chaque champ ; pour les DECP, part
   des marchés sans champ `considerationsSociales` (notamment le format 2019), exclus du
   dénominateur des parts de marchés avec considération sociale.
+- **Lieu d'exécution absent** : un marché publié sans lieu d'exécution est compté dans la région
+  quand son acheteur y est établi (département de l'acheteur dans l'annuaire des acheteurs), dans
+  aucun département ; sinon dans aucun territoire. Leur nombre est donné par année.
 - **Confidentialité** : seuls des comptes sont publiés ; ni les messages détaillés ni les
   identifiants des enregistrements rejetés (qui peuvent citer des pseudonymes de participants) ne
   quittent l'entrepôt. Les comptes de personnes (valeurs manquantes des participants) suivent la
