@@ -22,7 +22,7 @@ from ..indicators import progression
 from ..present import datetime_fr, number_fr
 from ..plots import PALETTE, apply_style, percent_fr
 from ..stats import wilson_interval
-from .provenance import _date
+from .provenance import _date, anomalies, anomaly_count, load_warnings
 
 #: Short French names of the sources, for tables.
 SOURCES_SHORT = {
@@ -35,6 +35,14 @@ SOURCES_SHORT = {
 
 #: What a rule means, in French, matched on the rule's text (first match wins).
 RULES_FR: tuple[tuple[str, str], ...] = (
+    ("validation : référence présente", "contrôle des tables : identifiant renvoyant à un "
+                                        "enregistrement absent de la table visée (par exemple un "
+                                        "marché absent des DECP) : gardé, signalé"),
+    ("validation : SIRET valide", "contrôle des tables : SIRET de titulaire invalide, déjà "
+                                  "signalé marché par marché à la lecture"),
+    ("validation : égales à la somme des heures", "contrôle des tables : heures d'une opération "
+                                                  "différentes de la somme de ses contrats, déjà "
+                                                  "signalé opération par opération à la lecture"),
     ("dans le futur", "date postérieure à la date de construction de l'entrepôt : erreur de "
                       "saisie, l'enregistrement est écarté"),
     ("hors période", "date antérieure à la première année admise pour ces données : écarté"),
@@ -97,15 +105,8 @@ def explain(rule: str) -> str:
 
 
 def _warnings(scope) -> pd.DataFrame:
-    """The warnings table (``rejects/warnings.parquet``): not one of ``load_table``'s names."""
-    if "warnings" not in scope._tables:
-        from ..warehouse import WARNINGS, _warehouse
-
-        path = _warehouse(None) / WARNINGS
-        scope._tables["warnings"] = (pd.read_parquet(path) if path.is_file() else
-                                     pd.DataFrame(columns=["source", "file", "record", "rule",
-                                                           "message"]))
-    return scope._tables["warnings"]
+    """The warnings table (``rejects/warnings.parquet``): :func:`provenance.load_warnings`."""
+    return load_warnings(scope)
 
 
 # --- Accounting ----------------------------------------------------------------------------------
@@ -117,7 +118,7 @@ def accounting_by_source(scope) -> pd.DataFrame:
     table = accounting.groupby("source", sort=False).agg(
         fichiers=("file", "size"), lus=("read", "sum"), gardes=("kept", "sum"),
         rejetes=("rejected", "sum"), fusionnes=("merged", "sum")).reset_index()
-    warns = _warnings(scope)["source"].value_counts()
+    warns = anomalies(_warnings(scope)).groupby("source")["compte"].sum()
     table["anomalies"] = table["source"].map(warns).fillna(0).astype("int64")
     table["taux_rejet"] = table["rejetes"] / table["lus"].where(table["lus"] > 0)
     low, high = wilson_interval(table["rejetes"], table["lus"])
@@ -160,8 +161,9 @@ def summary(scope, report) -> list:
             f"({percent_fr(rate, 2)}, IC 95 % {percent_fr(low, 2)} – {percent_fr(high, 2)}) et mis "
             f"en quarantaine avec leur motif, {number_fr(totals['fusionnes'])} doublons fusionnés "
             "(republications). "
-            f"{number_fr(totals['anomalies'])} anomalies sont signalées sur des enregistrements "
-            "gardés (par exemple un montant nul, exclu des sommes).")
+            f"{number_fr(anomaly_count(scope))} anomalies (cas, chacun compté une fois) sont "
+            "signalées sur des enregistrements gardés (par exemple un montant nul, exclu des "
+            "sommes).")
     text += places_sentence(scope)
     if worst is not None and worst["rejetes"] > 0:
         text += (f" Le taux de rejet le plus élevé est celui de la source « "
@@ -253,19 +255,32 @@ def rejects_by_rule(scope, report) -> list:
 
 
 def warnings_by_rule(scope, report) -> list:
-    """Warnings on kept records, by source and rule."""
+    """Anomalies on kept records, in cases, by source and rule (:func:`provenance.anomalies`)."""
     read = scope.table("accounting").groupby("source")["read"].sum()
-    table = _by_rule(_warnings(scope), read)
-    if table.empty:
+    counted = anomalies(_warnings(scope))
+    if counted.empty:
         return [Markdown("Aucune anomalie n'a été signalée sur les enregistrements gardés.")]
+    table = counted.rename(columns={"cas": "enregistrements"})
+    table["part_lus"] = table["enregistrements"] / table["source"].map(read)
+    table["explication"] = table["regle"].map(explain)
+    table["dans_total"] = ["oui" if pd.isna(rule) else f"non, déjà compté (« {rule} »)"
+                           for rule in table["deja_signale"]]
+    table["source"] = table["source"].map(lambda s: SOURCES_SHORT.get(s, s))
+    total = int(counted["compte"].sum())
     return [Markdown("Une anomalie ne bloque pas l'enregistrement : il est gardé, la valeur "
                      "douteuse est neutralisée (exclue des sommes, traitée comme inconnue) et "
-                     "l'anomalie est consignée."), report.table(
-        table.drop(columns=["explication"]), "qualite_anomalies_par_regle",
+                     f"l'anomalie est consignée. {number_fr(total)} anomalies au total, comptées "
+                     "en cas : un enregistrement signalé à la lecture est un cas, un contrôle de "
+                     "cohérence des tables (règles « validation : … ») compte tous les cas qu'il "
+                     "trouve."), report.table(
+        table[["source", "regle", "enregistrements", "part_lus", "dans_total"]],
+        "qualite_anomalies_par_regle",
         "Anomalies signalées sur des enregistrements gardés, par source et par règle",
         percent=("part_lus",), integers=("enregistrements",),
-        columns=RULE_COLUMNS,
-        notes=["Comptes d'enregistrements, pas de personnes."]), _explanations(table)]
+        columns={**RULE_COLUMNS, "enregistrements": "Cas", "dans_total": "Dans le total"},
+        notes=["Comptes de cas (enregistrements), pas de personnes. Un contrôle des tables qui "
+               "revérifie une règle déjà signalée ligne à ligne à la lecture est montré sans "
+               "être ajouté au total."]), _explanations(table)]
 
 
 def by_file(scope, report, n: int = 12) -> list:
@@ -498,6 +513,10 @@ METHOD = """- **Comptage** : chaque fichier d'entrée est lu en entier ; chaque 
   inconnue…) écarte l'enregistrement ; une règle *non bloquante* (montant nul, SIRET invalide,
   valeur hors nomenclature…) le garde en neutralisant la valeur douteuse et le signale. Le taux de
   rejet porte un intervalle de Wilson à 95 %.
+- **Nombre d'anomalies** : compté en cas, chacun une fois, le même dans toutes les parties du
+  rapport : un enregistrement signalé à la lecture est un cas ; un contrôle de cohérence des tables
+  compte tous les cas qu'il trouve, sauf s'il revérifie une règle déjà signalée ligne à ligne à la
+  lecture (il est alors montré sans être ajouté au total).
 - **Périmètre** : le comptage, les rejets et les anomalies portent sur tout l'entrepôt, qui
   alimente tous les territoires ; la complétude porte sur les marchés exécutés dans le territoire
   et sur les personnes ayant travaillé sur une de ses opérations.
