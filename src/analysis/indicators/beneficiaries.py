@@ -22,7 +22,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from .. import config
+from .. import config, reference
 from ..frames import isin
 from ..stats import share, wilson_interval
 from .hours import prorate_by_year
@@ -200,19 +200,16 @@ def rates(work_contracts: pd.DataFrame, participants: pd.DataFrame, communes: pd
     ref = communes.copy()
     if level == "departement":
         counts = people["departement_residence"].value_counts()
-        table = ref.loc[ref["type"].eq("COM")].groupby("departement").agg(
-            population=("population_municipale", "sum")).rename_axis("code")
-        table.insert(0, "nom", pd.NA)
-        table["nom"] = [config.DEPARTEMENTS.get(code, pd.NA) for code in table.index]
+        table = reference.population(ref, "departement").rename_axis("code").to_frame()
+        table.insert(0, "nom", [config.DEPARTEMENTS.get(code, pd.NA) for code in table.index])
     elif level == "commune":
         parent = ref.set_index("code_insee")["commune_parent"]
         is_arm = ref.set_index("code_insee")["type"].eq("ARM")
         home = people["commune_residence"].astype("string")
         home = home.where(~home.map(is_arm).fillna(False).astype(bool), home.map(parent))
         counts = home.value_counts()
-        table = ref.loc[ref["type"].eq("COM")].set_index("code_insee").rename_axis("code")
-        table = table.rename(columns={"population_municipale": "population"})[["nom",
-                                                                               "population"]]
+        table = reference.population(ref, "commune").rename_axis("code").to_frame()
+        table.insert(0, "nom", table.index.map(ref.set_index("code_insee")["nom"]))
     else:
         raise ValueError(f"niveau inconnu : {level!r} (attendu : departement, commune)")
     table["beneficiaires"] = counts.reindex(table.index).fillna(0).astype("int64").to_numpy()

@@ -11,13 +11,15 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from ..reference import is_sub_unit, population
+
 #: Default distance beyond which a commune has no structure « nearby » (km).
 DEFAULT_DISTANCE_KM = 10.0
 LAMBERT_93 = "EPSG:2154"
 
 
 def _communes_only(communes: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    return communes[communes["type"] == "COM"]
+    return communes[~is_sub_unit(communes)]
 
 
 def _to_commune(codes: pd.Series) -> pd.Series:
@@ -43,11 +45,11 @@ def structures_per_inhabitant(structures: pd.DataFrame, communes: pd.DataFrame,
     counts = located.groupby([key, "type"]).size().unstack(fill_value=0)
     counts.columns = [f"structures_{c}" for c in counts.columns]
     if level == "departement":
-        base = ref.groupby("departement").agg(population=("population_municipale", "sum"))
+        base = population(communes, "departement").to_frame()
         base["nom"] = base.index
     else:
-        base = ref.set_index("code_insee")[["nom", "population_municipale"]].rename(
-            columns={"population_municipale": "population"})
+        base = population(communes, "commune").to_frame()
+        base.insert(0, "nom", base.index.map(ref.set_index("code_insee")["nom"]))
     table = base.join(counts, how="left").fillna(0)
     type_columns = [c for c in table.columns if c.startswith("structures_")]
     table[type_columns] = table[type_columns].astype("int64")

@@ -36,17 +36,83 @@ COLUMNS_FR = {
 }
 
 
+#: The data-quality rule naming contracts published without a place of execution.
+NO_PLACE_RULE = "lieu d'exécution absent"
+
+#: The method sentence of the reports on those contracts (French, shown with the method notes).
+NO_PLACE_METHOD_FR = (
+    "- **Lieu d'exécution absent** : un marché publié sans lieu d'exécution (environ 1 % des "
+    "marchés) est compté dans la région quand son acheteur y est établi (département de "
+    "l'acheteur dans l'annuaire des acheteurs), dans aucun département ; sinon il n'est compté "
+    "dans aucun territoire. Leur nombre est donné chaque année dans la partie « Qualité des "
+    "données » (règle « lieu d'exécution absent »).")
+
+
+def _flag(mask: pd.Series) -> pd.Series:
+    return mask.fillna(False).astype(bool)
+
+
+def without_place(contracts: pd.DataFrame) -> pd.Series:
+    """Contracts published with no place of execution (rule « lieu d'exécution absent »).
+
+    No ``lieuExecution`` code (missing or blank) and hence neither a département nor a région of
+    execution. A place that is given but lies outside the région, or abroad, is not « absent ».
+    """
+    mask = (contracts["departement_execution"].isna()
+            & contracts["region_execution"].isna())
+    if "lieuExecution_code" in contracts.columns:
+        code = contracts["lieuExecution_code"].astype("string").str.strip()
+        mask &= code.isna() | code.eq("")
+    return _flag(mask)
+
+
+def buyer_in_region(contracts: pd.DataFrame) -> pd.Series:
+    """Contracts whose buyer is established in the région (its département in the buyers
+    directory, ``acheteur_departement``); False when the buyer or its département is unknown."""
+    if "acheteur_departement" not in contracts.columns:
+        return pd.Series(False, index=contracts.index)
+    return _flag(contracts["acheteur_departement"].astype("string").isin(
+        list(config.DEPARTEMENTS)))
+
+
 def in_territory(contracts: pd.DataFrame, territory: str) -> pd.DataFrame:
     """Contracts whose place of execution lies in ``territory`` (région code or département).
 
-    For the région, a contract placed at the level of the région itself (``lieuExecution`` of type
-    « Code région ») counts too; it is counted in no département.
+    For the région, two kinds of contracts count too, in no département: a contract placed at the
+    level of the région itself (``lieuExecution`` of type « Code région »), and a contract with no
+    place of execution (:func:`without_place`) whose buyer is in the région
+    (:func:`buyer_in_region`).
     """
     departements = config.territory_departements(territory)
-    mask = contracts["departement_execution"].isin(departements)
+    mask = _flag(contracts["departement_execution"].isin(departements))
     if str(territory) == config.REGION_CODE:
-        mask |= contracts["region_execution"].eq(config.REGION_CODE).fillna(False)
-    return contracts.loc[mask.fillna(False).astype(bool)]
+        mask |= _flag(contracts["region_execution"].eq(config.REGION_CODE))
+        mask |= without_place(contracts) & buyer_in_region(contracts)
+    return contracts.loc[mask]
+
+
+def places_missing(contracts: pd.DataFrame, first_year: int, last_year: int) -> pd.DataFrame:
+    """Contracts with no place of execution by notification year, and where they are counted.
+
+    Returns
+    -------
+    DataFrame
+        One row per year of ``first_year``–``last_year`` (zeros included): ``annee``, ``marches``
+        (notified in the year), ``sans_lieu`` (rule « lieu d'exécution absent »),
+        ``sans_lieu_statut_connu`` (those with a known social status, the ones a share uses),
+        ``comptes_region`` (buyer in the région: counted in the région, in no département) and
+        ``comptes_nulle_part`` (buyer outside the région or unknown: counted in no territory).
+    """
+    frame = contracts.loc[contracts["annee"].between(first_year, last_year)]
+    missing = without_place(frame)
+    region = missing & buyer_in_region(frame)
+    known = frame["has_social_consideration"].notna()
+    parts = pd.DataFrame({"annee": frame["annee"].astype("int64"), "marches": 1,
+                          "sans_lieu": missing, "sans_lieu_statut_connu": missing & known,
+                          "comptes_region": region, "comptes_nulle_part": missing & ~region})
+    years = pd.Index(range(first_year, last_year + 1), name="annee")
+    table = parts.groupby("annee").sum().reindex(years, fill_value=0).astype("int64")
+    return table.reset_index()
 
 
 def share_by_year(contracts: pd.DataFrame, first_year: int, last_year: int,

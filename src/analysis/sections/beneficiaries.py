@@ -16,7 +16,7 @@ import pandas as pd
 from IPython.display import Markdown
 from scipy.stats import chi2
 
-from .. import config
+from .. import config, reference
 from ..disclosure import Margins, SECRET_SYMBOL
 from ..indicators.beneficiaries import PER, residence_departement
 from ..indicators.hours import LOW_QUALIFICATION
@@ -408,8 +408,7 @@ def rates_table(scope) -> pd.DataFrame:
     frame = people(scope)
     block = profile_block(frame, "departement_residence")
     communes = scope.table("communes")
-    population = communes.loc[communes["type"].eq("COM")].groupby("departement")[
-        "population_municipale"].sum()
+    population = reference.population(communes, "departement")
     codes = {v: k for k, v in LABELS["departement_residence"].items()}
     table = block[["modalite", "beneficiaires"]].copy()
     table["population"] = pd.array([population.get(codes.get(label)) for label in table["modalite"]],

@@ -310,4 +310,4 @@ METHOD = """- **Population** : les marchés publics (hors contrats de concession
 
 
 def method(scope=None, report=None) -> list:
-    return [Markdown(METHOD)]
+    return [Markdown(METHOD + "\n" + progression.NO_PLACE_METHOD_FR)]

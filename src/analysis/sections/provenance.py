@@ -3,6 +3,8 @@ rejections, the suppression rule)."""
 
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 from IPython.display import Markdown
 
@@ -16,6 +18,85 @@ SOURCES_FR = {
     "grand_paris": "Marchés de travaux du Grand Paris Express",
     "structures": "Annuaire des SIAE et structures du handicap",
 }
+
+
+#: The ``source`` of the warnings found by validating the tables (:mod:`analysis.schemas`).
+VALIDATION = "validation"
+
+#: Validation checks, by (table, column), that re-check over a whole table what a reader already
+#: flagged record by record, and the reader's rule: their cases are shown but not added again.
+RECHECKS: dict[tuple[str, str], str] = {
+    ("suppliers", "titulaire_id"): "titulaire : SIRET invalide",
+    ("operations", "heures_realisees"): "heures réalisées incohérentes",
+}
+
+_CASES = re.compile(r" : (\d+) cas(?: \(ex\. : |$)")
+
+
+def load_warnings(scope) -> pd.DataFrame:
+    """The warnings table (``rejects/warnings.parquet``), loaded once per scope's tables."""
+    if "warnings" not in scope._tables:
+        from ..warehouse import WARNINGS, _warehouse
+
+        path = _warehouse(None) / WARNINGS
+        scope._tables["warnings"] = (pd.read_parquet(path) if path.is_file() else
+                                     pd.DataFrame(columns=["source", "file", "record", "rule",
+                                                           "message"]))
+    return scope._tables["warnings"]
+
+
+def _cases(row) -> int:
+    """Cases behind one warning row: 1 for a record a reader flagged; for a validation check, the
+    number of cases its message gives (« … : 396 cas (ex. : …) », ``schemas.Failure.message``)."""
+    if row.source != VALIDATION:
+        return 1
+    found = _CASES.search(str(row.message))
+    return int(found.group(1)) if found else 1
+
+
+def anomalies(warnings: pd.DataFrame) -> pd.DataFrame:
+    """Anomalies on kept records, counted in cases, by source and rule: the one count every
+    section prints.
+
+    A reader's warning is one case (one record). A validation check of the tables is one row for
+    all its cases: it counts its cases, under the source that gives the table
+    (:data:`analysis.warehouse.SOURCES`). A check that re-checks what a reader already flagged
+    record by record (:data:`RECHECKS`) is shown with its cases but not counted again.
+
+    Returns
+    -------
+    DataFrame
+        One row per (source, rule): ``source, regle, cas, compte`` (cases added to the total:
+        ``cas``, or 0 for a re-check) and ``deja_signale`` (the reader's rule a re-check repeats,
+        else missing), sorted by source then cases, largest first.
+    """
+    from ..warehouse import SOURCES
+
+    columns = ["source", "regle", "cas", "compte", "deja_signale"]
+    if warnings.empty:
+        return pd.DataFrame({c: pd.Series(dtype="int64" if c in ("cas", "compte") else object)
+                             for c in columns})
+    table_source = {table: source for source, (_, _, tables) in SOURCES.items()
+                    for table in tables}
+    frame = pd.DataFrame({
+        "source": warnings["source"].astype(str), "file": warnings["file"].astype(str),
+        "record": warnings["record"].astype(str), "regle": warnings["rule"].astype(str),
+        "cas": [_cases(row) for row in warnings.itertuples(index=False)]})
+    checked = frame["source"].eq(VALIDATION)
+    frame["deja_signale"] = [RECHECKS.get((f, r)) if v else None
+                             for f, r, v in zip(frame["file"], frame["record"], checked)]
+    frame.loc[checked, "source"] = frame.loc[checked, "file"].map(table_source).fillna(VALIDATION)
+    frame["compte"] = frame["cas"].where(frame["deja_signale"].isna(), 0)
+    table = frame.groupby(["source", "regle"], sort=False, dropna=False).agg(
+        cas=("cas", "sum"), compte=("compte", "sum"), deja_signale=("deja_signale", "first"))
+    table[["cas", "compte"]] = table[["cas", "compte"]].astype("int64")
+    table = table.reset_index().sort_values(["source", "cas"], ascending=[True, False])
+    return table[columns].reset_index(drop=True)
+
+
+def anomaly_count(scope) -> int:
+    """The number of anomalies on kept records (cases, each counted once) of the warehouse."""
+    return int(anomalies(load_warnings(scope))["compte"].sum())
 
 
 def _date(value) -> str:
@@ -53,8 +134,8 @@ def sources(scope, report) -> list:
         f"- Enregistrements lus : {number_fr(totals['lus'])} = {number_fr(totals['gardes'])} gardés "
         f"+ {number_fr(totals['rejetes'])} rejetés (mis en quarantaine avec leur motif) "
         f"+ {number_fr(totals['fusionnes'])} doublons fusionnés (republications).",
-        f"- Anomalies signalées sur des enregistrements gardés : "
-        f"{number_fr(manifest.get('warnings', 0))}.",
+        f"- Anomalies signalées sur des enregistrements gardés : {number_fr(anomaly_count(scope))} "
+        "cas, chacun compté une fois.",
         f"- Pseudonymisation : {manifest.get('pseudonymisation', '–')} ; aucun nom, aucune date de "
         "naissance ne quitte l'ingestion.",
         f"- Secret statistique : aucun effectif de personnes inférieur à {report.k} n'est publié ; "

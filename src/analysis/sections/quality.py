@@ -17,10 +17,12 @@ import numpy as np
 import pandas as pd
 from IPython.display import Markdown
 
+from .. import config
+from ..indicators import progression
 from ..present import datetime_fr, number_fr
 from ..plots import PALETTE, apply_style, percent_fr
 from ..stats import wilson_interval
-from .provenance import _date
+from .provenance import _date, anomalies, anomaly_count, load_warnings
 
 #: Short French names of the sources, for tables.
 SOURCES_SHORT = {
@@ -33,6 +35,14 @@ SOURCES_SHORT = {
 
 #: What a rule means, in French, matched on the rule's text (first match wins).
 RULES_FR: tuple[tuple[str, str], ...] = (
+    ("validation : référence présente", "contrôle des tables : identifiant renvoyant à un "
+                                        "enregistrement absent de la table visée (par exemple un "
+                                        "marché absent des DECP) : gardé, signalé"),
+    ("validation : SIRET valide", "contrôle des tables : SIRET de titulaire invalide, déjà "
+                                  "signalé marché par marché à la lecture"),
+    ("validation : égales à la somme des heures", "contrôle des tables : heures d'une opération "
+                                                  "différentes de la somme de ses contrats, déjà "
+                                                  "signalé opération par opération à la lecture"),
     ("dans le futur", "date postérieure à la date de construction de l'entrepôt : erreur de "
                       "saisie, l'enregistrement est écarté"),
     ("hors période", "date antérieure à la première année admise pour ces données : écarté"),
@@ -49,6 +59,9 @@ RULES_FR: tuple[tuple[str, str], ...] = (
     ("opération inconnue", "contrat de travail rattaché à une opération absente de l'export : "
                            "écarté"),
     ("montant nul ou négatif", "marché gardé, exclu des sommes de montants"),
+    (progression.NO_PLACE_RULE, "marché publié sans lieu d'exécution : gardé, compté dans la "
+                                "région si son acheteur y est établi (dans aucun département), "
+                                "sinon dans aucun territoire"),
     ("SIRET invalide", "numéro SIRET invalide (longueur ou clé de Luhn) : gardé, "
                        "signalé"),
     ("commune de résidence inconnue", "code commune de résidence absent du référentiel des "
@@ -92,15 +105,8 @@ def explain(rule: str) -> str:
 
 
 def _warnings(scope) -> pd.DataFrame:
-    """The warnings table (``rejects/warnings.parquet``): not one of ``load_table``'s names."""
-    if "warnings" not in scope._tables:
-        from ..warehouse import WARNINGS, _warehouse
-
-        path = _warehouse(None) / WARNINGS
-        scope._tables["warnings"] = (pd.read_parquet(path) if path.is_file() else
-                                     pd.DataFrame(columns=["source", "file", "record", "rule",
-                                                           "message"]))
-    return scope._tables["warnings"]
+    """The warnings table (``rejects/warnings.parquet``): :func:`provenance.load_warnings`."""
+    return load_warnings(scope)
 
 
 # --- Accounting ----------------------------------------------------------------------------------
@@ -112,7 +118,7 @@ def accounting_by_source(scope) -> pd.DataFrame:
     table = accounting.groupby("source", sort=False).agg(
         fichiers=("file", "size"), lus=("read", "sum"), gardes=("kept", "sum"),
         rejetes=("rejected", "sum"), fusionnes=("merged", "sum")).reset_index()
-    warns = _warnings(scope)["source"].value_counts()
+    warns = anomalies(_warnings(scope)).groupby("source")["compte"].sum()
     table["anomalies"] = table["source"].map(warns).fillna(0).astype("int64")
     table["taux_rejet"] = table["rejetes"] / table["lus"].where(table["lus"] > 0)
     low, high = wilson_interval(table["rejetes"], table["lus"])
@@ -155,8 +161,10 @@ def summary(scope, report) -> list:
             f"({percent_fr(rate, 2)}, IC 95 % {percent_fr(low, 2)} – {percent_fr(high, 2)}) et mis "
             f"en quarantaine avec leur motif, {number_fr(totals['fusionnes'])} doublons fusionnés "
             "(republications). "
-            f"{number_fr(totals['anomalies'])} anomalies sont signalées sur des enregistrements "
-            "gardés (par exemple un montant nul, exclu des sommes).")
+            f"{number_fr(anomaly_count(scope))} anomalies (cas, chacun compté une fois) sont "
+            "signalées sur des enregistrements gardés (par exemple un montant nul, exclu des "
+            "sommes).")
+    text += places_sentence(scope)
     if worst is not None and worst["rejetes"] > 0:
         text += (f" Le taux de rejet le plus élevé est celui de la source « "
                  f"{SOURCES_SHORT.get(worst['source'], worst['source'])} » "
@@ -174,6 +182,32 @@ def summary(scope, report) -> list:
         notes=["Pour chaque fichier : lus = gardés + rejetés + doublons fusionnés. Taux de rejet : "
                "rejetés / lus, intervalle de Wilson à 95 %. Ensemble de l'entrepôt, qui alimente "
                "tous les territoires."])]
+
+
+def places_sentence(scope) -> str:
+    """The period's DECP contracts with no place of execution, and where they were counted."""
+    contracts = scope.table("contracts")
+    period = contracts.loc[scope.period.contains(contracts["dateNotification"])]
+    missing = progression.without_place(period)
+    if not missing.any():
+        return ""
+    region = int((missing & progression.buyer_in_region(period)).sum())
+    total = int(missing.sum())
+    return (f" {number_fr(total)} marchés DECP notifiés sur la période "
+            f"({scope.period.label_fr}) n'ont pas de lieu d'exécution (règle « "
+            f"{progression.NO_PLACE_RULE} ») : {number_fr(region)}, dont l'acheteur est établi en "
+            f"{config.REGION_NAME}, sont comptés dans la région (dans aucun département), "
+            f"{number_fr(total - region)} dans aucun territoire.")
+
+
+def places_by_year(scope) -> pd.DataFrame:
+    """DECP contracts with no place of execution by notification year (whole warehouse), and the
+    territory they are counted in (:func:`analysis.indicators.progression.places_missing`)."""
+    table = progression.places_missing(scope.table("contracts"), scope.period.first_year,
+                                       scope.period.year)
+    table["part"] = table["sans_lieu"] / table["marches"].where(table["marches"] > 0)
+    table["ic_bas"], table["ic_haut"] = wilson_interval(table["sans_lieu"], table["marches"])
+    return table
 
 
 def _by_rule(frame: pd.DataFrame, read: pd.Series) -> pd.DataFrame:
@@ -221,19 +255,32 @@ def rejects_by_rule(scope, report) -> list:
 
 
 def warnings_by_rule(scope, report) -> list:
-    """Warnings on kept records, by source and rule."""
+    """Anomalies on kept records, in cases, by source and rule (:func:`provenance.anomalies`)."""
     read = scope.table("accounting").groupby("source")["read"].sum()
-    table = _by_rule(_warnings(scope), read)
-    if table.empty:
+    counted = anomalies(_warnings(scope))
+    if counted.empty:
         return [Markdown("Aucune anomalie n'a été signalée sur les enregistrements gardés.")]
+    table = counted.rename(columns={"cas": "enregistrements"})
+    table["part_lus"] = table["enregistrements"] / table["source"].map(read)
+    table["explication"] = table["regle"].map(explain)
+    table["dans_total"] = ["oui" if pd.isna(rule) else f"non, déjà compté (« {rule} »)"
+                           for rule in table["deja_signale"]]
+    table["source"] = table["source"].map(lambda s: SOURCES_SHORT.get(s, s))
+    total = int(counted["compte"].sum())
     return [Markdown("Une anomalie ne bloque pas l'enregistrement : il est gardé, la valeur "
                      "douteuse est neutralisée (exclue des sommes, traitée comme inconnue) et "
-                     "l'anomalie est consignée."), report.table(
-        table.drop(columns=["explication"]), "qualite_anomalies_par_regle",
+                     f"l'anomalie est consignée. {number_fr(total)} anomalies au total, comptées "
+                     "en cas : un enregistrement signalé à la lecture est un cas, un contrôle de "
+                     "cohérence des tables (règles « validation : … ») compte tous les cas qu'il "
+                     "trouve."), report.table(
+        table[["source", "regle", "enregistrements", "part_lus", "dans_total"]],
+        "qualite_anomalies_par_regle",
         "Anomalies signalées sur des enregistrements gardés, par source et par règle",
         percent=("part_lus",), integers=("enregistrements",),
-        columns=RULE_COLUMNS,
-        notes=["Comptes d'enregistrements, pas de personnes."]), _explanations(table)]
+        columns={**RULE_COLUMNS, "enregistrements": "Cas", "dans_total": "Dans le total"},
+        notes=["Comptes de cas (enregistrements), pas de personnes. Un contrôle des tables qui "
+               "revérifie une règle déjà signalée ligne à ligne à la lecture est montré sans "
+               "être ajouté au total."]), _explanations(table)]
 
 
 def by_file(scope, report, n: int = 12) -> list:
@@ -342,6 +389,27 @@ def completeness(scope, report) -> list:
             columns={"annee": "Année", "marches": "Marchés", "statut_inconnu": "Statut inconnu",
                      "part": "Part", "ic_bas": "IC 95 % bas", "ic_haut": "IC 95 % haut"},
             notes=["Marchés exécutés dans le territoire (DECP, données ouvertes)."]))
+    places = places_by_year(scope)
+    if places["marches"].sum():
+        out.append(report.table(
+            places[["annee", "marches", "sans_lieu", "part", "ic_bas", "ic_haut",
+                    "sans_lieu_statut_connu", "comptes_region", "comptes_nulle_part"]],
+            "qualite_lieu_execution_absent",
+            f"Marchés DECP sans lieu d'exécution (règle « {progression.NO_PLACE_RULE} ») par "
+            "année de notification, et territoire où ils sont comptés",
+            percent=("part", "ic_bas", "ic_haut"),
+            integers=("marches", "sans_lieu", "sans_lieu_statut_connu", "comptes_region",
+                      "comptes_nulle_part"),
+            columns={"annee": "Année", "marches": "Marchés notifiés", "sans_lieu": "Sans lieu",
+                     "part": "Part", "ic_bas": "IC 95 % bas", "ic_haut": "IC 95 % haut",
+                     "sans_lieu_statut_connu": "Dont statut social connu",
+                     "comptes_region": f"Comptés dans la région ({config.REGION_NAME})",
+                     "comptes_nulle_part": "Comptés dans aucun territoire"},
+            notes=["Tous les marchés de l'entrepôt, quel que soit le territoire du rapport. Un "
+                   "marché sans lieu d'exécution compte dans la région quand le département de "
+                   "son acheteur (annuaire des acheteurs) y est ; il ne compte dans aucun "
+                   "département. Acheteur absent de l'annuaire ou sans département : compté "
+                   "dans aucun territoire."]))
     tracking = tracking_completeness(scope)
     if tracking.empty or tracking["enregistrements"].max() == 0:
         out.append(Markdown("Aucune donnée de suivi des clauses pour ce territoire."))
@@ -445,12 +513,19 @@ METHOD = """- **Comptage** : chaque fichier d'entrée est lu en entier ; chaque 
   inconnue…) écarte l'enregistrement ; une règle *non bloquante* (montant nul, SIRET invalide,
   valeur hors nomenclature…) le garde en neutralisant la valeur douteuse et le signale. Le taux de
   rejet porte un intervalle de Wilson à 95 %.
+- **Nombre d'anomalies** : compté en cas, chacun une fois, le même dans toutes les parties du
+  rapport : un enregistrement signalé à la lecture est un cas ; un contrôle de cohérence des tables
+  compte tous les cas qu'il trouve, sauf s'il revérifie une règle déjà signalée ligne à ligne à la
+  lecture (il est alors montré sans être ajouté au total).
 - **Périmètre** : le comptage, les rejets et les anomalies portent sur tout l'entrepôt, qui
   alimente tous les territoires ; la complétude porte sur les marchés exécutés dans le territoire
   et sur les personnes ayant travaillé sur une de ses opérations.
 - **Complétude** : part des valeurs absentes ou « inconnues » de chaque champ ; pour les DECP, part
   des marchés sans champ `considerationsSociales` (notamment le format 2019), exclus du
   dénominateur des parts de marchés avec considération sociale.
+- **Lieu d'exécution absent** : un marché publié sans lieu d'exécution est compté dans la région
+  quand son acheteur y est établi (département de l'acheteur dans l'annuaire des acheteurs), dans
+  aucun département ; sinon dans aucun territoire. Leur nombre est donné par année.
 - **Confidentialité** : seuls des comptes sont publiés ; ni les messages détaillés ni les
   identifiants des enregistrements rejetés (qui peuvent citer des pseudonymes de participants) ne
   quittent l'entrepôt. Les comptes de personnes (valeurs manquantes des participants) suivent la

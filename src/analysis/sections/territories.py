@@ -10,9 +10,10 @@ from __future__ import annotations
 import pandas as pd
 from IPython.display import Markdown
 
-from .. import config, maps
+from .. import config, maps, reference
 from ..indicators import coverage, progression
 from ..present import number_fr
+from .progression import INTERVAL_NOTE
 
 SOURCE_TRACKING = "Source : exports des logiciels de suivi des clauses ; population INSEE."
 
@@ -29,13 +30,13 @@ def departements(scope, report) -> list:
     """The eight départements side by side: clause share, hours and beneficiaries per inhabitant."""
     rows = []
     communes = scope.table("communes")
-    population = communes.groupby("departement")["population_municipale"].sum()
     for code in [config.REGION_CODE, *config.DEPARTEMENTS]:
         other = scope.sibling(code)
         contracts = other.period_contracts
         known = contracts["has_social_consideration"].dropna().astype(bool)
         people = len(other.beneficiaries)
-        pop = int(population.sum() if code == config.REGION_CODE else population.get(code, 0))
+        # Paris counts once (75056), not again with its arrondissements.
+        pop = reference.territory_population(communes, code)
         rows.append({
             "territoire": f"{config.territory_name(code)} ({code})",
             "marches": int(len(known)), "avec_consideration": int(known.sum()),
@@ -67,7 +68,11 @@ def departements(scope, report) -> list:
                  "pour_10000": "Bénéficiaires pour 10 000 hab."},
         notes=["Marchés : lieu d'exécution (DECP) ; heures et bénéficiaires : lieu de l'opération "
                "(suivi des clauses). Une personne ayant travaillé dans deux départements compte "
-               "dans chacun : la ligne régionale n'est pas la somme des départements."])
+               "dans chacun : la ligne régionale n'est pas la somme des départements.",
+               "Pour 10 000 hab. : population municipale (INSEE) ; Paris compte une fois (la "
+               "commune 75056, pas en plus ses arrondissements), la région est la somme de ses "
+               "huit départements.",
+               f"Part des marchés : {INTERVAL_NOTE}."])
     share = table.iloc[:-1].assign(code=list(config.DEPARTEMENTS),
                                    part_pct=lambda f: f["part"] * 100)
     figure = maps.choropleth(
