@@ -239,6 +239,11 @@ METHOD = f"""- **Territoire des bénéficiaires** : une personne compte dans le 
   pas confondre densité de population et recours aux clauses.
 - **Secret statistique** : une commune comptant moins de *k* bénéficiaires est hachurée, ainsi que
   les communes qui permettraient de la retrouver par différence avec le total du département.
+- **Résidence et lieu de travail** : chaque colonne du tableau croisé totalise les bénéficiaires du
+  département de travail, publiés dans le tableau des départements comparés ; le secret
+  statistique tient compte de ce total partagé (une cellule masquée ne peut pas s'en déduire par
+  soustraction), et le tableau d'un département reprend la colonne et les cellules masquées du
+  tableau régional.
 - **Zones blanches** : communes de résidence de bénéficiaires sans structure d'insertion (SIAE, EA,
   ESAT) à moins de {coverage.DEFAULT_DISTANCE_KM:g} km, distance entre points représentatifs des
   communes en Lambert-93.
