@@ -208,7 +208,7 @@ def residence_work(scope, report) -> list:
     """
     region = scope if scope.is_region else scope.sibling(config.REGION_CODE)
     matrix = _residence_matrix(region)
-    people = [c for c in matrix.columns]
+    people = list(matrix.columns)
     shared = {report.population("beneficiaires", c): ("column", c)
               for c in people if c in config.DEPARTEMENTS}
     protected = report.protect(matrix, people, shared=shared)
