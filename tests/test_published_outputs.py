@@ -169,3 +169,34 @@ def test_a_differencing_attack_across_territories_reports_fails(rendered_suite):
         assert violations == [], (table["name"], violations[:5])
         attacked += 1
     assert attacked >= 5
+
+
+#: Reports rendered for the départements that belong to the région's report of another slug.
+_FAMILY_OF = {"fiche_departementale": "rapport_annuel"}
+
+
+def test_no_hidden_cell_is_recovered_within_a_report_family(rendered_suite):
+    """Every family (the région's report and the départements' sheets of a period, read back
+    from their CSV files): the published tables, their margins and the counts they share
+    (the same population in two tables or two reports) recover no hidden cell of 1..k − 1."""
+    from analysis.publish import audit_family
+
+    k = config.suppression_k()
+    families: dict[tuple[str, str], list] = {}
+    for record_path in sorted(config.paths().reports.rglob("*.json")):
+        if "_executed" in record_path.parts or "_staging" in record_path.parts:
+            continue
+        record = json.loads(record_path.read_text(encoding="utf-8"))
+        if not isinstance(record, dict) or "slug" not in record or "tables" not in record:
+            continue
+        family = _FAMILY_OF.get(record["slug"], record["slug"])
+        families.setdefault((record["period"], family), []).append((record, record_path.parent))
+    shared = 0
+    for key, members in families.items():
+        violations = audit_family(members, k=k)
+        assert violations == [], (key, violations[:5])
+        shared += sum(len((t.get("relations") or {}).get("shared", []))
+                      for record, _ in members for t in record["tables"])
+    assert ("2025", "rapport_annuel") in families
+    assert len(families[("2025", "rapport_annuel")]) == 1 + len(config.DEPARTEMENTS)
+    assert shared > 0

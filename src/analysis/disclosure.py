@@ -69,11 +69,27 @@ class Margins:
         ``(total column, (part columns, ...))``: « dont » columns whose sum is at most the total;
         the remainder (total − parts) is not published but anyone can compute it, so it is
         protected like a cell.
+    shared_columns
+        Count columns whose sum over the rows (total row excepted) is published elsewhere — in
+        another table of the same report or of its family (the région's report and the
+        départements' sheets): the number of beneficiaries of a territory, for instance.
+    shared_rows
+        Index labels whose sum over the count columns (row total and nested parts excepted) is
+        published elsewhere.
+    shared_cells
+        ``(row, column)`` cells published elsewhere as they are.
+
+    A shared figure of 0 or at least *k* is published in every table that shows it, so it is an
+    equation total that is never chosen as a complement; one of 1..*k* − 1 is hidden everywhere
+    (primary suppression), so it is an unpublished sensitive cell.
     """
 
     row_total: str | None = None
     total_row: Hashable | None = None
     nested: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    shared_columns: tuple[str, ...] = ()
+    shared_rows: tuple[Hashable, ...] = ()
+    shared_cells: tuple[tuple[Hashable, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -232,7 +248,7 @@ def protect_related(total: pd.DataFrame, parts: Mapping[str, pd.DataFrame],
                 members.append(cells.add(expected, published=False))
                 cells.group(total_id, members)
 
-    hidden = _suppress(cells, k)
+    hidden = _suppress(cells, k, np.asarray(cells.fixed, dtype=bool))
 
     results = {}
     for name, frame in tables.items():
@@ -338,6 +354,163 @@ def determined_cells(values: np.ndarray, hidden: np.ndarray,
     return determined
 
 
+# --- Audit of published tables: what can be recomputed across the tables of a family ----------
+
+
+class Relation(NamedTuple):
+    """A published equation ``sum(total) = sum(parts)`` between cells of published tables.
+
+    Each cell is ``(table name, row label, column)``. ``remainder``: the parts add up to at most
+    the total, the difference being an unpublished count of people (a « dont » relation).
+    """
+
+    total: tuple[tuple[str, Hashable, str], ...]
+    parts: tuple[tuple[str, Hashable, str], ...]
+    remainder: bool = False
+
+
+def table_relations(name: str, frame: pd.DataFrame, count_columns: Sequence[str],
+                    margins: Margins | None) -> list[Relation]:
+    """The equations a table's own margins publish (row total, total row, « dont » columns)."""
+    margins = margins or Margins()
+    count_columns = list(count_columns)
+    rows = list(frame.index)
+    out: list[Relation] = []
+    nested_parts = {c for _, children in margins.nested for c in children}
+    if margins.row_total is not None:
+        parts = [c for c in count_columns if c != margins.row_total and c not in nested_parts]
+        for row in rows:
+            out.append(Relation(((name, row, margins.row_total),),
+                                tuple((name, row, c) for c in parts)))
+    if margins.total_row is not None:
+        others = [r for r in rows if r != margins.total_row]
+        for column in count_columns:
+            out.append(Relation(((name, margins.total_row, column),),
+                                tuple((name, r, column) for r in others)))
+    for parent, children in margins.nested:
+        for row in rows:
+            out.append(Relation(((name, row, parent),), tuple((name, row, c) for c in children),
+                                remainder=True))
+    return out
+
+
+def audit_published(tables: Mapping[str, pd.DataFrame], relations: Sequence[Relation],
+                    k: int | None = None) -> list[Violation]:
+    """Hidden cells that the published tables and their relations give away.
+
+    The published figures of every table, the equations of each table's margins and the
+    equalities between tables (the same population counted in two tables, or in two reports of
+    a family) form one linear system whose unknowns are the hidden cells (missing values) and
+    the unpublished remainders of « dont » relations. A hidden cell is reported when it is
+    determined (:func:`determined_cells`) with a value of 1..k − 1, or when its bounds under
+    non-negativity (linear programming) both lie in 1..k − 1: either way a reader learns that it
+    counts fewer than *k* people.
+
+    Parameters
+    ----------
+    tables
+        Published tables by name: count columns numeric, hidden cells missing.
+    relations
+        The published equations (:class:`Relation`, :func:`table_relations`).
+    k
+        Threshold; default :func:`analysis.config.suppression_k`.
+
+    Returns
+    -------
+    list of Violation
+        ``row`` is ``(table name, row label)``; empty when nothing can be recovered.
+    """
+    from scipy.optimize import linprog
+
+    k = _resolve_k(k)
+    unknown: dict[Hashable, int] = {}
+    labels: list[tuple] = []
+    equations: list[tuple[dict[int, float], float]] = []
+
+    def published(ref):
+        name, row, column = ref
+        value = pd.to_numeric(pd.Series([tables[name].at[row, column]]), errors="coerce").iloc[0]
+        return None if pd.isna(value) else float(value)
+
+    def variable(key, label) -> int:
+        if key not in unknown:
+            unknown[key] = len(labels)
+            labels.append(label)
+        return unknown[key]
+
+    for n, relation in enumerate(relations):
+        coefficients: dict[int, float] = {}
+        constant = 0.0
+        for sign, refs in ((1.0, relation.total), (-1.0, relation.parts)):
+            for ref in refs:
+                value = published(ref)
+                if value is None:
+                    v = variable(ref, ref)
+                    coefficients[v] = coefficients.get(v, 0.0) + sign
+                else:
+                    constant -= sign * value
+        if relation.remainder:
+            name, row, column = relation.total[0]
+            v = variable(("__reste", n), (name, row, f"{column} (reste non publié)"))
+            coefficients[v] = coefficients.get(v, 0.0) - 1.0
+        coefficients = {v: c for v, c in coefficients.items() if c}
+        if coefficients:
+            equations.append((coefficients, constant))
+
+    # Independent blocks of unknowns (union-find over shared equations).
+    parent = list(range(len(labels)))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for coefficients, _ in equations:
+        first, *others = coefficients
+        for other in others:
+            parent[find(other)] = find(first)
+    blocks: dict[int, list[int]] = {}
+    for v in range(len(labels)):
+        blocks.setdefault(find(v), []).append(v)
+
+    violations: list[Violation] = []
+    for members in blocks.values():
+        position = {v: i for i, v in enumerate(members)}
+        rows = [(c, b) for c, b in equations if position.keys() & c.keys()]
+        if not rows:
+            continue
+        matrix = np.zeros((len(rows), len(members)))
+        rhs = np.zeros(len(rows))
+        for r, (coefficients, constant) in enumerate(rows):
+            for v, c in coefficients.items():
+                matrix[r, position[v]] = c
+            rhs[r] = constant
+        kernel = null_space(matrix)
+        free = (np.abs(kernel).max(axis=1) > 1e-8 if kernel.size
+                else np.zeros(len(members), dtype=bool))
+        solution = np.linalg.lstsq(matrix, rhs, rcond=None)[0]
+        for i, v in enumerate(members):
+            name, row, column = labels[v]
+            if not free[i]:
+                value = float(np.round(solution[i], 6))
+                if 1 <= value < k:
+                    violations.append(Violation((name, row), column, value,
+                                                "cellule masquée recalculable"))
+                continue
+            objective = np.zeros(len(members))
+            objective[i] = 1.0
+            low = linprog(objective, A_eq=matrix, b_eq=rhs, bounds=(0, None), method="highs")
+            if low.status != 0 or low.fun < 1 - 1e-6:
+                continue
+            high = linprog(-objective, A_eq=matrix, b_eq=rhs, bounds=(0, None), method="highs")
+            if high.status == 0 and -high.fun < k - 1e-6:
+                violations.append(Violation((name, row), column, float(low.fun),
+                                            f"cellule masquée bornée entre {low.fun:g} et "
+                                            f"{-high.fun:g}"))
+    return violations
+
+
 # --- Engine ------------------------------------------------------------------------------------
 
 
@@ -347,12 +520,24 @@ class _Cells:
     def __init__(self) -> None:
         self.values: list[int] = []
         self.published: list[bool] = []
+        self.fixed: list[bool] = []
         self.groups: list[tuple[int, list[int]]] = []
 
-    def add(self, value: int, published: bool = True) -> int:
+    def add(self, value: int, published: bool = True, fixed: bool = False) -> int:
         self.values.append(int(value))
         self.published.append(published)
+        self.fixed.append(fixed)
         return len(self.values) - 1
+
+    def share(self, cell: int, k: int) -> None:
+        """Mark ``cell`` as published elsewhere too: never a complement, unless it is small."""
+        self.fixed[cell] = not 1 <= self.values[cell] < k
+
+    def add_shared_sum(self, members: list[int], k: int) -> None:
+        """An equation whose total, the sum of ``members``, is published in another table."""
+        value = sum(self.values[m] for m in members)
+        small = 1 <= value < k
+        self.group(self.add(value, published=not small, fixed=not small), members)
 
     def group(self, total_id: int, members: list[int]) -> None:
         if members:
@@ -388,12 +573,40 @@ def _add_table(cells: _Cells, frame: pd.DataFrame, count_columns: list[str], mar
         others = [r for r in rows if r != margins.total_row]
         for column in [*count_columns, *virtual]:
             cells.group(local[(margins.total_row, column)], [local[(r, column)] for r in others])
+    _add_shared(cells, grid, rows, count_columns, margins, k)
     return grid
 
 
-def _suppress(cells: _Cells, k: int) -> np.ndarray:
+def _add_shared(cells: _Cells, grid: dict[tuple[Hashable, str], int], rows: list,
+                count_columns: list[str], margins: Margins, k: int) -> None:
+    """The figures of this table that another table of the report (or of its family) publishes:
+    a published total cell is fixed, an unpublished sum becomes an equation of its own."""
+    # A shared row or cell absent from a table (a part of a family) is not in it: nothing to do.
+    for row, column in margins.shared_cells:
+        if (row, column) in grid:
+            cells.share(grid[(row, column)], k)
+    for column in margins.shared_columns:
+        if margins.total_row is not None:
+            cells.share(grid[(margins.total_row, column)], k)
+        else:
+            cells.add_shared_sum([grid[(r, column)] for r in rows], k)
+    nested_parts = {c for _, children in margins.nested for c in children}
+    for row in margins.shared_rows:
+        if row not in rows:
+            continue
+        if margins.row_total is not None:
+            cells.share(grid[(row, margins.row_total)], k)
+        else:
+            cells.add_shared_sum([grid[(row, c)] for c in count_columns
+                                  if c not in nested_parts], k)
+
+
+def _suppress(cells: _Cells, k: int, fixed: np.ndarray | None = None) -> np.ndarray:
     values = np.asarray(cells.values, dtype=float)
+    # A cell published in another table too (fixed) can never be a complement: for the choice
+    # of complements it counts as not published.
     published = np.asarray(cells.published, dtype=bool)
+    choosable = published if fixed is None else published & ~fixed
     sensitive = (values >= 1) & (values < k)
     hidden = sensitive | ~published
     groups = cells.groups
@@ -404,20 +617,20 @@ def _suppress(cells: _Cells, k: int) -> np.ndarray:
             hidden_members = [m for m in [total_id, *members] if hidden[m]]
             if len(hidden_members) == 1 and published[hidden_members[0]]:
                 # A lone hidden published cell is the difference of the others.
-                changed |= _hide_complement(total_id, members, values, published, hidden)
+                changed |= _hide_complement(total_id, members, values, choosable, hidden)
                 continue
             if hidden[total_id]:
                 continue
             hidden_parts = [m for m in members if hidden[m]]
             if hidden_parts and 1 <= values[hidden_parts].sum() < k:
-                changed |= _hide_complement(total_id, members, values, published, hidden)
+                changed |= _hide_complement(total_id, members, values, choosable, hidden)
         if changed:
             continue
         # Rule 2: no sensitive cell determined by the whole system.
         exposed = np.flatnonzero(determined_cells(values, hidden, groups) & sensitive)
         if exposed.size == 0:
             return hidden
-        _hide_for(int(exposed[0]), values, published, hidden, groups)
+        _hide_for(int(exposed[0]), values, choosable, hidden, groups)
     raise RuntimeError("la suppression secondaire ne converge pas")
 
 
@@ -494,6 +707,9 @@ def _validate(frame: pd.DataFrame, count_columns: list[str], margins: Margins,
     for parent, children in margins.nested:
         if parent not in count_columns or any(c not in count_columns for c in children):
             raise ValueError(f"relation « dont » hors des effectifs : {parent!r}")
+    shared = [*margins.shared_columns, *(c for _, c in margins.shared_cells)]
+    if any(c not in count_columns for c in shared):
+        raise ValueError(f"total partagé hors des effectifs : {shared!r}")
     for column, sources in derived.items():
         sources = [sources] if isinstance(sources, str) else list(sources)
         if column not in frame.columns or any(s not in count_columns for s in sources):

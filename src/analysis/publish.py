@@ -27,7 +27,7 @@ import json
 import os
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pandas as pd
@@ -52,6 +52,7 @@ class PublishedTable:
     people: list[str]
     suppressed: int
     rows: int
+    relations: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -66,6 +67,8 @@ class Report:
     output_dir: Path | None = None
     key_figures: list[dict] = field(default_factory=list)
     tables: list[PublishedTable] = field(default_factory=list)
+    #: Counts of people published in several tables, by population (:meth:`population`).
+    shared_totals: dict[str, int] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -110,12 +113,25 @@ class Report:
 
     # --- Tables ---------------------------------------------------------------------------------
 
+    def population(self, what: str, territory: str | None = None) -> str:
+        """The key of a population counted in several tables: ``what`` (e.g. « beneficiaires »)
+        of ``territory`` (this report's by default) over this report's period."""
+        return f"{what}|{territory or self.territory}|{self.period.label}"
+
     def protect(self, frame: pd.DataFrame, people: Sequence[str] = (),
                 derived: Mapping[str, str | Sequence[str]] | None = None,
                 margins: disclosure.Margins | None = None,
                 family: Callable[[str], pd.DataFrame] | None = None,
+                shared: Mapping[str, tuple] | None = None,
                 ) -> disclosure.ProtectedTable | None:
         """Disclosure control of ``frame`` at this report's threshold (None when no people column).
+
+        ``shared`` declares the counts of this table that other tables of the report, or of its
+        family, publish too: ``{population key: ("column", column) | ("row", row label) |
+        ("cell", row label, column)}`` — a column's or a row's sum, or one cell. Each is then an
+        equation whose total is published (never hidden as a complement, unless small), so
+        that no hidden cell is the difference between this table and another one. The same key
+        must have the same value in every table of the report (checked).
 
         ``family(code)`` computes the same table for another territory, rows labelled by the same
         index (the categories): the région's and the eight départements' tables are then
@@ -127,6 +143,7 @@ class Report:
             return None
         people = list(people)
         counts = _counts(frame, people)
+        margins = self._register_shared(counts, people, margins, shared)
         if family is None:
             return disclosure.protect(counts, people, k=self.k, margins=margins, derived=derived)
         # Rows are matched across territories by their index labels (the categories).
@@ -139,6 +156,42 @@ class Report:
         return disclosure.ProtectedTable(table=own.table.copy(), mask=own.mask.copy(),
                                          primary=own.primary.copy(), k=own.k)
 
+    def _register_shared(self, counts: pd.DataFrame, people: list[str],
+                         margins: disclosure.Margins | None,
+                         shared: Mapping[str, tuple] | None) -> disclosure.Margins | None:
+        """Check the shared counts against the registry and add them to the margins."""
+        if not shared:
+            return margins
+        margins = margins or disclosure.Margins()
+        columns, rows, cells = [], [], []
+        for key, spec in shared.items():
+            kind, *where = spec
+            if kind == "column":
+                (column,) = where
+                body = counts.drop(index=[margins.total_row]) if margins.total_row is not None \
+                    else counts
+                value = int(body[column].sum())
+                columns.append(column)
+            elif kind == "row":
+                (row,) = where
+                nested = {c for _, children in margins.nested for c in children}
+                parts = [c for c in people if c != margins.row_total and c not in nested]
+                value = int(counts.loc[row, parts].sum())
+                rows.append(row)
+            elif kind == "cell":
+                row, column = where
+                value = int(counts.at[row, column])
+                cells.append((row, column))
+            else:
+                raise ValueError(f"total partagé de nature inconnue : {kind!r}")
+            known = self.shared_totals.setdefault(str(key), value)
+            if known != value:
+                raise ValueError(f"total partagé incohérent dans {self.slug} : {key} vaut {value} "
+                                 f"ici et {known} dans un autre tableau")
+        return replace(margins, shared_columns=(*margins.shared_columns, *columns),
+                       shared_rows=(*margins.shared_rows, *rows),
+                       shared_cells=(*margins.shared_cells, *cells))
+
     def table(self, frame: pd.DataFrame, name: str, caption: str, *,
               people: Sequence[str] = (),
               derived: Mapping[str, str | Sequence[str]] | None = None,
@@ -147,7 +200,8 @@ class Report:
               decimals: Mapping[str, int] | None = None,
               columns: Mapping[str, str] | None = None,
               notes: Sequence[str] = (),
-              family: Callable[[str], pd.DataFrame] | None = None) -> HTML:
+              family: Callable[[str], pd.DataFrame] | None = None,
+              shared: Mapping[str, tuple] | None = None) -> HTML:
         """Publish a table: disclosure control, then HTML here and CSV + XLSX beside the report.
 
         Parameters
@@ -175,25 +229,36 @@ class Report:
         family
             ``family(territory code)``: the same table for another territory, to protect the
             région and its départements together (see :meth:`protect`).
+        shared
+            Counts this table has in common with other tables of the report or of its family,
+            by population key (see :meth:`protect`).
         """
-        protected = self.protect(frame, people, derived=derived, margins=margins, family=family)
+        protected = self.protect(frame, people, derived=derived, margins=margins, family=family,
+                                 shared=shared)
         values = protected.table if protected is not None else frame.copy()
         mask = (protected.mask.reindex(columns=values.columns, fill_value=False)
                 if protected is not None
                 else pd.DataFrame(False, index=values.index, columns=values.columns))
         return self.publish_protected(values, mask, name, caption, people=people,
                                       percent=percent, integers=integers, decimals=decimals,
-                                      columns=columns, notes=notes)
+                                      columns=columns, notes=notes, margins=margins,
+                                      shared=shared)
 
     def publish_protected(self, values: pd.DataFrame, mask: pd.DataFrame, name: str,
                           caption: str, *, people: Sequence[str] = (),
                           percent: Sequence[str] = (), integers: Sequence[str] = (),
                           decimals: Mapping[str, int] | None = None,
                           columns: Mapping[str, str] | None = None,
-                          notes: Sequence[str] = ()) -> HTML:
+                          notes: Sequence[str] = (),
+                          margins: disclosure.Margins | None = None,
+                          shared: Mapping[str, tuple] | None = None) -> HTML:
         """Publish a table already through disclosure control: ``mask`` says which cells are
         secret (for tables protected piece by piece, e.g. blocks sharing a total row). The
-        secrecy footnote is added when a cell is masked; otherwise as :meth:`table`."""
+        secrecy footnote is added when a cell is masked; otherwise as :meth:`table`.
+
+        ``margins`` and ``shared`` (as given to :meth:`protect`) are recorded in the report's
+        record, for the audit of what the published tables give away together
+        (:func:`audit_family`)."""
         if any(name == t.name for t in self.tables):
             raise ValueError(f"tableau publié deux fois dans {self.slug} : {name}")
         mask = mask.reindex(index=values.index, columns=values.columns,
@@ -205,7 +270,8 @@ class Report:
         self.tables.append(PublishedTable(
             name=name, caption=caption, columns=[headers[c] for c in values.columns],
             people=[headers[c] for c in people], suppressed=int(mask.to_numpy().sum()),
-            rows=len(values)))
+            rows=len(values),
+            relations=_rename_relations(_relations(values, people, margins, shared), headers)))
         self._save()
         return HTML(self._table_html(shown.rename(columns=headers), name, caption, all_notes,
                                      [headers[c] for c in people]))
@@ -412,4 +478,95 @@ def read_record(path: Path) -> dict | None:
         return None
 
 
-__all__ = ["Report", "open_report", "read_record", "warehouse_fingerprint", "TABLES_SUFFIX"]
+def _relations(values: pd.DataFrame, people: Sequence[str], margins: disclosure.Margins | None,
+               shared: Mapping[str, tuple] | None) -> dict:
+    """A table's margins and shared counts as the record keeps them: rows by position (the CSV
+    has no index), columns by name (renamed to their headers by :func:`_rename_relations`)."""
+    if not people:
+        return {}
+    margins = margins or disclosure.Margins()
+    index = list(values.index)
+    out: dict = {"row_total": margins.row_total,
+                 "total_row": (index.index(margins.total_row)
+                               if margins.total_row is not None else None),
+                 "nested": [[parent, list(children)] for parent, children in margins.nested],
+                 "shared": []}
+    for key, (kind, *where) in (shared or {}).items():
+        entry = {"key": str(key), "kind": kind, "row": None, "column": None}
+        if kind == "column":
+            entry["column"] = where[0]
+        elif kind == "row":
+            entry["row"] = index.index(where[0])
+        else:
+            entry["row"], entry["column"] = index.index(where[0]), where[1]
+        out["shared"].append(entry)
+    return out
+
+
+def _rename_relations(relations: dict, headers: Mapping[str, str]) -> dict:
+    if not relations:
+        return {}
+    name = lambda c: None if c is None else headers.get(c, c)  # noqa: E731
+    return {"row_total": name(relations["row_total"]), "total_row": relations["total_row"],
+            "nested": [[name(p), [name(c) for c in children]]
+                       for p, children in relations["nested"]],
+            "shared": [{**e, "column": name(e["column"])} for e in relations["shared"]]}
+
+
+def read_published_table(path: Path, people: Sequence[str]) -> pd.DataFrame:
+    """A published CSV read back: people columns as numbers, secret cells (``s``) missing."""
+    frame = pd.read_csv(path, sep=CSV_OPTIONS["sep"], encoding="utf-8-sig", dtype=str)
+    for column in people:
+        frame[column] = pd.to_numeric(frame[column].str.replace("\u00a0", "", regex=False)
+                                      .str.replace(" ", "", regex=False)
+                                      .str.replace(",", ".", regex=False), errors="coerce")
+    return frame
+
+
+def audit_family(members: Sequence[tuple[dict, Path]], k: int | None = None
+                 ) -> list[disclosure.Violation]:
+    """What the published tables of a family of reports give away together.
+
+    ``members``: ``(record, folder)`` of each report of the family (the région's report and the
+    départements' sheets), ``folder`` holding ``<slug>_tableaux/``. Every people table is read
+    back from its CSV; its margins and the counts it shares with other tables (recorded by
+    :meth:`Report.table`) become the equations of :func:`disclosure.audit_published`: the same
+    population key in two tables, of one report or of two reports of the family, is the same
+    number. Returns the hidden cells that can be recovered (or bounded within 1..k − 1).
+    """
+    tables: dict[str, pd.DataFrame] = {}
+    relations: list[disclosure.Relation] = []
+    occurrences: dict[str, list[tuple]] = {}
+    for record, folder in members:
+        for table in record.get("tables", []):
+            if not table.get("people"):
+                continue
+            name = f"{record['territory']}/{record['slug']}/{table['name']}"
+            frame = read_published_table(
+                Path(folder) / f"{record['slug']}{TABLES_SUFFIX}" / f"{table['name']}.csv",
+                table["people"])
+            tables[name] = frame
+            rel = table.get("relations") or {}
+            margins = disclosure.Margins(
+                row_total=rel.get("row_total"), total_row=rel.get("total_row"),
+                nested=tuple((p, tuple(c)) for p, c in rel.get("nested", [])))
+            relations += disclosure.table_relations(name, frame, table["people"], margins)
+            nested = {c for _, children in margins.nested for c in children}
+            body = [r for r in frame.index if r != margins.total_row]
+            parts = [c for c in table["people"] if c != margins.row_total and c not in nested]
+            for entry in rel.get("shared", []):
+                if entry["kind"] == "column":
+                    refs = tuple((name, r, entry["column"]) for r in body)
+                elif entry["kind"] == "row":
+                    refs = tuple((name, entry["row"], c) for c in parts)
+                else:
+                    refs = ((name, entry["row"], entry["column"]),)
+                occurrences.setdefault(entry["key"], []).append(refs)
+    for refs in occurrences.values():
+        first, *others = refs
+        relations += [disclosure.Relation(first, other) for other in others]
+    return disclosure.audit_published(tables, relations, k=k)
+
+
+__all__ = ["Report", "open_report", "read_record", "warehouse_fingerprint", "TABLES_SUFFIX",
+           "audit_family", "read_published_table"]

@@ -165,6 +165,12 @@ PROFILE_DERIVED = {c: "beneficiaires" for c in ("part", "ic_bas", "ic_haut", "he
                                                  "part_heures")}
 
 
+def shared_total(report) -> dict:
+    """The « Ensemble » row counts the territory's beneficiaries, also published elsewhere
+    (``departements_compares``, the other profiles): a total never hidden as a complement."""
+    return {report.population("beneficiaires"): ("column", "beneficiaires")}
+
+
 def protected_block(report, frame: pd.DataFrame, variable: str, scope=None):
     """(block, protected): shares set to missing when the unknown row is hidden.
 
@@ -172,7 +178,8 @@ def protected_block(report, frame: pd.DataFrame, variable: str, scope=None):
     block = profile_block(frame, variable)
     protected = report.protect(block, ("beneficiaires",), derived=PROFILE_DERIVED,
                                margins=Margins(total_row=TOTAL),
-                               family=family(scope, variable) if scope is not None else None)
+                               family=family(scope, variable) if scope is not None else None,
+                               shared=shared_total(report))
     unknown = OUTSIDE if variable == "departement_residence" else UNKNOWN
     if protected.mask.at[unknown, "beneficiaires"]:
         block.loc[:, list(SHARES)] = np.nan
@@ -265,7 +272,7 @@ def profile_table(scope, report) -> list:
             f"{VARIABLES_FR[variable]} des bénéficiaires ({scope.period.label_fr}), {scope.name}",
             people=("beneficiaires",), derived=PROFILE_DERIVED, margins=Margins(total_row=TOTAL),
             percent=SHARES, integers=("beneficiaires", "heures"), columns=COLUMNS_FR,
-            notes=notes, family=family(scope, variable)))
+            notes=notes, family=family(scope, variable), shared=shared_total(report)))
     return out
 
 

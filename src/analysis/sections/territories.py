@@ -66,6 +66,10 @@ def departements(scope, report) -> list:
                  "ic_bas": "IC 95 % bas", "ic_haut": "IC 95 % haut",
                  "heures": "Heures d'insertion", "beneficiaires": "Bénéficiaires",
                  "pour_10000": "Bénéficiaires pour 10 000 hab."},
+        # Each territory's beneficiaries are also a column sum of residence_work and the total
+        # of the profile tables: one population, the same published number.
+        shared={report.population("beneficiaires", code): ("cell", row, "beneficiaires")
+                for row, code in enumerate([*config.DEPARTEMENTS, config.REGION_CODE])},
         notes=["Marchés : lieu d'exécution (DECP) ; heures et bénéficiaires : lieu de l'opération "
                "(suivi des clauses). Une personne ayant travaillé dans deux départements compte "
                "dans chacun : la ligne régionale n'est pas la somme des départements.",
@@ -189,21 +193,48 @@ def white_zones(scope, report) -> list:
     ]
 
 
-def residence_work(scope, report) -> list:
-    """Where beneficiaries live and where they work, by département."""
+def _residence_matrix(scope) -> pd.DataFrame:
+    """Beneficiaries by département of residence (rows) and of work (columns)."""
     table = coverage.residence_versus_work(scope.beneficiaries, scope.period_work_contracts,
                                            scope.table("operations"), scope.communes)
     matrix = table.pivot_table(index="departement_residence", columns="departement_travail",
                                values="beneficiaires", aggfunc="sum", fill_value=0)
     matrix.columns.name = None
-    matrix = matrix.reset_index().rename(columns={"departement_residence": "residence"})
-    people = [c for c in matrix.columns if c != "residence"]
-    return [report.table(
-        matrix, "residence_travail",
-        f"Bénéficiaires par département de résidence (lignes) et de travail (colonnes), "
-        f"{scope.period.label_fr}",
-        people=people, integers=tuple(people),
-        columns={"residence": "Résidence \\ travail"})]
+    matrix.index.name = "residence"
+    return matrix
+
+
+def residence_work(scope, report) -> list:
+    """Where beneficiaries live and where they work, by département.
+
+    A département's table is the région's column for that département, with the région's
+    suppression: each column sums to the département's beneficiaries, published in
+    ``departements_compares`` (declared as shared), and the région's report and the sheets hide
+    the same cells.
+    """
+    region = scope if scope.is_region else scope.sibling(config.REGION_CODE)
+    matrix = _residence_matrix(region)
+    people = list(matrix.columns)
+    shared = {report.population("beneficiaires", c): ("column", c)
+              for c in people if c in config.DEPARTEMENTS}
+    protected = report.protect(matrix, people, shared=shared)
+    values, mask = protected.table, protected.mask
+    caption = (f"Bénéficiaires par département de résidence (lignes) et de travail (colonnes), "
+               f"{scope.period.label_fr}")
+    if not scope.is_region:
+        code = scope.territory
+        if code not in people:
+            return [Markdown(f"Aucun bénéficiaire n'a travaillé dans {scope.name} sur la période.")]
+        # Published zeros say nothing more when left out; hidden cells stay, as « s ».
+        keep = (matrix[code] > 0) | mask[code]
+        values, mask, people = values.loc[keep, [code]], mask.loc[keep, [code]], [code]
+        shared = {key: spec for key, spec in shared.items() if spec[1] == code}
+        caption = (f"Bénéficiaires ayant travaillé dans {scope.name} par département de "
+                   f"résidence, {scope.period.label_fr}")
+    return [report.publish_protected(
+        values.reset_index(), mask.reset_index(drop=True), "residence_travail", caption,
+        people=people, integers=tuple(people), columns={"residence": "Résidence \\ travail"},
+        shared=shared)]
 
 
 METHOD = f"""- **Territoire des bénéficiaires** : une personne compte dans le territoire où se trouve
@@ -214,6 +245,11 @@ METHOD = f"""- **Territoire des bénéficiaires** : une personne compte dans le 
   pas confondre densité de population et recours aux clauses.
 - **Secret statistique** : une commune comptant moins de *k* bénéficiaires est hachurée, ainsi que
   les communes qui permettraient de la retrouver par différence avec le total du département.
+- **Résidence et lieu de travail** : chaque colonne du tableau croisé totalise les bénéficiaires du
+  département de travail, publiés dans le tableau des départements comparés ; le secret
+  statistique tient compte de ce total partagé (une cellule masquée ne peut pas s'en déduire par
+  soustraction), et le tableau d'un département reprend la colonne et les cellules masquées du
+  tableau régional.
 - **Zones blanches** : communes de résidence de bénéficiaires sans structure d'insertion (SIAE, EA,
   ESAT) à moins de {coverage.DEFAULT_DISTANCE_KM:g} km, distance entre points représentatifs des
   communes en Lambert-93.
