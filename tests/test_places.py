@@ -40,6 +40,7 @@ def contracts() -> pd.DataFrame:
     for column in COLUMNS[2:6]:
         frame[column] = frame[column].astype("string")
     frame["annee"] = frame["annee"].astype("int64")
+    frame["acheteur_id"] = ("buyer-" + frame["uid"]).astype("string")
     frame["has_social_consideration"] = frame["has_social_consideration"].astype("boolean")
     frame["dateNotification"] = pd.to_datetime(frame["annee"].astype(str) + "-06-15")
     for kind in ("clause_sociale", "critere_social", "marche_reserve"):

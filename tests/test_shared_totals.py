@@ -107,7 +107,9 @@ class StubScope:
 
     @property
     def period_contracts(self) -> pd.DataFrame:
-        return pd.DataFrame({"has_social_consideration": [True] * 10 + [False] * 10})
+        rows = [(code, f"{code}-{i}", i < 10) for code in self.departements for i in range(20)]
+        return pd.DataFrame(rows, columns=["departement_execution", "acheteur_id",
+                                           "has_social_consideration"])
 
 
 def _render(tmp_path, territory: str):
