@@ -22,11 +22,13 @@ intervals, which ``progression.py`` only counts.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 import statsmodels.api as sm
+from statsmodels.tools.sm_exceptions import PerfectSeparationWarning
 from scipy import stats as sps
 from scipy.special import expit, logit
 
@@ -558,7 +560,10 @@ def _lack_of_fit(model: ClauseModel, level: float) -> dict:
     # Constant and line fix two years: a level for each of the others spans every yearly path.
     for y in years[1:-1]:
         design[f"niveau_annee[{y}]"] = (cells["annee"].to_numpy() == y).astype(float)
-    larger = sm.GLM(_endog(cells), design, family=sm.families.Binomial()).fit()
+    with warnings.catch_warnings():  # a saturated larger model (one territory) is expected
+        warnings.simplefilter("ignore", RuntimeWarning)
+        warnings.simplefilter("ignore", PerfectSeparationWarning)
+        larger = sm.GLM(_endog(cells), design, family=sm.families.Binomial()).fit()
     k = len(years) - 2
     drop = max(float(model.result.deviance - larger.deviance), 0.0)
     if larger.df_resid > 0:
