@@ -405,7 +405,7 @@ def _territory_cells(model: ClauseModel,
 
 def _fitted_share(base: np.ndarray, slopes: np.ndarray, t: np.ndarray,
                   weights: np.ndarray) -> np.ndarray:
-    """Mix-weighted share at centred times ``t`` for each draw: base (draws × cells)."""
+    """Mix-weighted share at centred times ``t`` for each row of ``base`` (rows × cells)."""
     return (expit(base + slopes[:, None] * t[:, None]) * weights).sum(axis=1)
 
 
