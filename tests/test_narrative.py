@@ -89,6 +89,7 @@ def test_trend_fit_summary_when_the_line_holds():
     text = trend_fit_summary(check, T.target_years(model, targets=(0.30,), check=check), 2025)
     assert "La droite n'est pas contredite par les données" in text
     assert "ne décrit pas" not in text and "quasi-binomial" not in text  # scale 1: nothing to say
+    assert check.pearson_dispersion < 1 and "n'est pas appliquée" in text
 
 
 @pytest.mark.parametrize("p, text", [(0.0001, "p < 0,001"), (0.0342, "p = 0,034"),

@@ -144,7 +144,8 @@ def trend_fit_summary(check, table: pd.DataFrame, year: int, names: dict | None 
                 f"{names.get(r['territoire'], r['territoire'])} : "
                 f"{percent_fr(r['part_ajustee_marches'])} ajustée contre "
                 f"{percent_fr(r['part_observee'])} observée (IC {level} "
-                f"{percent_fr(r['part_observee_ic_bas'])} – {percent_fr(r['part_observee_ic_haut'])})"
+                f"{percent_fr(r['part_observee_ic_bas'])} – "
+                f"{percent_fr(r['part_observee_ic_haut'])})"
                 for _, r in outside.iterrows())
             reasons.append(f"en {year}, la part ajustée sort de l'intervalle de confiance de la "
                            f"part observée — {cases}")
@@ -156,6 +157,10 @@ def trend_fit_summary(check, table: pd.DataFrame, year: int, names: dict | None 
         lines.append(f"La droite n'est pas contredite par les données : l'écart à la droite "
                      f"n'est pas significatif et, en {year}, la part ajustée reste dans "
                      "l'intervalle de confiance de la part observée de chaque territoire.")
+    if check.method == "quasi" and pd.notna(check.pearson_dispersion) \
+            and check.pearson_dispersion < 1:
+        lines.append("Inférieure à 1, la dispersion n'est pas appliquée : les intervalles gardent "
+                     "la variance binomiale (jamais plus étroits).")
     if check.scale > 1:
         lines.append(f"Les intervalles tiennent compte de cette dispersion (modèle "
                      f"quasi-binomial) : ils sont élargis d'un facteur "

@@ -236,6 +236,8 @@ def projection(scope, report) -> list:
 def projection_method(check) -> str:
     """The projection's method note, in French (dispersion and fit check included)."""
     level = f"{check.level:.0%}".replace("%", "\u00a0%")
+    test = ("test F de quasi-vraisemblance" if check.lack_test == "F" else
+            "test du χ² sur la déviance, le modèle à un niveau par année étant saturé")
     return (
         "**Méthode de la projection.** Population : les marchés au statut social connu dont le "
         "département d'exécution est renseigné. Modèle : régression logistique de la présence "
@@ -246,17 +248,16 @@ def projection_method(check) -> str:
         "estimations est multipliée par la dispersion de Pearson (χ² de Pearson divisé par les "
         "degrés de liberté résiduels, au moins 1) et les intervalles utilisent la loi de Student "
         "à ces degrés de liberté. Vérification de l'ajustement : dispersion, test d'écart à la "
-        "droite (comparaison avec un modèle à un niveau par année, " + (
-            "test F de quasi-vraisemblance" if check.lack_test == "F" else
-            "test du χ² sur la déviance, le modèle à un niveau par année étant saturé") + ") et part ajustée de la dernière année comparée à l'intervalle de "
-        "Wilson de la part observée. Année d'atteinte : première année civile dont la part "
-        "ajustée atteint l'objectif. Intervalle à " + level + " : de la première année où la "
-        "borne haute de l'intervalle de confiance de la part ajustée atteint l'objectif à la "
-        "première année où sa borne basse l'atteint, au même arrondi à l'année que le point, "
-        "qui s'y trouve donc toujours ; « non déterminable » quand la borne basse n'atteint "
-        "jamais l'objectif (pente qui n'est pas nettement positive). Ces intervalles couvrent "
-        "l'incertitude d'estimation et la dispersion autour de la droite, pas l'erreur de "
-        "forme de la tendance ni un changement de politique.")
+        f"droite (comparaison avec un modèle à un niveau par année, {test}) et part ajustée de "
+        "la dernière année comparée à l'intervalle de Wilson de la part observée. Année "
+        "d'atteinte : première année civile dont la part ajustée atteint l'objectif. Intervalle "
+        f"à {level} : de la première année où la borne haute de l'intervalle de confiance de la "
+        "part ajustée atteint l'objectif à la première année où sa borne basse l'atteint, au "
+        "même arrondi à l'année que le point, qui s'y trouve donc toujours ; « non "
+        "déterminable » quand la borne basse n'atteint jamais l'objectif (pente qui n'est pas "
+        "nettement positive). Ces intervalles couvrent l'incertitude d'estimation et la "
+        "dispersion autour de la droite, pas l'erreur de forme de la tendance ni un changement "
+        "de politique.")
 
 
 METHOD = """- **Population** : les marchés publics (hors contrats de concession) publiés dans les données
