@@ -308,7 +308,7 @@ def test_quasi_binomial_intervals_cover_an_overdispersed_series():
         covered = []
         for contracts in series:
             model = T.fit_clause_model(contracts, **options)
-            dispersions.append(model.pearson_dispersion)
+            dispersions.append(model.result.pearson_chi2 / model.result.df_resid)
             table = T.target_years(model, targets=(target,)).set_index("territoire")
             covered += [bool(table.loc[t, "ic_bas"] <= truth[t] <= table.loc[t, "ic_haut"])
                         if pd.notna(table.loc[t, "ic_haut"]) else True for t in TERRITORIES]
