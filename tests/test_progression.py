@@ -102,7 +102,9 @@ def test_summary_wording_follows_the_interval():
     text = progression_summary(table, "Île-de-France", 0.30)
     assert "33,3\u00a0%" in text and "en 2023" in text
     assert "compatible avec l'objectif" in text  # n = 3: the interval contains 30 %
-    assert "1 marché au statut social inconnu est exclu du calcul." in text
+    # the unknown is in 2022: none in 2023, the year the share is of; 1 over the history
+    assert ("En 2023, aucun marché au statut social inconnu n'est exclu du calcul ; sur "
+            "2022-2023, 1 marché au statut social inconnu est exclu." in text)
     big = pd.DataFrame({"annee": [2024], "contrats": [1000], "avec_consideration": [100],
                         "part": [0.1], "ic_bas": [0.083], "ic_haut": [0.12],
                         "statut_inconnu": [0]})

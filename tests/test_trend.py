@@ -20,7 +20,10 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from scipy.special import logit
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy import stats as sps
+from scipy.special import expit, logit
 
 from analysis import config
 from analysis.indicators import trend as T
@@ -36,16 +39,15 @@ Z95 = 1.959963984540054
 
 def cells_to_contracts(cells: list[tuple]) -> pd.DataFrame:
     """(annee, departement, acheteur, cpv, with, without) → one row per contract."""
-    rows = []
-    for year, dep, buyer, cpv, yes, no in cells:
-        base = {"annee": year, "departement_execution": dep, "acheteur_categorie": buyer,
-                "cpv_division": cpv}
-        rows += [{**base, "has_social_consideration": True}] * yes
-        rows += [{**base, "has_social_consideration": False}] * no
-    frame = pd.DataFrame(rows)
-    frame["has_social_consideration"] = frame["has_social_consideration"].astype("boolean")
+    table = pd.DataFrame(cells, columns=["annee", "departement_execution", "acheteur_categorie",
+                                        "cpv_division", "yes", "no"])
+    counts = np.column_stack([table["yes"], table["no"]]).ravel()
+    index = np.repeat(np.arange(len(table)), 2)
+    flag = np.tile([True, False], len(table))
+    frame = table.iloc[np.repeat(index, counts)].drop(columns=["yes", "no"])
+    frame["has_social_consideration"] = pd.array(np.repeat(flag, counts), dtype="boolean")
     frame["annee"] = frame["annee"].astype("Int64")
-    return frame
+    return frame.reset_index(drop=True)
 
 
 #: Two territories, two years: 75 goes from 10 % to 20 %, 93 from 30 % to 40 %.
@@ -71,6 +73,7 @@ def with_exclusions(frame: pd.DataFrame, sector: bool = False) -> pd.DataFrame:
 SATURATED = [
     pytest.mark.filterwarnings("ignore::statsmodels.tools.sm_exceptions.PerfectSeparationWarning"),
     pytest.mark.filterwarnings("ignore:divide by zero:RuntimeWarning"),
+    pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning"),
 ]
 
 
@@ -144,32 +147,64 @@ def test_adjustment_terms_and_references():
     assert coefs.set_index("terme").loc["cpv_division[45]", "reference"] == "72"
 
 
+def band_by_hand(a: float, b: float, var_a: float, var_b: float, cov_ab: float, centre: float,
+                 year: int, z: float = Z95) -> tuple[float, float, float]:
+    """Share and Wald band of ``expit(a + b (year - centre))`` by hand (no adjustment)."""
+    t = year - centre
+    eta = a + b * t
+    se = math.sqrt(var_a + 2 * t * cov_ab + t * t * var_b)
+    return expit(eta), expit(eta - z * se), expit(eta + z * se)
+
+
+def two_years_by_hand(k1: int, n1: int, k2: int, n2: int):
+    """A territory observed in two years (2020, 2021): line, Woolf covariance, centre 2020.5."""
+    l1, l2 = logit(k1 / n1), logit(k2 / n2)
+    v1, v2 = 1 / k1 + 1 / (n1 - k1), 1 / k2 + 1 / (n2 - k2)
+    return {"a": (l1 + l2) / 2, "b": l2 - l1, "var_a": (v1 + v2) / 4, "var_b": v1 + v2,
+            "cov_ab": (v2 - v1) / 2, "centre": 2020.5}
+
+
+def first_year_by_hand(line: dict, target: float, which: int) -> int | None:
+    """First year from 2020 where the share (0), its lower (1) or upper (2) bound reaches it."""
+    for year in range(2020, T.SEARCH_LIMIT + 1):
+        if band_by_hand(**line, year=year)[which] >= target:
+            return year
+    return None
+
+
 @saturated
 def test_target_year_closed_form_and_interval():
-    model = T.fit_clause_model(cells_to_contracts(TWO_BY_TWO))
-    table = T.target_years(model, targets=(0.25, 0.30), horizon=2035, min_contracts=100,
-                           draws=4000, seed=1).set_index(["territoire", "cible"])
+    # 75 goes from 10 % to 20 %, 93 from 30 % to 40 %; 91 from 10 % to 15 %: a slower trend
+    cells = [*TWO_BY_TWO, (2020, "91", "Commune", "45", 100, 900),
+             (2021, "91", "Commune", "45", 150, 850)]
+    model = T.fit_clause_model(cells_to_contracts(cells))
+    assert model.dispersion == 1  # saturated: no residual df, the dispersion cannot be estimated
+    table = T.target_years(model, targets=(0.25, 0.30), horizon=2035,
+                           min_contracts=100).set_index(["territoire", "cible"])
     slope = logit(0.2) - logit(0.1)
     expected = 2021 + (logit(0.25) - logit(0.2)) / slope  # the fit is saturated: p(2021) = 0.2
     row = table.loc[("75", 0.25)]
     assert row["annee_cible"] == pytest.approx(expected, abs=1e-6)
     assert row["annee_atteinte"] == math.ceil(expected) == 2022
     assert row["part_ajustee"] == pytest.approx(0.2, abs=1e-7)
-    assert row["ic_bas"] < expected < row["ic_haut"]
-    # the bootstrap interval of a strong trend is close to the delta method's
-    a = (logit(0.1) + logit(0.2)) / 2  # log-odds at the centre, 2020.5
-    var_a = (1 / 100 + 1 / 900 + 1 / 200 + 1 / 800) / 4
-    var_b = 1 / 100 + 1 / 900 + 1 / 200 + 1 / 800
-    cov_ab = (-(1 / 100 + 1 / 900) + (1 / 200 + 1 / 800)) / 2
-    gap = logit(0.25) - a
-    grad = np.array([-1 / slope, -gap / slope ** 2])
-    se = math.sqrt(grad @ np.array([[var_a, cov_ab], [cov_ab, var_b]]) @ grad)
-    assert row["ic_haut"] - row["ic_bas"] == pytest.approx(2 * Z95 * se, rel=0.25)
     assert not row["extrapolation_fragile"] and row["avertissement"] == ""
+    # point and bounds: whole years, by hand from the Wald band of the line (Woolf covariance)
+    for territory, counts in {"75": (100, 1000, 200, 1000), "91": (100, 1000, 150, 1000)}.items():
+        line = two_years_by_hand(*counts)
+        for target in (0.25, 0.30):
+            row = table.loc[(territory, target)]
+            assert row["annee_atteinte"] == first_year_by_hand(line, target, 0)
+            assert row["ic_bas"] == first_year_by_hand(line, target, 2)
+            assert row["ic_haut"] == first_year_by_hand(line, target, 1)
+            assert row["intervalle"] == f"{row['ic_bas']} – {row['ic_haut']}"
+    slow = table.loc[("91", 0.30)]
+    assert slow["ic_haut"] - slow["ic_bas"] >= 3  # a slow trend: several years
+    assert slow["ic_bas"] <= slow["annee_atteinte"] <= slow["ic_haut"]
     # 93 is already above 30 % in 2021 (40 %): reached in the past, said so, not flagged
     row = table.loc[("93", 0.30)]
     assert row["annee_cible"] == pytest.approx(2021 + (logit(0.3) - logit(0.4)) / (
         logit(0.4) - logit(0.3)), abs=1e-6)
+    assert row["annee_atteinte"] == 2020  # searched from the first year observed
     assert "déjà atteint" in row["avertissement"] and not row["extrapolation_fragile"]
 
 
@@ -180,17 +215,21 @@ def test_target_year_warnings():
         (2020, "77", "Commune", "45", 10, 90), (2021, "77", "Commune", "45", 11, 89),
         (2020, "78", "Commune", "45", 4000, 36000), (2021, "78", "Commune", "45", 4220, 35780)]
     model = T.fit_clause_model(cells_to_contracts(cells))
-    table = T.target_years(model, targets=(0.25,), horizon=2035, min_contracts=500,
-                           draws=2000).set_index("territoire")
+    table = T.target_years(model, targets=(0.25,), horizon=2035,
+                           min_contracts=500).set_index("territoire")
     falling = table.loc["75"]
     assert np.isnan(falling["annee_cible"]) and pd.isna(falling["annee_atteinte"])
     assert falling["extrapolation_fragile"]
     assert "tendance nulle ou à la baisse" in falling["avertissement"]
-    assert np.isnan(falling["ic_haut"])  # never reached in most draws: open upper bound
+    assert pd.isna(falling["ic_bas"]) and pd.isna(falling["ic_haut"])
+    assert falling["intervalle"] == "non déterminable"
     weak = table.loc["77"]
     assert weak["extrapolation_fragile"]
     assert "tendance non significative" in weak["avertissement"]
     assert "peu de marchés (200 < 500)" in weak["avertissement"]
+    # the lower band never reaches 25 %: no bound is published, not even the lower one
+    assert pd.isna(weak["ic_bas"]) and pd.isna(weak["ic_haut"])
+    assert weak["intervalle"] == "non déterminable"
     slow = table.loc["78"]
     assert slow["pente_ic_bas"] > 0 and slow["annee_cible"] > 2035
     assert "après l'horizon 2035" in slow["avertissement"] and slow["extrapolation_fragile"]
@@ -219,6 +258,154 @@ def test_kind_shares_by_hand():
     assert among["effectif"].tolist() == [3, 1, 1]  # kinds combine: 5 for 4 contracts
     with pytest.raises(ValueError):
         T.kind_shares(frame, among="tous")
+
+
+# --- Overdispersion, fit check and whole-year intervals ------------------------------------------
+
+TERRITORIES = ["75", "77", "78", "91", "92", "93", "94", "95"]
+YEARS = list(range(2019, 2026))
+
+
+def line_cells(rng, n: int, slope: float, sigma: float, jump: float = 0.0,
+               exact: bool = False) -> list[tuple]:
+    """Cells of eight territories, 2019-2025, on the line ``base_j + slope (year − 2022)``.
+
+    Each territory-year draws an independent log-odds departure N(0, ``sigma``) (policy moves
+    every contract of a year together: the shares scatter more than binomial sampling allows);
+    ``jump`` is added to every territory from 2022 on (a break the line cannot follow). With
+    ``exact``, the counts are the line's expected counts (no noise at all).
+    """
+    cells = []
+    for j, territory in enumerate(TERRITORIES):
+        for year in YEARS:
+            eta = -1.6 + 0.05 * j + slope * (year - 2022) + (jump if year >= 2022 else 0.0)
+            if exact:
+                yes = int(round(n * expit(eta)))
+            else:
+                yes = int(rng.binomial(n, expit(eta + rng.normal(0, sigma))))
+            cells.append((year, territory, "Commune", "45", yes, n - yes))
+    return cells
+
+
+def true_first_year(j: int, slope: float, target: float) -> int:
+    """First calendar year the planted line of territory ``j`` reaches ``target``."""
+    year = 2019
+    while expit(-1.6 + 0.05 * j + slope * (year - 2022)) < target:
+        year += 1
+    return year
+
+
+def test_quasi_binomial_intervals_cover_an_overdispersed_series():
+    """Yearly shares scattering about the line (dispersion about 10, as in the default data):
+    the binomial intervals miss the planted target year far more often than 5 %; scaled by the
+    Pearson dispersion they cover it about 95 % of the time."""
+    rng = np.random.default_rng(20261207)
+    slope, target = 0.12, 0.25
+    truth = {t: true_first_year(j, slope, target) for j, t in enumerate(TERRITORIES)}
+    series = [cells_to_contracts(line_cells(rng, 5000, slope, sigma=0.15)) for _ in range(20)]
+    dispersions = []
+
+    def coverage(**options) -> float:
+        covered = []
+        for contracts in series:
+            model = T.fit_clause_model(contracts, **options)
+            dispersions.append(model.result.pearson_chi2 / model.result.df_resid)
+            table = T.target_years(model, targets=(target,)).set_index("territoire")
+            covered += [bool(table.loc[t, "ic_bas"] <= truth[t] <= table.loc[t, "ic_haut"])
+                        if pd.notna(table.loc[t, "ic_haut"]) else True for t in TERRITORIES]
+        return float(np.mean(covered))
+
+    assert 0.88 <= coverage() <= 1.0  # the default model: quasi-binomial
+    assert coverage(dispersion="binomial") < 0.80
+    assert np.median(dispersions) > 5  # the series is as overdispersed as planned
+
+
+def test_intervals_widen_by_the_square_root_of_the_dispersion():
+    rng = np.random.default_rng(7)
+    contracts = cells_to_contracts(line_cells(rng, 2000, 0.12, sigma=0.15))
+    quasi = T.fit_clause_model(contracts)
+    binomial = T.fit_clause_model(contracts, dispersion="binomial")
+    check = T.fit_check(binomial)
+    phi = check.pearson_chi2 / check.df_resid
+    assert check.df_resid == 56 - 16 and phi > 2
+    assert quasi.dispersion == pytest.approx(phi) and binomial.dispersion == 1
+    assert quasi.pearson_dispersion == pytest.approx(phi)
+    wide, narrow = T.territory_trends(quasi), T.territory_trends(binomial)
+    assert np.allclose(wide["pente"], narrow["pente"])  # same estimates
+    assert np.allclose(wide["se"] / narrow["se"], math.sqrt(phi))
+    # quasi-likelihood: Student's t on the residual df
+    t40 = sps.t.ppf(0.975, 40)
+    assert np.allclose((wide["ic_haut"] - wide["ic_bas"]) / (narrow["ic_haut"] - narrow["ic_bas"]),
+                       math.sqrt(phi) * t40 / Z95)
+    coefs = T.coefficients(quasi)
+    assert np.allclose(coefs["ic_haut"] - coefs["coef"], t40 * coefs["se"])
+    with pytest.raises(ValueError):
+        T.fit_clause_model(contracts, dispersion="poisson")
+
+
+def test_fit_check_rejects_a_broken_line_and_says_so():
+    rng = np.random.default_rng(3)
+    jumped = T.fit_clause_model(cells_to_contracts(line_cells(rng, 2000, 0.05, sigma=0.0,
+                                                              jump=0.5)))
+    check = T.fit_check(jumped)
+    assert check.lack_test == "F" and check.lack_df == 5
+    assert check.line_rejected and check.lack_p < 1e-6
+    assert check.pearson_dispersion > 2 and check.gof_p < 0.001
+    assert not check.line_fits and check.outside  # the line misses the last year somewhere
+    table = T.target_years(jumped, targets=(0.25,), check=check)
+    assert table["avertissement"].str.contains("la droite ne décrit pas la série").all()
+    assert table["extrapolation_fragile"].all()
+    outside = table.loc[table["hors_intervalle"]]
+    assert (outside["avertissement"].str.contains("hors de l'intervalle de la part observée")).all()
+    assert ((outside["part_ajustee_marches"] < outside["part_observee_ic_bas"])
+            | (outside["part_ajustee_marches"] > outside["part_observee_ic_haut"])).all()
+
+
+@saturated  # the larger model of one territory alone is saturated
+def test_fit_check_accepts_an_exact_line():
+    exact = T.fit_clause_model(cells_to_contracts(line_cells(None, 2000, 0.12, sigma=0.0,
+                                                             exact=True)))
+    check = T.fit_check(exact)
+    assert check.pearson_dispersion < 1 and exact.dispersion == 1  # never below binomial
+    assert not check.line_rejected and check.line_fits and check.gof_p > 0.5
+    table = T.target_years(exact, targets=(0.25,), check=check)
+    assert not table["avertissement"].str.contains("droite").any()
+    # one territory alone: the larger model is saturated, the test is a deviance χ² test
+    alone = cells_to_contracts([c for c in line_cells(None, 2000, 0.12, 0.0, jump=0.5,
+                                                     exact=True) if c[1] == "93"])
+    check = T.fit_check(T.fit_clause_model(alone))
+    assert check.lack_test == "khi2" and check.lack_df == 5 and check.line_rejected
+
+
+@saturated
+@settings(max_examples=40, deadline=None, derandomize=True)
+@given(years=st.integers(2, 5), territories=st.integers(1, 2), base=st.floats(-3.0, 0.5),
+       slope=st.floats(-0.3, 0.8), size=st.integers(30, 600),
+       target=st.sampled_from([0.1, 0.25, 0.3, 0.5]), noise=st.integers(0, 10 ** 6))
+def test_target_year_lies_in_its_interval_in_whole_years(years, territories, base, slope,
+                                                          size, target, noise):
+    """Point and bounds are whole calendar years with one rule: the point always lies within its
+    interval, and an open interval is published « non déterminable » without half bounds."""
+    rng = np.random.default_rng(noise)
+    cells = []
+    for j in range(territories):
+        for year in range(2020, 2020 + years):
+            p = expit(base + 0.3 * j + slope * (year - 2020))
+            yes = int(np.clip(rng.binomial(size, p), 1, size - 1))
+            cells.append((year, TERRITORIES[j], "Commune", "45", yes, size - yes))
+    model = T.fit_clause_model(cells_to_contracts(cells))
+    table = T.target_years(model, targets=(target,))
+    for column in ("annee_atteinte", "ic_bas", "ic_haut"):
+        assert str(table[column].dtype) == "Int64"
+    for _, row in table.iterrows():
+        if pd.isna(row["ic_bas"]) or pd.isna(row["ic_haut"]):
+            assert pd.isna(row["ic_bas"]) and pd.isna(row["ic_haut"])
+            assert row["intervalle"] == "non déterminable"
+            continue
+        assert row["ic_bas"] <= row["annee_atteinte"] <= row["ic_haut"]
+        assert row["intervalle"] == f"{row['ic_bas']} – {row['ic_haut']}"
+        # the point: the first calendar year at or after the fitted crossing
+        assert row["annee_atteinte"] == max(2020, math.ceil(row["annee_cible"]))
 
 
 # --- Recovery of the planted truths --------------------------------------------------------------
@@ -317,11 +504,11 @@ def test_linear_trend_and_projection_on_the_synthetic_data(recovered):
                                adjust=("acheteur_categorie", "cpv_division"))
     trends = T.territory_trends(model)
     assert len(trends) == 8 and (trends["ic_bas"] > 0).all()  # every département rises
-    table = T.target_years(model, draws=500)
+    table = T.target_years(model)
     assert len(table) == 16 and set(table["cible"]) == set(T.TARGETS)
-    projected = table.dropna(subset=["annee_cible"])
-    assert ((projected["ic_bas"] <= projected["annee_cible"])
-            & (projected["annee_cible"] <= projected["ic_haut"])).all()
+    projected = table.dropna(subset=["ic_haut"])
+    assert len(projected) and ((projected["ic_bas"] <= projected["annee_atteinte"])
+                               & (projected["annee_atteinte"] <= projected["ic_haut"])).all()
     # a share fitted on the whole period reaches 30 % later than 25 %
     wide = table.pivot(index="territoire", columns="cible", values="annee_cible")
     assert (wide[0.30] > wide[0.25]).all()

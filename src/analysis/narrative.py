@@ -61,12 +61,113 @@ def progression_summary(table: pd.DataFrame, territory_label: str, target: float
         lead = (f"Pour comparaison, France entière en {year}" if ref_year == year
                 else f"Dernier chiffre national publié ({ref_year})")
         lines.append(f"- {lead} : {percent_fr(value)} (recensement OECP, source : {source}).")
-    unknown = int(table["statut_inconnu"].sum())
-    if unknown:
-        lines.append(
-            "- 1 marché au statut social inconnu est exclu du calcul." if unknown == 1 else
-            f"- {number_fr(unknown)} marchés au statut social inconnu sont exclus du calcul.")
+    lines.extend(_unknown_sentence(table, year))
     return "\n".join(lines)
+
+
+def _unknown_sentence(table: pd.DataFrame, year: int) -> list[str]:
+    """The contracts left out for an unknown social status: the last year's own count (the one
+    its share is computed on), then the whole history's when it spans more than that year."""
+    own = table.loc[table["annee"] == year, "statut_inconnu"]
+    own = int(own.sum()) if len(own) else 0
+    years = table["annee"].dropna().astype(int)
+    total = int(table["statut_inconnu"].sum())
+    if not total:
+        return []
+    first, last = int(years.min()), int(years.max())
+    history = (f" ({number_fr(total)} sur {first}-{last})"
+               if first != last and total != own else
+               f" (aucun autre sur {first}-{last})" if first != last else "")
+    if own == 0:
+        return [f"- En {year}, aucun marché au statut social inconnu n'est exclu du calcul ; "
+                f"sur {first}-{last}, {_contracts_fr(total)} au statut social inconnu "
+                f"{'est exclu' if total == 1 else 'sont exclus'}."]
+    verb = "est exclu" if own == 1 else "sont exclus"
+    return [f"- En {year}, {_contracts_fr(own)} au statut social inconnu {verb} du calcul"
+            f"{history}."]
+
+
+def _contracts_fr(n: int) -> str:
+    return "1 marché" if n == 1 else f"{number_fr(n)} marchés"
+
+
+def p_value_fr(p: float) -> str:
+    """A p-value as reports print it: ``p < 0,001`` or ``p = 0,034``."""
+    if pd.isna(p):
+        return "p non calculable"
+    return "p < 0,001" if p < 0.001 else f"p = {p:.3f}".replace(".", ",")
+
+
+def trend_fit_summary(check, table: pd.DataFrame, year: int, names: dict | None = None) -> str:
+    """What the fit check of the trend model says, in French (Markdown).
+
+    Parameters
+    ----------
+    check
+        A :class:`analysis.indicators.trend.FitCheck`.
+    table
+        :func:`analysis.indicators.trend.target_years` (the last-year columns are read from it).
+    year
+        The last year of the fit.
+    names
+        ``{territory code: label}`` to name the territories.
+    """
+    names = names or {}
+    ratio = f"{number_fr(check.pearson_dispersion, 1)}" if pd.notna(check.pearson_dispersion) \
+        else "non calculable"
+    lines = [f"**Ajustement de la droite.** Dispersion de Pearson : {ratio} (χ² de Pearson "
+             f"{number_fr(check.pearson_chi2, 1)} pour {check.df_resid} degrés de liberté ; "
+             "elle vaudrait environ 1 si les parts annuelles ne s'écartaient de la droite qu'au "
+             "gré du hasard de l'échantillonnage). Déviance résiduelle : "
+             f"{number_fr(check.deviance, 1)} pour {check.df_resid} degrés de liberté."]
+    if check.lack_df:
+        test = (f"test F de quasi-vraisemblance : F = {number_fr(check.lack_statistic, 1)}"
+                if check.lack_test == "F" else
+                f"test du χ² sur la déviance : χ² = {number_fr(check.lack_statistic, 1)}")
+        lines.append(f"Un modèle avec un niveau par année réduit la déviance de "
+                     f"{number_fr(check.lack_deviance, 1)} pour {check.lack_df} degrés de liberté "
+                     f"({test}, {p_value_fr(check.lack_p)})"
+                     + (" ; avec une seule série, ce test ne distingue pas une courbe d'une "
+                        "simple dispersion autour de la droite." if check.lack_test == "khi2"
+                        else "."))
+    last = table.drop_duplicates("territoire")
+    outside = last.loc[last["hors_intervalle"].astype(bool)]
+    level = f"{check.level:.0%}".replace("%", "\u00a0%")
+    if check.line_rejected or len(outside):
+        reasons = []
+        if check.line_rejected:
+            reasons.append(f"les parts annuelles s'écartent de la droite plus que le hasard ne "
+                           f"l'explique (écart à la droite significatif au seuil de "
+                           f"{1 - check.level:.0%})".replace("%", "\u00a0%"))
+        if len(outside):
+            cases = " ; ".join(
+                f"{names.get(r['territoire'], r['territoire'])} : "
+                f"{percent_fr(r['part_ajustee_marches'])} ajustée contre "
+                f"{percent_fr(r['part_observee'])} observée (IC {level} "
+                f"{percent_fr(r['part_observee_ic_bas'])} – "
+                f"{percent_fr(r['part_observee_ic_haut'])})"
+                for _, r in outside.iterrows())
+            reasons.append(f"en {year}, la part ajustée sort de l'intervalle de confiance de la "
+                           f"part observée — {cases}")
+        lines.append("**La droite ne décrit pas la série** : " + " ; ".join(reasons) + ". "
+                     "Les années d'atteinte prolongent une tendance qui ne suit pas les données : "
+                     "elles sont à lire avec prudence ; leurs intervalles tiennent compte de la "
+                     "dispersion autour de la droite, pas de l'erreur de forme de la tendance.")
+    else:
+        lines.append(f"La droite n'est pas contredite par les données : l'écart à la droite "
+                     f"n'est pas significatif et, en {year}, la part ajustée reste dans "
+                     "l'intervalle de confiance de la part observée de chaque territoire.")
+    if check.method == "quasi" and pd.notna(check.pearson_dispersion) \
+            and check.pearson_dispersion < 1:
+        lines.append("Inférieure à 1, la dispersion n'est pas appliquée : les intervalles gardent "
+                     "la variance binomiale (jamais plus étroits).")
+    if check.scale > 1:
+        lines.append(f"Les intervalles tiennent compte de cette dispersion (modèle "
+                     f"quasi-binomial) : ils sont élargis d'un facteur "
+                     f"√{number_fr(check.scale, 1)} ≈ {number_fr(check.scale ** 0.5, 1)} par "
+                     "rapport à un modèle binomial, qui les supposerait trop étroits.")
+    return " ".join(lines[:1 + bool(check.lack_df)]) + "\n\n" + "\n\n".join(
+        lines[1 + bool(check.lack_df):])
 
 
 def provenance_summary(manifest: dict, accounting: pd.DataFrame) -> str:

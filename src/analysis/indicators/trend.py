@@ -4,10 +4,17 @@ Definition (``docs/indicators.md``, « Tendance des clauses sociales »): a bino
 link) of ``has_social_consideration`` over contracts whose social status is known, on the notification
 year (numeric and centred, or a factor), the territory (département of execution) and optionally
 the buyer type (``acheteur_categorie``) and the sector (``cpv_division``). With a numeric year and
-one slope per territory, the model gives each territory's yearly log-odds trend, and the year
-its fitted share would reach a target (25 %, 30 %) if the trend went on, with an interval by
-parametric bootstrap from the fitted covariance, and a French warning when the extrapolation is
-weak.
+one slope per territory, the model gives each territory's yearly log-odds trend, and the first
+calendar year its fitted share would reach a target (25 %, 30 %) if the trend went on.
+
+Yearly shares scatter around a straight line far more than binomial sampling allows (a year's
+policy moves every contract of that year): the model is quasi-binomial by default, its covariance
+scaled by the Pearson dispersion (χ² / residual degrees of freedom, at least 1) and its intervals
+taken from Student's t on the residual degrees of freedom. :func:`fit_check` says how well the
+straight line describes the series (dispersion, goodness of fit, test against one level per year,
+fitted against observed share of the last year); :func:`target_years` gives the target year and
+its interval in whole calendar years, the interval from the scaled model's confidence band of the
+fitted share, « non déterminable » when unbounded.
 
 Also the share of each kind of consideration (clause, criterion, reservation) with intervals
 clustered by buyer, which ``progression.py`` only counts.
@@ -15,11 +22,13 @@ clustered by buyer, which ``progression.py`` only counts.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 import statsmodels.api as sm
+from statsmodels.tools.sm_exceptions import PerfectSeparationWarning
 from scipy import stats as sps
 from scipy.special import expit, logit
 
@@ -41,6 +50,10 @@ HORIZON = 2035
 MIN_CONTRACTS = 500
 #: Projections are searched up to this year; beyond, the target counts as never reached.
 SEARCH_LIMIT = 2200
+#: How the binomial variance is scaled: ``quasi`` (Pearson dispersion, at least 1) or ``binomial``.
+DISPERSIONS = ("quasi", "binomial")
+#: What a bound that cannot be given is published as.
+UNDETERMINED = "non déterminable"
 
 #: Column names of the published tables, in French as reviewers read them.
 COLUMNS_FR = {
@@ -59,11 +72,18 @@ COLUMNS_FR = {
     "territoire": "Territoire",
     "marches": "Marchés (statut connu)",
     "pente": "Tendance annuelle (log-odds par an)",
+    "dispersion": "Dispersion appliquée",
     "rapport_cotes_annuel": "Rapport de cotes annuel",
     "cible": "Objectif",
     "part_ajustee": "Part ajustée (dernière année)",
-    "annee_cible": "Année d'atteinte projetée",
+    "annee_cible": "Croisement de l'objectif (année fractionnaire, non publiée)",
     "annee_atteinte": "Première année civile à l'objectif",
+    "intervalle": "Intervalle (années)",
+    "part_observee": "Part observée (dernière année)",
+    "part_observee_ic_bas": "Part observée : IC bas",
+    "part_observee_ic_haut": "Part observée : IC haut",
+    "part_ajustee_marches": "Part ajustée des marchés de la dernière année",
+    "hors_intervalle": "Part ajustée hors de l'IC observé",
     "extrapolation_fragile": "Extrapolation fragile",
     "avertissement": "Avertissement",
     "type": "Type de considération",
@@ -101,6 +121,14 @@ class ClauseModel:
         First and last notification years in the fit.
     excluded
         Contracts left out, by reason (French).
+    dispersion_method
+        ``"quasi"`` (covariance scaled by the Pearson dispersion) or ``"binomial"`` (scale 1).
+    pearson_dispersion
+        Pearson χ² over the residual degrees of freedom of the binomial fit (NaN when there is
+        none: a saturated model).
+    dispersion
+        The scale applied to the binomial covariance: ``max(1, pearson_dispersion)`` for
+        ``quasi`` (1 when it cannot be estimated), 1 for ``binomial``.
     """
 
     result: object
@@ -113,6 +141,31 @@ class ClauseModel:
     adjust: tuple[str, ...]
     years: tuple[int, int]
     excluded: dict[str, int] = field(default_factory=dict)
+    dispersion_method: str = "binomial"
+    pearson_dispersion: float = float("nan")
+    dispersion: float = 1.0
+
+    @property
+    def estimated_scale(self) -> bool:
+        """Whether the scale is estimated from the data (quasi-binomial with residual df)."""
+        return self.dispersion_method == "quasi" and self.result.df_resid > 0
+
+
+def critical_value(model: ClauseModel, level: float = config.CONFIDENCE_LEVEL) -> float:
+    """Two-sided critical value of the model's Wald intervals.
+
+    Student's t on the residual degrees of freedom when the scale is estimated (quasi-binomial,
+    the usual quasi-likelihood reference), the normal quantile otherwise.
+    """
+    if model.estimated_scale:
+        return float(sps.t.ppf(0.5 + level / 2, model.result.df_resid))
+    return float(sps.norm.ppf(0.5 + level / 2))
+
+
+def _p_values(z: np.ndarray, model: ClauseModel) -> np.ndarray:
+    if model.estimated_scale:
+        return 2 * sps.t.sf(np.abs(z), model.result.df_resid)
+    return 2 * sps.norm.sf(np.abs(z))
 
 
 def _reference(counts: pd.Series, wanted: str | None) -> str:
@@ -156,7 +209,8 @@ def fit_clause_model(contracts: pd.DataFrame, year: str = "lineaire",
                      territory_slopes: bool = True, adjust: tuple[str, ...] | list[str] = (),
                      territory: str = "departement_execution",
                      references: dict[str, str] | None = None,
-                     first_year: int | None = None, last_year: int | None = None) -> ClauseModel:
+                     first_year: int | None = None, last_year: int | None = None,
+                     dispersion: str = "quasi") -> ClauseModel:
     """Fit the binomial GLM of ``has_social_consideration`` on year, territory and adjustments.
 
     Parameters
@@ -179,6 +233,11 @@ def fit_clause_model(contracts: pd.DataFrame, year: str = "lineaire",
         first year, Paris (``75``) for the territory, the most frequent level otherwise.
     first_year, last_year
         Restrict to these notification years.
+    dispersion
+        ``"quasi"`` (default): quasi-binomial, the covariance of the estimates multiplied by the
+        Pearson dispersion ``X² / df`` of the binomial fit when it exceeds 1 (the estimates are
+        the binomial ones); ``"binomial"``: the binomial covariance, which assumes the cells
+        vary no more than binomial sampling allows.
 
     Returns
     -------
@@ -186,6 +245,8 @@ def fit_clause_model(contracts: pd.DataFrame, year: str = "lineaire",
         Excluded from the fit, and counted in ``excluded``: contracts with an unknown social
         status, and those without a year, a territory or an adjustment value.
     """
+    if dispersion not in DISPERSIONS:
+        raise ValueError(f"dispersion inconnue : {dispersion!r} (attendu : quasi ou binomial)")
     if year not in ("lineaire", "facteur"):
         raise ValueError(f"terme d'année inconnu : {year!r} (attendu : lineaire ou facteur)")
     adjust = tuple(adjust)
@@ -234,11 +295,20 @@ def fit_clause_model(contracts: pd.DataFrame, year: str = "lineaire",
     design = _design(cells, year, centre, territory_slopes, adjust, resolved, levels)
     endog = np.column_stack([cells["avec_consideration"].to_numpy(float),
                              (cells["marches"] - cells["avec_consideration"]).to_numpy(float)])
-    result = sm.GLM(endog, design, family=sm.families.Binomial()).fit()
+    glm = sm.GLM(endog, design, family=sm.families.Binomial())
+    result = glm.fit()
+    pearson = (float(result.pearson_chi2 / result.df_resid) if result.df_resid > 0
+               else float("nan"))
+    scale = 1.0
+    if dispersion == "quasi" and np.isfinite(pearson) and pearson > 1:
+        scale = pearson
+        # Same estimates; the covariance (and every interval drawn from it) scaled.
+        result = glm.fit(scale=scale)
     return ClauseModel(result=result, columns=list(design.columns), year=year, centre=centre,
                        territory_slopes=territory_slopes, references=resolved, cells=cells,
                        adjust=adjust, years=(int(data["annee"].min()), int(data["annee"].max())),
-                       excluded=excluded)
+                       excluded=excluded, dispersion_method=dispersion,
+                       pearson_dispersion=pearson, dispersion=scale)
 
 
 def _split(column: str) -> tuple[str, str | None]:
@@ -259,9 +329,10 @@ def coefficients(model: ClauseModel, level: float = config.CONFIDENCE_LEVEL) -> 
         ``annee:territoire``, ``territoire`` or an adjustment column), ``niveau`` (the level, or
         empty), ``reference`` (the term's reference level), ``coef, se, ic_bas, ic_haut,
         rapport_cotes, rc_ic_bas, rc_ic_haut, p_valeur``. A level's coefficient is its log-odds
-        difference from the reference level, the other terms being equal.
+        difference from the reference level, the other terms being equal. Standard errors carry
+        the model's dispersion; intervals and p-values use :func:`critical_value`'s reference.
     """
-    z = sps.norm.ppf(0.5 + level / 2)
+    z = critical_value(model, level)
     params = np.asarray(model.result.params, dtype=float)
     bse = np.asarray(model.result.bse, dtype=float)
     parts = [_split(c) for c in model.columns]
@@ -276,7 +347,7 @@ def coefficients(model: ClauseModel, level: float = config.CONFIDENCE_LEVEL) -> 
     table["rapport_cotes"] = np.exp(table["coef"])
     table["rc_ic_bas"] = np.exp(table["ic_bas"])
     table["rc_ic_haut"] = np.exp(table["ic_haut"])
-    table["p_valeur"] = 2 * sps.norm.sf(np.abs(params / bse))
+    table["p_valeur"] = _p_values(params / bse, model)
     return table
 
 
@@ -288,11 +359,11 @@ def territory_trends(model: ClauseModel, level: float = config.CONFIDENCE_LEVEL)
     DataFrame
         One row per territory: ``territoire, marches, pente, se, ic_bas, ic_haut,
         rapport_cotes_annuel, rc_ic_bas, rc_ic_haut, p_valeur``. With one common slope, every
-        territory carries it.
+        territory carries it. Standard errors carry the model's dispersion.
     """
     if model.year != "lineaire":
         raise ValueError("tendance par territoire : le modèle doit avoir une année numérique")
-    z = sps.norm.ppf(0.5 + level / 2)
+    z = critical_value(model, level)
     params = pd.Series(np.asarray(model.result.params, dtype=float), index=model.columns)
     bse = pd.Series(np.asarray(model.result.bse, dtype=float), index=model.columns)
     counts = model.cells.groupby("territoire")["marches"].sum()
@@ -307,7 +378,7 @@ def territory_trends(model: ClauseModel, level: float = config.CONFIDENCE_LEVEL)
     table["rapport_cotes_annuel"] = np.exp(table["pente"])
     table["rc_ic_bas"] = np.exp(table["ic_bas"])
     table["rc_ic_haut"] = np.exp(table["ic_haut"])
-    table["p_valeur"] = 2 * sps.norm.sf(np.abs(table["pente"] / table["se"]))
+    table["p_valeur"] = _p_values((table["pente"] / table["se"]).to_numpy(float), model)
     return table
 
 
@@ -333,13 +404,13 @@ def _territory_cells(model: ClauseModel,
 
 def _fitted_share(base: np.ndarray, slopes: np.ndarray, t: np.ndarray,
                   weights: np.ndarray) -> np.ndarray:
-    """Mix-weighted share at centred times ``t`` for each draw: base (draws × cells)."""
+    """Mix-weighted share at centred times ``t`` for each row of ``base`` (rows × cells)."""
     return (expit(base + slopes[:, None] * t[:, None]) * weights).sum(axis=1)
 
 
 def _crossing(base: np.ndarray, slopes: np.ndarray, weights: np.ndarray, target: float,
               t_last: float, t_max: float) -> np.ndarray:
-    """Centred time at which the mix-weighted fitted share reaches ``target``, per draw.
+    """Centred time at which the mix-weighted fitted share reaches ``target``, per row.
 
     With a positive slope the share increases: the crossing, searched by bisection, may lie in
     the past (target already reached); ``+inf`` when it lies beyond ``t_max``. With a zero or
@@ -369,92 +440,312 @@ def _crossing(base: np.ndarray, slopes: np.ndarray, weights: np.ndarray, target:
     return out
 
 
-def target_years(model: ClauseModel, targets=TARGETS, horizon: int = HORIZON,
-                 min_contracts: int = MIN_CONTRACTS, draws: int = 2000, seed: int = 0,
-                 level: float = config.CONFIDENCE_LEVEL) -> pd.DataFrame:
-    """Year each territory's fitted share would reach each target if its trend went on.
+def share_band(model: ClauseModel, territory: str, years,
+               level: float = config.CONFIDENCE_LEVEL) -> pd.DataFrame:
+    """A territory's fitted share in each of ``years``, with its pointwise confidence band.
 
-    The fitted share of a territory in year ``t`` is the mean of the model's fitted
-    probabilities over the territory's contracts (all years), their year set to ``t``: without
-    adjustment, simply ``expit(a + b (t - centre))`` and the year is
-    ``centre + (logit(target) - a) / b``. The interval is a parametric bootstrap: ``draws``
-    coefficient vectors from the normal distribution of the estimates (fitted covariance), the
-    year recomputed for each, and the ``level`` percentile interval taken (a draw whose slope is
-    zero or negative never reaches a target it is below: the upper bound is then open).
+    The fitted share is the mix-weighted mean of the cells' fitted probabilities (see
+    :func:`target_years`). Its band is a Wald interval on the logit of the share (delta method,
+    the model's covariance, scaled by its dispersion), with :func:`critical_value`: without
+    adjustment, exactly ``expit(a + b t ± q se(a + b t))``. The band always contains the share.
+
+    Returns
+    -------
+    DataFrame
+        ``annee, part, bas, haut``.
+    """
+    design, slope_index, weights = _territory_cells(model, territory)
+    params = np.asarray(model.result.params, dtype=float)
+    cov = np.asarray(model.result.cov_params(), dtype=float)
+    years = np.asarray(years, dtype=float)
+    t = years - model.centre
+    k = int(slope_index[0])
+    probs = expit((design @ params)[None, :] + params[k] * t[:, None])  # years × cells
+    shares = probs @ weights
+    density = probs * (1 - probs) * weights
+    gradient = density @ design  # d share / d params, the slope column at t = 0 ...
+    gradient[:, k] += t * density.sum(axis=1)  # ... plus its value t
+    variance = np.einsum("ij,jk,ik->i", gradient, cov, gradient)
+    clipped = np.clip(shares, 1e-300, 1 - 1e-16)
+    se = np.sqrt(np.maximum(variance, 0)) / (clipped * (1 - clipped))
+    q = critical_value(model, level)
+    centre = logit(clipped)
+    return pd.DataFrame({"annee": years.astype(int), "part": shares,
+                         "bas": np.minimum(expit(centre - q * se), shares),
+                         "haut": np.maximum(expit(centre + q * se), shares)})
+
+
+@dataclass
+class FitCheck:
+    """How well a fitted clause model describes the yearly shares (see :func:`fit_check`).
+
+    Attributes
+    ----------
+    cells, parameters, df_resid
+        Cells fitted, parameters, residual degrees of freedom.
+    deviance, pearson_chi2
+        Residual deviance and Pearson χ² of the binomial fit.
+    pearson_dispersion
+        ``pearson_chi2 / df_resid`` (NaN without residual degree of freedom): about 1 when the
+        cells vary as binomial sampling allows.
+    scale, method
+        The scale applied to the covariance and how (``quasi`` or ``binomial``).
+    gof_p
+        p-value of the goodness-of-fit test: Pearson χ² against χ²(df_resid) (NaN without df).
+    lack_df, lack_deviance, lack_statistic, lack_test, lack_p
+        Test of the straight line against one level per year (a numeric-year model only): the
+        model plus a level for each year but the first and the last (the yearly departures from
+        the line, common to the territories) reduces the deviance by ``lack_deviance`` for
+        ``lack_df`` degrees of freedom; ``lack_test`` is ``"F"`` (quasi-likelihood F test, the
+        larger model's dispersion, at least 1, as denominator) or ``"khi2"`` (χ² test on the
+        deviance when the larger model is saturated); ``lack_df`` 0 and NaNs when not testable.
+    line_rejected
+        The test rejects the straight line at the level used.
+    last_year
+        One row per territory: ``territoire, marches`` (known status, last year),
+        ``avec_consideration``, ``part_observee`` with its Wilson interval ``part_observee_ic_bas,
+        part_observee_ic_haut``, ``part_ajustee_marches`` (the model's fitted share over the same
+        contracts) and ``hors_intervalle`` (fitted share outside the observed interval).
+    level
+        Confidence level of the tests and intervals.
+    """
+
+    cells: int
+    parameters: int
+    df_resid: int
+    deviance: float
+    pearson_chi2: float
+    pearson_dispersion: float
+    scale: float
+    method: str
+    gof_p: float
+    lack_df: int
+    lack_deviance: float
+    lack_statistic: float
+    lack_test: str | None
+    lack_p: float
+    line_rejected: bool
+    last_year: pd.DataFrame
+    level: float
+
+    @property
+    def outside(self) -> list[str]:
+        """Territories whose fitted share of the last year lies outside its observed interval."""
+        return self.last_year.loc[self.last_year["hors_intervalle"], "territoire"].tolist()
+
+    @property
+    def line_fits(self) -> bool:
+        """The straight line is not contradicted: test not rejected, no fitted share outside."""
+        return not self.line_rejected and not self.outside
+
+
+def _endog(cells: pd.DataFrame) -> np.ndarray:
+    return np.column_stack([cells["avec_consideration"].to_numpy(float),
+                            (cells["marches"] - cells["avec_consideration"]).to_numpy(float)])
+
+
+def _lack_of_fit(model: ClauseModel, level: float) -> dict:
+    """The straight line against one level per year (see :class:`FitCheck`)."""
+    years = sorted(int(y) for y in model.cells["annee"].unique())
+    none = {"lack_df": 0, "lack_deviance": float("nan"), "lack_statistic": float("nan"),
+            "lack_test": None, "lack_p": float("nan"), "line_rejected": False}
+    if model.year != "lineaire" or len(years) < 3:
+        return none
+    cells = model.cells
+    levels = {"territoire": sorted(cells["territoire"].unique()),
+              **{a: sorted(cells[a].unique()) for a in model.adjust}}
+    design = _design(cells, model.year, model.centre, model.territory_slopes, model.adjust,
+                     model.references, levels).reindex(columns=model.columns, fill_value=0.0)
+    # Constant and line fix two years: a level for each of the others spans every yearly path.
+    for y in years[1:-1]:
+        design[f"niveau_annee[{y}]"] = (cells["annee"].to_numpy() == y).astype(float)
+    with warnings.catch_warnings():  # a saturated larger model (one territory) is expected
+        warnings.simplefilter("ignore", RuntimeWarning)
+        warnings.simplefilter("ignore", PerfectSeparationWarning)
+        larger = sm.GLM(_endog(cells), design, family=sm.families.Binomial()).fit()
+    k = len(years) - 2
+    drop = max(float(model.result.deviance - larger.deviance), 0.0)
+    if larger.df_resid > 0:
+        phi = max(1.0, float(larger.pearson_chi2 / larger.df_resid))
+        statistic = drop / k / phi
+        p = float(sps.f.sf(statistic, k, larger.df_resid))
+        test = "F"
+    else:
+        statistic, test = drop, "khi2"
+        p = float(sps.chi2.sf(drop, k))
+    return {"lack_df": k, "lack_deviance": drop, "lack_statistic": statistic, "lack_test": test,
+            "lack_p": p, "line_rejected": bool(p < 1 - level)}
+
+
+def _last_year(model: ClauseModel, level: float) -> pd.DataFrame:
+    """Observed (Wilson interval) against fitted share of each territory's last-year contracts."""
+    cells = model.cells.assign(ajuste=np.asarray(model.result.predict(), dtype=float)
+                               * model.cells["marches"].to_numpy(float))
+    last = cells.loc[cells["annee"] == model.years[1]]
+    table = (last.groupby("territoire", as_index=False)
+             .agg(marches=("marches", "sum"), avec_consideration=("avec_consideration", "sum"),
+                  ajuste=("ajuste", "sum")))
+    table["part_observee"] = table["avec_consideration"] / table["marches"]
+    low, high = wilson_interval(table["avec_consideration"], table["marches"], level)
+    table["part_observee_ic_bas"] = low
+    table["part_observee_ic_haut"] = high
+    table["part_ajustee_marches"] = table["ajuste"] / table["marches"]
+    table["hors_intervalle"] = ((table["part_ajustee_marches"] < table["part_observee_ic_bas"])
+                                | (table["part_ajustee_marches"] > table["part_observee_ic_haut"]))
+    return table.drop(columns="ajuste")
+
+
+def fit_check(model: ClauseModel, level: float = config.CONFIDENCE_LEVEL) -> FitCheck:
+    """Check how well the model describes the yearly shares (see :class:`FitCheck`).
+
+    Three readings: the Pearson dispersion (about 1 if the cells vary as binomial sampling
+    allows; the model scales its covariance by it), the goodness-of-fit test of the binomial
+    model, and for a numeric year the test of the straight line against one level per year, with
+    each territory's fitted share of the last year against its observed interval (Wilson).
+    """
+    binomial = model.result
+    df = int(round(binomial.df_resid))
+    pearson = float(binomial.pearson_chi2)
+    return FitCheck(
+        cells=len(model.cells), parameters=len(model.columns), df_resid=df,
+        deviance=float(binomial.deviance), pearson_chi2=pearson,
+        pearson_dispersion=model.pearson_dispersion, scale=model.dispersion,
+        method=model.dispersion_method,
+        gof_p=float(sps.chi2.sf(pearson, df)) if df > 0 else float("nan"),
+        **_lack_of_fit(model, level), last_year=_last_year(model, level), level=level)
+
+
+def _first_year(years: np.ndarray, reached: np.ndarray) -> int | None:
+    """First year of the grid where ``reached`` holds (None if never)."""
+    hits = np.flatnonzero(reached)
+    return int(years[hits[0]]) if len(hits) else None
+
+
+def year_interval_fr(low, high) -> str:
+    """A target-year interval as published: ``2026 – 2029``, or « non déterminable »."""
+    if pd.isna(low) or pd.isna(high):
+        return UNDETERMINED
+    return f"{int(low)} – {int(high)}"
+
+
+def target_years(model: ClauseModel, targets=TARGETS, horizon: int = HORIZON,
+                 min_contracts: int = MIN_CONTRACTS, level: float = config.CONFIDENCE_LEVEL,
+                 check: FitCheck | None = None) -> pd.DataFrame:
+    """First calendar year each territory's fitted share would reach each target if its trend
+    went on, with an interval in the same unit.
+
+    The fitted share of a territory in year ``Y`` is the mean of the model's fitted
+    probabilities over the territory's contracts (all years), their year set to ``Y``: without
+    adjustment, simply ``expit(a + b (Y - centre))``. Every quantity is a whole calendar year,
+    searched from the first year observed to :data:`SEARCH_LIMIT`:
+
+    * the point: the first year whose fitted share reaches the target;
+    * the interval: the first year whose upper confidence bound of the share reaches it, and the
+      first year whose lower bound does (:func:`share_band`: the model's covariance, scaled by its
+      dispersion). This inverts the band (a Fieller-type interval): a year is left out when the
+      band excludes that the share crossed the target then. The band contains the share, so the
+      point always lies within its interval. The upper bound is open when the lower band never
+      reaches the target (a slope not clearly positive): the interval is then « non
+      déterminable » (both bounds missing).
+
+    Parameters
+    ----------
+    check
+        The model's :func:`fit_check` (computed when not given): its warnings are added.
 
     Returns
     -------
     DataFrame
         One row per (territory, target): ``territoire, cible, marches, pente, pente_ic_bas,
-        pente_ic_haut, part_ajustee`` (fitted share in the last year), ``annee_cible``
-        (fractional year, NaN when not projected), ``annee_atteinte`` (first calendar year at or
-        above the target), ``ic_bas, ic_haut`` (NaN when open: never, or later than
-        :data:`SEARCH_LIMIT`), ``extrapolation_fragile`` and ``avertissement`` (French, empty
-        when nothing to say).
+        pente_ic_haut, part_ajustee`` (fitted share in the last year), ``part_observee,
+        part_observee_ic_bas, part_observee_ic_haut, part_ajustee_marches, hors_intervalle``
+        (see :class:`FitCheck`), ``annee_cible`` (the fractional crossing of the fitted share,
+        for reading only, NaN when not projected), ``annee_atteinte, ic_bas, ic_haut`` (whole
+        years, missing when not determinable; with a slope zero or negative, no projection),
+        ``intervalle`` (French text), ``dispersion``, ``extrapolation_fragile`` and
+        ``avertissement`` (French, empty when nothing to say).
     """
     if model.year != "lineaire":
         raise ValueError("projection : le modèle doit avoir une année numérique")
+    check = check if check is not None else fit_check(model, level)
     trends = territory_trends(model, level).set_index("territoire")
+    observed = check.last_year.set_index("territoire")
     params = np.asarray(model.result.params, dtype=float)
-    cov = np.asarray(model.result.cov_params(), dtype=float)
-    rng = np.random.default_rng(seed)
-    sample = rng.multivariate_normal(params, cov, size=draws, method="cholesky")
-    last = model.years[1]
+    first, last = model.years
     t_last = last - model.centre
     t_max = SEARCH_LIMIT - model.centre
-    alpha = 1 - level
+    grid = np.arange(first, SEARCH_LIMIT + 1)
     rows = []
     for territory, trend in trends.iterrows():
         design, slope_index, weights = _territory_cells(model, territory)
         point_base = (design @ params)[None, :]
         point_slope = params[slope_index]
-        draw_base = sample @ design.T
-        draw_slope = sample[:, slope_index[0]]
+        band = share_band(model, territory, grid, level)
         fitted_now = float(_fitted_share(point_base, point_slope, np.array([t_last]), weights)[0])
+        seen = observed.loc[territory] if territory in observed.index else None
+        rising = trend["pente"] > 0
         for target in targets:
-            point = float(_crossing(point_base, point_slope, weights, target, t_last, t_max)[0])
-            boot = _crossing(draw_base, draw_slope, weights, target, t_last, t_max)
-            low, high = np.quantile(boot, [alpha / 2, 1 - alpha / 2], method="inverted_cdf")
-            year = model.centre + point if np.isfinite(point) else np.nan
-            if trend["pente"] <= 0:
-                year = np.nan
-            low_year = model.centre + low if np.isfinite(low) else np.nan
-            high_year = model.centre + high if np.isfinite(high) else np.nan
+            crossing = float(_crossing(point_base, point_slope, weights, target, t_last,
+                                       t_max)[0])
+            fraction = model.centre + crossing if rising and np.isfinite(crossing) else np.nan
+            point = _first_year(grid, band["part"].to_numpy() >= target) if rising else None
+            low = _first_year(grid, band["haut"].to_numpy() >= target) if rising else None
+            high = _first_year(grid, band["bas"].to_numpy() >= target) if rising else None
+            if high is None:
+                low = None  # an open interval is not published by halves
             notes = []
             fragile = False
-            if trend["pente"] <= 0:
+            if not rising:
                 notes.append("tendance nulle ou à la baisse : pas de projection")
                 fragile = True
             elif trend["ic_bas"] <= 0:
                 notes.append(f"tendance non significative (l'IC {level:.0%} de la pente "
                              "contient 0)".replace("%", "\u00a0%"))
                 fragile = True
-            if np.isfinite(year) and year > horizon:
+            if point is not None and point > horizon:
                 notes.append(f"objectif projeté après l'horizon {horizon}")
                 fragile = True
-            elif not np.isfinite(year) and trend["pente"] > 0:
+            elif point is None and rising:
                 notes.append(f"objectif non atteint avant {SEARCH_LIMIT}")
                 fragile = True
-            if not np.isfinite(high) or model.centre + high > horizon:
-                notes.append(f"borne haute de l'intervalle au-delà de l'horizon {horizon} "
-                             "ou objectif jamais atteint")
+            if high is None:
+                notes.append(f"intervalle non déterminable (la borne basse de la part ajustée "
+                             f"n'atteint pas l'objectif avant {SEARCH_LIMIT})")
+                fragile = True
+            elif high > horizon:
+                notes.append(f"borne haute de l'intervalle au-delà de l'horizon {horizon}")
                 fragile = True
             if trend["marches"] < min_contracts:
                 notes.append(f"peu de marchés ({int(trend['marches'])} < {min_contracts})")
                 fragile = True
-            if np.isfinite(year) and year <= last:
+            if check.line_rejected:
+                notes.append("la droite ne décrit pas la série annuelle (test d'écart à la "
+                             "droite rejeté)")
+                fragile = True
+            if seen is not None and bool(seen["hors_intervalle"]):
+                notes.append(f"part ajustée {last} hors de l'intervalle de la part observée")
+                fragile = True
+            if point is not None and point <= last:
                 notes.append("objectif déjà atteint selon la tendance ajustée")
             rows.append({
                 "territoire": territory, "cible": target, "marches": int(trend["marches"]),
                 "pente": trend["pente"], "pente_ic_bas": trend["ic_bas"],
                 "pente_ic_haut": trend["ic_haut"], "part_ajustee": fitted_now,
-                "annee_cible": year,
-                "annee_atteinte": int(np.ceil(year)) if np.isfinite(year) else pd.NA,
-                "ic_bas": low_year, "ic_haut": high_year,
+                **{c: (seen[c] if seen is not None else np.nan)
+                   for c in ("part_observee", "part_observee_ic_bas", "part_observee_ic_haut",
+                             "part_ajustee_marches")},
+                "hors_intervalle": bool(seen["hors_intervalle"]) if seen is not None else False,
+                "annee_cible": fraction,
+                "annee_atteinte": point if point is not None else pd.NA,
+                "ic_bas": low if low is not None else pd.NA,
+                "ic_haut": high if high is not None else pd.NA,
+                "intervalle": year_interval_fr(low, high),
+                "dispersion": model.dispersion,
                 "extrapolation_fragile": fragile, "avertissement": " ; ".join(notes),
             })
     table = pd.DataFrame(rows)
-    table["annee_atteinte"] = table["annee_atteinte"].astype("Int64")
+    for column in ("annee_atteinte", "ic_bas", "ic_haut"):
+        table[column] = table[column].astype("Int64")
     return table
 
 

@@ -5,11 +5,12 @@ Counts are contracts (DECP open data about public buyers), not people: no small-
 
 from __future__ import annotations
 
+import pandas as pd
 from IPython.display import Markdown
 
 from .. import config
 from ..indicators import progression, readiness, trend
-from ..narrative import points_fr, progression_summary
+from ..narrative import points_fr, progression_summary, trend_fit_summary
 from ..plots import percent_fr, progression_chart
 from ..present import number_fr
 from ..stats import BOOTSTRAP_REPLICATES
@@ -239,7 +240,8 @@ def climate_law(scope, report) -> list:
 
 
 def projection(scope, report) -> list:
-    """When would each département reach the targets if its trend went on (binomial GLM)."""
+    """When would each département reach the target if its trend went on (quasi-binomial GLM),
+    with the check of the straight line next to the table and the method under it."""
     history = scope.contracts.loc[scope.contracts["annee"].between(scope.period.first_year,
                                                                   scope.period.year)]
     history = history.loc[history["departement_execution"].isin(config.DEPARTEMENTS)]
@@ -247,33 +249,79 @@ def projection(scope, report) -> list:
         return [Markdown("Trop peu d'années ou de marchés pour estimer une tendance.")]
     model = trend.fit_clause_model(history, year="lineaire", territory_slopes=True,
                                    first_year=scope.period.first_year, last_year=scope.period.year)
-    table = trend.target_years(model)
+    check = trend.fit_check(model)
+    table = trend.target_years(model, check=check)
     table = table.loc[table["cible"].round(2) == round(report.target, 2)].copy()
-    table["territoire"] = table["territoire"].map(lambda c: f"{config.territory_name(c)} ({c})")
-    warnings = [w for w in table["avertissement"].dropna().unique() if w]
+    names = {c: f"{config.territory_name(c)} ({c})" for c in table["territoire"]}
+    first, last = model.years
+    table["annee_atteinte"] = table["annee_atteinte"].map(
+        lambda y: trend.UNDETERMINED if pd.isna(y) else str(int(y)))
+    # Each département's own warnings; the verdict on the straight line is said above the table.
+    warnings = []
+    for _, row in table.iterrows():
+        own = [w for w in str(row["avertissement"]).split(" ; ")
+               if w and "la droite ne décrit pas" not in w]
+        if own:
+            warnings.append(f"{names[row['territoire']]} : {' ; '.join(own)}.")
+    table["territoire"] = table["territoire"].map(names)
     shown = table[["territoire", "marches", "pente", "pente_ic_bas", "pente_ic_haut",
-                   "part_ajustee", "annee_atteinte", "ic_bas", "ic_haut"]]
+                   "part_observee", "part_observee_ic_bas", "part_observee_ic_haut",
+                   "part_ajustee_marches", "annee_atteinte", "intervalle"]]
     return [
-        Markdown(f"Un modèle logistique (binomial) de la part des marchés avec considération "
-                 f"sociale, une pente par département sur {scope.period.first_year}-"
-                 f"{scope.period.year}, prolonge chaque tendance jusqu'à l'objectif de "
-                 f"{percent_fr(report.target, 0)}. C'est une extrapolation : elle suppose que la "
-                 "tendance passée se poursuit, ce que rien ne garantit."),
+        Markdown(f"Un modèle logistique de la part des marchés avec considération sociale, une "
+                 f"pente par département sur {first}-{last}, prolonge chaque tendance jusqu'à "
+                 f"l'objectif de {percent_fr(report.target, 0)}. C'est une extrapolation : elle "
+                 "suppose que la tendance passée se poursuit en ligne droite (sur l'échelle des "
+                 "log-odds), ce que rien ne garantit."),
+        Markdown(trend_fit_summary(check, table, last)),
         report.table(
             shown, "projection_objectif",
             f"Année où la tendance atteindrait {percent_fr(report.target, 0)}, par département",
-            integers=("marches",), decimals={"pente": 3, "pente_ic_bas": 3, "pente_ic_haut": 3,
-                                             "ic_bas": 1, "ic_haut": 1},
-            percent=("part_ajustee",),
+            integers=("marches",), decimals={"pente": 3, "pente_ic_bas": 3, "pente_ic_haut": 3},
+            percent=("part_observee", "part_observee_ic_bas", "part_observee_ic_haut",
+                     "part_ajustee_marches"),
             columns={"territoire": "Département", "marches": "Marchés (statut connu)",
-                     "pente": "Pente annuelle (log-odds)", "pente_ic_bas": "IC 95 % bas",
-                     "pente_ic_haut": "IC 95 % haut",
-                     "part_ajustee": f"Part ajustée {scope.period.year}",
-                     "annee_atteinte": "Année d'atteinte", "ic_bas": "IC 95 % bas (année)",
-                     "ic_haut": "IC 95 % haut (année)"},
-            notes=["Intervalle de l'année : bootstrap paramétrique (2 000 tirages) ; vide quand "
-                   "l'objectif n'est jamais atteint dans les tirages.", *warnings]),
+                     "pente": "Pente annuelle (log-odds)", "pente_ic_bas": "Pente : IC 95 % bas",
+                     "pente_ic_haut": "Pente : IC 95 % haut",
+                     "part_observee": f"Part observée {last}",
+                     "part_observee_ic_bas": f"Part observée {last} : IC 95 % bas",
+                     "part_observee_ic_haut": f"Part observée {last} : IC 95 % haut",
+                     "part_ajustee_marches": f"Part ajustée {last}",
+                     "annee_atteinte": "Année d'atteinte",
+                     "intervalle": "IC 95 % de l'année d'atteinte"},
+            notes=["Année d'atteinte : première année civile où la part ajustée atteint "
+                   "l'objectif ; son intervalle est exprimé dans la même unité (années civiles) ; "
+                   "« non déterminable » quand la tendance ne permet pas de le borner.",
+                   *warnings]),
+        Markdown(projection_method(check)),
     ]
+
+
+def projection_method(check) -> str:
+    """The projection's method note, in French (dispersion and fit check included)."""
+    level = f"{check.level:.0%}".replace("%", "\u00a0%")
+    test = ("test F de quasi-vraisemblance" if check.lack_test == "F" else
+            "test du χ² sur la déviance, le modèle à un niveau par année étant saturé")
+    return (
+        "**Méthode de la projection.** Population : les marchés au statut social connu dont le "
+        "département d'exécution est renseigné. Modèle : régression logistique de la présence "
+        "d'une considération sociale sur l'année (une pente par département), estimée sur les "
+        "effectifs par département et par année. Surdispersion : les parts annuelles varient "
+        "plus que ne le voudrait le seul hasard de l'échantillonnage (une année, une politique "
+        "d'achat touche tous les marchés) ; le modèle est donc quasi-binomial : la variance des "
+        "estimations est multipliée par la dispersion de Pearson (χ² de Pearson divisé par les "
+        "degrés de liberté résiduels, au moins 1) et les intervalles utilisent la loi de Student "
+        "à ces degrés de liberté. Vérification de l'ajustement : dispersion, test d'écart à la "
+        f"droite (comparaison avec un modèle à un niveau par année, {test}) et part ajustée de "
+        "la dernière année comparée à l'intervalle de Wilson de la part observée. Année "
+        "d'atteinte : première année civile dont la part ajustée atteint l'objectif. Intervalle "
+        f"à {level} : de la première année où la borne haute de l'intervalle de confiance de la "
+        "part ajustée atteint l'objectif à la première année où sa borne basse l'atteint, au "
+        "même arrondi à l'année que le point, qui s'y trouve donc toujours ; « non "
+        "déterminable » quand la borne basse n'atteint jamais l'objectif (pente qui n'est pas "
+        "nettement positive). Ces intervalles couvrent l'incertitude d'estimation et la "
+        "dispersion autour de la droite, pas l'erreur de forme de la tendance ni un changement "
+        "de politique.")
 
 
 METHOD = """- **Population** : les marchés publics (hors contrats de concession) publiés dans les données
