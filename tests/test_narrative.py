@@ -96,3 +96,24 @@ def test_trend_fit_summary_when_the_line_holds():
                                      (float("nan"), "p non calculable")])
 def test_p_value_fr(p, text):
     assert p_value_fr(p) == text
+
+
+def national_line(text: str) -> str:
+    lines = [line for line in text.splitlines() if "OECP" in line]
+    assert len(lines) == 1, text
+    return lines[0]
+
+
+def test_national_figure_is_set_beside_the_share_on_its_own_basis():
+    # 2025 share of all contracts 20 %; on the census basis (≥ 90 000 € in 2023) 31 %
+    table = yearly({2023: 0, 2024: 0, 2025: 0})
+    comparable = pd.DataFrame({"annee": [2023], "plancher": [90_000], "contrats": [400],
+                               "avec_consideration": [124], "part": [0.31], "ic_bas": [0.27],
+                               "ic_haut": [0.35]})
+    line = national_line(progression_summary(table, "Essonne", 0.30, comparable=comparable))
+    assert "2023 : 18,7\u00a0% des marchés de 90\u202f000 € HT et plus" in line
+    assert "sur la même base" in line and "Essonne : 31,0\u00a0%" in line
+    assert "IC 95 % : 27,0\u00a0% – 35,0\u00a0%" in line
+    # without the comparable share the census basis is said, and no comparison is implied
+    alone = national_line(progression_summary(table, "Essonne", 0.30))
+    assert "90\u202f000 € HT et plus" in alone and "ne se compare pas directement" in alone

@@ -14,7 +14,8 @@ def points_fr(gap: float) -> str:
     return f"{abs(gap) * 100:.1f} points".replace(".", ",")
 
 
-def progression_summary(table: pd.DataFrame, territory_label: str, target: float) -> str:
+def progression_summary(table: pd.DataFrame, territory_label: str, target: float,
+                        comparable: pd.DataFrame | None = None) -> str:
     """Key figures of the clause progression, in Markdown.
 
     Parameters
@@ -25,6 +26,11 @@ def progression_summary(table: pd.DataFrame, territory_label: str, target: float
         Territory name.
     target
         The target compared with (a share).
+    comparable
+        Output of :func:`analysis.indicators.progression.comparable_shares`: the territory's share
+        on the basis of the national census (amount floor, year). The national figure is only
+        set beside that share, never beside the all-contracts one; without it the national
+        figure is given alone, with its basis.
     """
     rated = table.dropna(subset=["part"])
     if rated.empty:
@@ -58,9 +64,21 @@ def progression_summary(table: pd.DataFrame, territory_label: str, target: float
     if published:
         ref_year = max(published)
         value, source = config.NATIONAL_SHARE[ref_year]
-        lead = (f"Pour comparaison, France entière en {year}" if ref_year == year
-                else f"Dernier chiffre national publié ({ref_year})")
-        lines.append(f"- {lead} : {percent_fr(value)} (recensement OECP, source : {source}).")
+        basis = f"marchés de {number_fr(config.oecp_floor(ref_year))} € HT et plus"
+        line = (f"- Chiffre national publié pour {ref_year} : {percent_fr(value)} des {basis} "
+                f"(recensement OECP, source : {source})")
+        same = None
+        if comparable is not None and len(comparable):
+            rows = comparable.loc[comparable["annee"].astype(int) == ref_year]
+            same = None if rows.empty else rows.iloc[0]
+        if same is not None:
+            line += (f" ; sur la même base ({basis} notifiés en {ref_year}), {territory_label} : "
+                     f"{percent_fr(same['part'])} (IC 95 % : {percent_fr(same['ic_bas'])} – "
+                     f"{percent_fr(same['ic_haut'])}).")
+        else:
+            line += (" ; il couvre les seuls marchés au-dessus de ce seuil et ne se compare pas "
+                     "directement à la part de tous les marchés.")
+        lines.append(line)
     lines.extend(_unknown_sentence(table, year))
     return "\n".join(lines)
 

@@ -33,7 +33,7 @@ from scipy import stats as sps
 from scipy.special import expit, logit
 
 from .. import config
-from ..stats import clustered_share
+from ..stats import clustered_share, wilson_interval
 
 #: Kinds of social consideration (boolean columns of ``contracts``) and their French labels.
 KINDS = {"clause_sociale": "Clause sociale", "critere_social": "Critère social",

@@ -106,7 +106,8 @@ def key_figures(scope, report) -> None:
 
 def summary(scope, report) -> list:
     """Key sentences of the history, in French."""
-    return [Markdown(progression_summary(yearly(scope, report), scope.name, report.target))]
+    return [Markdown(progression_summary(yearly(scope, report), scope.name, report.target,
+                                         comparable=comparable(scope)))]
 
 
 def comparable(scope):
@@ -284,14 +285,18 @@ def projection(scope, report) -> list:
                      "pente": "Pente annuelle (log-odds)", "pente_ic_bas": "Pente : IC 95 % bas",
                      "pente_ic_haut": "Pente : IC 95 % haut",
                      "part_observee": f"Part observée {last}",
-                     "part_observee_ic_bas": f"Part observée {last} : IC 95 % bas",
-                     "part_observee_ic_haut": f"Part observée {last} : IC 95 % haut",
+                     "part_observee_ic_bas": f"Part observée {last} : IC binomial bas",
+                     "part_observee_ic_haut": f"Part observée {last} : IC binomial haut",
                      "part_ajustee_marches": f"Part ajustée {last}",
                      "annee_atteinte": "Année d'atteinte",
                      "intervalle": "IC 95 % de l'année d'atteinte"},
             notes=["Année d'atteinte : première année civile où la part ajustée atteint "
                    "l'objectif ; son intervalle est exprimé dans la même unité (années civiles) ; "
                    "« non déterminable » quand la tendance ne permet pas de le borner.",
+                   "IC binomial : intervalle de Wilson à 95 % de la part observée, qui traite les "
+                   "marchés comme indépendants, comme le fait le contrôle de l'ajustement de la "
+                   "droite ; l'intervalle publié ailleurs pour la même part tient compte du "
+                   "regroupement des marchés par acheteur et il est plus large.",
                    *warnings]),
         Markdown(projection_method(check)),
     ]
