@@ -409,8 +409,10 @@ def build(raw: Path | None = None, processed: Path | None = None, today: date | 
                         shutil.rmtree(stale, ignore_errors=True)
                 _save_cache(cached, output)
             outputs[source] = output
-    except (SourceFileError, MissingKeyError) as exc:
-        raise BuildError(f"entrée illisible, entrepôt précédent conservé — {exc}") from exc
+    except SourceFileError as exc:
+        raise BuildError(f"entrée illisible, {_previous(processed)} — {exc}") from exc
+    except MissingKeyError as exc:
+        raise BuildError(f"{exc} ; {_previous(processed)}") from exc
 
     tables: dict[str, pd.DataFrame] = {}
     for output in outputs.values():
@@ -478,6 +480,13 @@ def build(raw: Path | None = None, processed: Path | None = None, today: date | 
         origins={source: o.origin for source, o in outputs.items()},
         validation=validation.text(),
     )
+
+
+def _previous(processed: Path) -> str:
+    """What a failed build leaves in force, in the words of its error message."""
+    if (processed / WAREHOUSE / MANIFEST).is_file():
+        return "entrepôt précédent conservé"
+    return "aucun entrepôt construit"
 
 
 # --- Reading the warehouse -----------------------------------------------------------------------
