@@ -513,3 +513,12 @@ def load_table(name: str, processed: Path | None = None) -> pd.DataFrame:
 def load_manifest(processed: Path | None = None) -> dict:
     """The manifest of the warehouse in force."""
     return json.loads((_warehouse(processed) / MANIFEST).read_text(encoding="utf-8"))
+
+
+def load_table_columns(name: str, columns: list[str],
+                       processed: Path | None = None) -> pd.DataFrame | None:
+    """Some columns of a table of the warehouse in force (None when the table is absent)."""
+    path = _warehouse(processed) / f"{name}.parquet"
+    if not path.is_file():
+        return None
+    return pd.read_parquet(path, columns=columns)
