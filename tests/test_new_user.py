@@ -13,11 +13,22 @@ import pandas as pd
 import pytest
 
 from analysis import config, reporting
-from analysis.notebooks import NOTEBOOK_METADATA, pre_save_hook
-from analysis.periods import Coverage, PeriodError
+from analysis.periods import PeriodError
 from conftest import TODAY
 
 NOTEBOOKS = sorted((config.ROOT / "notebooks").glob("*.ipynb"))
+
+
+def _coverage():
+    from analysis.periods import Coverage  # imported in each test: each fails on its own
+
+    return Coverage
+
+
+def _notebooks():
+    from analysis import notebooks
+
+    return notebooks
 
 
 # --- Periods checked against the data ------------------------------------------------------------
@@ -29,7 +40,7 @@ def _contracts(first: str, last: str) -> pd.DataFrame:
 
 
 def test_a_period_without_data_is_refused_naming_the_years_covered():
-    coverage = Coverage.of_tables(_contracts("2018-01-03", "2025-06-28"))
+    coverage = _coverage().of_tables(_contracts("2018-01-03", "2025-06-28"))
     for period in ("2012", "2030", "2025-T3", "2017-T4"):
         with pytest.raises(PeriodError) as caught:
             coverage.check(period)
@@ -40,11 +51,11 @@ def test_a_period_without_data_is_refused_naming_the_years_covered():
 
 
 def test_a_partly_covered_period_gets_a_warning_naming_the_missing_months():
-    coverage = Coverage.of_tables(_contracts("2018-01-03", "2025-06-28"))
+    coverage = _coverage().of_tables(_contracts("2018-01-03", "2025-06-28"))
     warning = coverage.check("2025")
     assert warning.startswith("Période partiellement couverte")
     assert "6 mois sur 12" in warning and "juillet 2025 – décembre 2025" in warning
-    gap = Coverage.of_tables(pd.concat([_contracts("2020-01-01", "2020-03-31"),
+    gap = _coverage().of_tables(pd.concat([_contracts("2020-01-01", "2020-03-31"),
                                         _contracts("2021-01-01", "2021-12-31")]))
     assert gap.years_fr == "2020-2021"
     assert "avril 2020 – décembre 2020" in gap.check("2020")
@@ -53,7 +64,7 @@ def test_a_partly_covered_period_gets_a_warning_naming_the_missing_months():
 def test_tracking_months_when_there_is_no_decp():
     work = pd.DataFrame({"date_debut": pd.to_datetime(["2022-03-10"]),
                          "date_fin": pd.to_datetime(["2022-05-02"])})
-    coverage = Coverage.of_tables(None, work)
+    coverage = _coverage().of_tables(None, work)
     assert coverage.years == [2022] and "suivi" in coverage.source
     assert "3 mois sur 12" in coverage.check("2022")
     with pytest.raises(PeriodError, match="couvrent 2022"):
@@ -64,7 +75,7 @@ def test_report_cli_refuses_a_period_outside_the_data(small_warehouse, capsys):
     from analysis.cli import main
 
     reports = config.paths().reports
-    covered = Coverage.of_warehouse().years_fr
+    covered = _coverage().of_warehouse().years_fr
     for period in ("2012", "2030"):
         assert main(["report", "--period", period, "--quiet"]) == 2
         err = capsys.readouterr().err
@@ -131,6 +142,7 @@ def test_staging_folder_is_removed_once_empty(tmp_path):
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_committed_notebooks_have_the_normalised_metadata_and_no_outputs(path):
+    NOTEBOOK_METADATA = _notebooks().NOTEBOOK_METADATA
     notebook = nbformat.read(path, as_version=nbformat.NO_CONVERT)
     assert notebook.metadata == NOTEBOOK_METADATA
     assert notebook.metadata["kernelspec"]["name"] == "observatoire"
@@ -149,6 +161,7 @@ def test_a_jupyterlab_save_of_an_opened_notebook_leaves_it_unchanged(path, tmp_p
     Jupyter server's contents manager with the hook of ``make lab``: same bytes as committed."""
     from jupyter_server.services.contents.filemanager import FileContentsManager
 
+    NOTEBOOK_METADATA, pre_save_hook = _notebooks().NOTEBOOK_METADATA, _notebooks().pre_save_hook
     shutil.copy(path, tmp_path / path.name)
     manager = FileContentsManager(root_dir=str(tmp_path))
     manager.pre_save_hook = pre_save_hook
@@ -171,7 +184,7 @@ def test_lab_configuration_installs_the_hook():
     loader = PyFileConfigLoader("jupyter_lab_config.py", path=str(config.ROOT))
     loaded = loader.load_config()
     assert isinstance(loaded, Config)
-    assert loaded.ContentsManager.pre_save_hook is pre_save_hook
+    assert loaded.ContentsManager.pre_save_hook is _notebooks().pre_save_hook
     dry = subprocess.run(["make", "-n", "-s", "lab"], cwd=config.ROOT, capture_output=True,
                          text=True, check=True).stdout
     lab = [line for line in dry.splitlines() if "jupyter lab" in line]
