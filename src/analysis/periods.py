@@ -144,7 +144,7 @@ class Coverage:
     """
 
     months: frozenset
-    source: str = "marchés notifiés (DECP)"
+    source: str = "marchés notifiés, DECP"
 
     @classmethod
     def of_tables(cls, contracts: pd.DataFrame | None = None,
@@ -159,7 +159,7 @@ class Coverage:
             for start, end in zip(pd.to_datetime(spans["date_debut"]).dt.to_period("M"),
                                   pd.to_datetime(spans["date_fin"]).dt.to_period("M")):
                 months.update(pd.period_range(start, max(start, end), freq="M"))
-            return cls(frozenset(months), "contrats de travail suivis (suivi des clauses)")
+            return cls(frozenset(months), "contrats de travail, suivi des clauses")
         return cls(frozenset())
 
     @classmethod
