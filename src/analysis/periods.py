@@ -155,10 +155,13 @@ class Coverage:
             return cls(frozenset(dates.dt.to_period("M").unique()))
         if work_contracts is not None and len(work_contracts):
             spans = work_contracts[["date_debut", "date_fin"]].dropna()
-            months = set()
-            for start, end in zip(pd.to_datetime(spans["date_debut"]).dt.to_period("M"),
-                                  pd.to_datetime(spans["date_fin"]).dt.to_period("M")):
-                months.update(pd.period_range(start, max(start, end), freq="M"))
+            first = pd.to_datetime(spans["date_debut"]).to_numpy("datetime64[M]").astype(int)
+            last = np.maximum(pd.to_datetime(spans["date_fin"]).to_numpy("datetime64[M]")
+                              .astype(int), first)
+            months: set = set()
+            for start, end in _merged(first, last):  # the union of the contracts' spans
+                months.update(pd.period_range(pd.Period(np.datetime64(start, "M"), "M"),
+                                              pd.Period(np.datetime64(end, "M"), "M"), freq="M"))
             return cls(frozenset(months), "contrats de travail, suivi des clauses")
         return cls(frozenset())
 
@@ -217,6 +220,17 @@ class Coverage:
                 f"aucune donnée pour {_months_fr(missing)}. Les effectifs, heures et parts de la "
                 "période ne portent que sur les mois couverts ; ne pas les comparer à une "
                 "période complète.")
+
+
+def _merged(starts: np.ndarray, ends: np.ndarray) -> list[tuple[int, int]]:
+    """Union of the closed intervals ``[starts[i], ends[i]]`` (integers), as disjoint runs."""
+    runs: list[list[int]] = []
+    for start, end in sorted(zip(starts.tolist(), ends.tolist())):
+        if runs and start <= runs[-1][1] + 1:
+            runs[-1][1] = max(runs[-1][1], end)
+        else:
+            runs.append([start, end])
+    return [(a, b) for a, b in runs]
 
 
 def _months_fr(months: list) -> str:
