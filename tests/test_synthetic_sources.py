@@ -157,7 +157,8 @@ def read_tracking(out: Path) -> dict[str, dict[str, pd.DataFrame]]:
         folder = out / "tracking" / dep
         if dep in XLSX_DEPS:
             sheets = pd.read_excel(folder / f"export_clauses_{dep}.xlsx", sheet_name=None,
-                                   dtype={c: str for s in HEADERS for c in _string_columns(s)})
+                                   dtype={c: str for s in HEADERS for c in _string_columns(s)},
+                                   engine="openpyxl")
             assert list(sheets) == list(HEADERS)
         else:
             sheets = {}

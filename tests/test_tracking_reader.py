@@ -185,3 +185,36 @@ def test_parse_dates_variants():
     dates, bad = parse_dates(values)
     assert dates.iloc[:3].tolist() == [pd.Timestamp("2022-02-01")] * 3
     assert bad.tolist() == [False, False, False, False, False, True, True]
+
+
+@pytest.mark.parametrize("where", ["variable", "file"])
+def test_short_key_is_refused_from_the_variable_as_from_the_file(tmp_path, monkeypatch, where):
+    """The 16-character minimum holds wherever the key comes from, and the message says which."""
+    raw = tmp_path / "raw"
+    write_csv_export(raw / "tracking" / "93")
+    key_file = tmp_path / "pseudo.key"
+    monkeypatch.setenv("OBSERVATOIRE_PSEUDO_KEY_FILE", str(key_file))
+    if where == "variable":
+        monkeypatch.setenv("OBSERVATOIRE_PSEUDO_KEY", "court")
+    else:
+        monkeypatch.delenv("OBSERVATOIRE_PSEUDO_KEY", raising=False)
+        key_file.write_text("court\n", encoding="utf-8")
+    with pytest.raises(MissingKeyError, match="trop courte") as caught:
+        get_key(raw)
+    assert ("OBSERVATOIRE_PSEUDO_KEY" if where == "variable" else str(key_file)) in str(caught.value)
+    assert "5 caractère(s), 16 au moins" in str(caught.value)
+
+
+def test_missing_key_message_says_what_is_wrong(tmp_path, monkeypatch):
+    """No key and no warehouse: the message names the key, claims no unreadable input and no
+    previous warehouse."""
+    monkeypatch.delenv("OBSERVATOIRE_PSEUDO_KEY", raising=False)
+    monkeypatch.setenv("OBSERVATOIRE_PSEUDO_KEY_FILE", str(tmp_path / "absent.key"))
+    raw = tmp_path / "raw"
+    write_csv_export(raw / "tracking" / "93")
+    with pytest.raises(BuildError) as caught:
+        build(raw=raw, processed=tmp_path / "p", today=TODAY)
+    message = str(caught.value)
+    assert message.startswith("clé de pseudonymisation absente")
+    assert "illisible" not in message and "entrepôt précédent" not in message
+    assert "aucun entrepôt construit" in message

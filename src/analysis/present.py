@@ -67,3 +67,29 @@ def table_html(frame: pd.DataFrame, caption: str, percent: tuple[str, ...] = (),
         f'<div class="obs-table-wrap"><p class="obs-caption"><strong>{html.escape(caption)}</strong>'
         f"</p>{body}</div>"
     )
+
+
+#: The key figures' look, inline: the cards keep it wherever the HTML is shown — in JupyterLab,
+#: which has none of the report template's style sheet, as in the exported report.
+KEY_FIGURES_STYLE = {
+    "obs-keys": "display: grid; grid-template-columns: repeat(auto-fill, minmax(13rem, 1fr)); "
+                "gap: .8rem; margin: .6rem 0 1rem;",
+    "obs-key": "border: 1px solid #d5dde6; border-radius: 6px; padding: .6rem .8rem; "
+               "background: #fff; color: #1b1b1b;",
+    "obs-key-value": "font-size: 1.6rem; font-weight: 700; color: #1f4e79; line-height: 1.2;",
+    "obs-key-label": "font-size: .92rem;",
+    "obs-key-detail": "font-size: .8rem; color: #555; margin-top: .2rem;",
+}
+
+
+def key_figures_html(figures: list[dict]) -> HTML:
+    """Key figures (``value``, ``label``, ``detail``) as cards, styled inline."""
+    def div(css_class: str, content: str) -> str:
+        return f'<div class="{css_class}" style="{KEY_FIGURES_STYLE[css_class]}">{content}</div>'
+
+    cards = "".join(
+        div("obs-key", div("obs-key-value", html.escape(f["value"]))
+            + div("obs-key-label", html.escape(f["label"]))
+            + (div("obs-key-detail", html.escape(f["detail"])) if f.get("detail") else ""))
+        for f in figures)
+    return HTML(div("obs-keys", cards))

@@ -21,6 +21,8 @@ from . import config
 #: Public key for the synthetic data set only (its "participants" are invented).
 DEMO_KEY = b"observatoire-des-clauses-sociales/demo-synthetique"
 ID_LENGTH = 16
+#: Shortest key accepted, from the environment variable as from the key file (characters).
+MIN_KEY_LENGTH = 16
 
 
 class MissingKeyError(Exception):
@@ -48,18 +50,26 @@ def get_key(raw: Path) -> tuple[bytes, str]:
     """
     from_env = os.environ.get("OBSERVATOIRE_PSEUDO_KEY")
     if from_env:
+        length = len(from_env.strip())
+        if length < MIN_KEY_LENGTH:
+            raise MissingKeyError(
+                f"clé de pseudonymisation trop courte dans la variable OBSERVATOIRE_PSEUDO_KEY : "
+                f"{length} caractère(s), {MIN_KEY_LENGTH} au moins")
         return from_env.encode("utf-8"), "variable d'environnement OBSERVATOIRE_PSEUDO_KEY"
     key_file = config.paths().pseudonymisation_key
     if key_file.is_file():
-        key = key_file.read_bytes().strip()
-        if len(key) < 16:
-            raise MissingKeyError(f"{key_file}: clé trop courte (16 caractères au moins)")
-        return key, f"fichier {key_file.name}"
+        key_bytes = key_file.read_bytes().strip()
+        length = len(key_bytes.decode("utf-8", errors="replace"))
+        if length < MIN_KEY_LENGTH:
+            raise MissingKeyError(
+                f"clé de pseudonymisation trop courte dans le fichier {key_file} : "
+                f"{length} caractère(s), {MIN_KEY_LENGTH} au moins")
+        return key_bytes, f"fichier {key_file.name}"
     if is_synthetic(raw):
         return DEMO_KEY, "clé de démonstration publique (données synthétiques)"
     raise MissingKeyError(
         "clé de pseudonymisation absente : définissez OBSERVATOIRE_PSEUDO_KEY ou créez le fichier "
-        f"{key_file} (16 caractères au moins, hors de git) avant de lire des données réelles")
+        f"{key_file} ({MIN_KEY_LENGTH} caractères au moins, hors de git) avant de lire des données réelles")
 
 
 def pseudonymise(ids: pd.Series, scope: str, key: bytes) -> pd.Series:

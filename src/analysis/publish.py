@@ -37,7 +37,7 @@ from . import config, disclosure
 from .io import write_bytes, write_text
 from .periods import Period
 from .plots import percent_fr
-from .present import figure_html, number_fr
+from .present import figure_html, key_figures_html, number_fr
 
 #: Suffix of the folder holding a report's tables.
 TABLES_SUFFIX = "_tableaux"
@@ -96,14 +96,8 @@ class Report:
         self._save()
 
     def key_figures_html(self) -> HTML:
-        """The key figures recorded so far, as cards at the top of the report."""
-        cards = "".join(
-            f'<div class="obs-key"><div class="obs-key-value">{html.escape(f["value"])}</div>'
-            f'<div class="obs-key-label">{html.escape(f["label"])}</div>'
-            + (f'<div class="obs-key-detail">{html.escape(f["detail"])}</div>' if f["detail"] else "")
-            + "</div>"
-            for f in self.key_figures)
-        return HTML(f'<div class="obs-keys">{cards}</div>')
+        """The key figures recorded so far, as cards at the top of the report (styled inline)."""
+        return key_figures_html(self.key_figures)
 
     # --- Figures --------------------------------------------------------------------------------
 

@@ -229,10 +229,22 @@ def code_fingerprint() -> str:
     return digest.hexdigest()[:16]
 
 
+def notebook_fingerprint(path: Path) -> str:
+    """Digest of what a notebook executes and shows: its cells (type, id, source, tags), not its
+    metadata nor outputs — JupyterLab rewrites the metadata of a notebook merely opened, and the
+    report runs in the kernel :data:`KERNEL` whatever the notebook names."""
+    notebook = json.loads(Path(path).read_text(encoding="utf-8"))
+    cells = [{"cell_type": cell.get("cell_type"), "id": cell.get("id"),
+              "source": "".join(cell.get("source", [])) if isinstance(cell.get("source"), list)
+              else cell.get("source", ""),
+              "metadata": cell.get("metadata", {})} for cell in notebook.get("cells", [])]
+    return hashlib.sha256(json.dumps(cells, sort_keys=True).encode()).hexdigest()
+
+
 def job_fingerprint(job: Job, notebooks: Path, warehouse: str, code: str) -> str:
     """What decides a report's content: notebook, code, warehouse and parameters."""
     digest = hashlib.sha256()
-    digest.update((notebooks / job.spec.notebook).read_bytes())
+    digest.update(notebook_fingerprint(notebooks / job.spec.notebook).encode())
     digest.update(json.dumps(job.parameters(), sort_keys=True).encode())
     digest.update(warehouse.encode())
     digest.update(code.encode())
@@ -449,10 +461,16 @@ def render(territories: list[str] | None = None,
 
     from .warehouse import load_manifest
 
+    from .periods import Coverage
+
     reports_dir = Path(reports_dir or config.paths().reports)
-    clean_staging(reports_dir)
     todo = plan(territories, period, target, reports, k)
-    warehouse = warehouse_fingerprint(load_manifest())
+    manifest = load_manifest()
+    coverage = Coverage.of_warehouse()
+    for one in dict.fromkeys(job.period for job in todo):  # a period without data: refused
+        coverage.check(one)
+    clean_staging(reports_dir)
+    warehouse = warehouse_fingerprint(content_manifest(manifest))
     code = code_fingerprint()
     notebooks = config.paths().notebooks
     prints = {job: job_fingerprint(job, notebooks, warehouse, code) for job in todo}
@@ -497,7 +515,15 @@ def render(territories: list[str] | None = None,
     summary.results.sort(key=lambda r: order[r.job])
     with publication_lock(reports_dir):
         summary.index = write_index(summary, reports_dir)
+        clean_staging(reports_dir)
     return summary
+
+
+def content_manifest(manifest: dict) -> dict:
+    """The warehouse manifest without what says how the build went rather than what it holds:
+    whether each source was read or taken from the build cache (``sources``: ``lu``, ``cache``).
+    Two builds of the same inputs by the same code give the same content manifest."""
+    return {key: value for key, value in manifest.items() if key != "sources"}
 
 
 #: Relative rendering time of a report never rendered before (the annual report computes every
@@ -660,7 +686,8 @@ sources, {n_contracts} marchés).</p>
 
 
 def clean_staging(reports: Path) -> None:
-    """Remove what interrupted runs left in ``reports/_staging`` (their process is gone)."""
+    """Remove what interrupted runs left in ``reports/_staging`` (their process is gone), and the
+    folder itself once empty."""
     folder = reports / STAGING
     if not folder.is_dir():
         return
@@ -669,6 +696,10 @@ def clean_staging(reports: Path) -> None:
         if pid.isdigit() and _alive(int(pid)):
             continue
         shutil.rmtree(staged, ignore_errors=True)
+    try:
+        folder.rmdir()
+    except OSError:  # a concurrent run is still staging a report
+        pass
 
 
 def _alive(pid: int) -> bool:

@@ -409,8 +409,10 @@ def build(raw: Path | None = None, processed: Path | None = None, today: date | 
                         shutil.rmtree(stale, ignore_errors=True)
                 _save_cache(cached, output)
             outputs[source] = output
-    except (SourceFileError, MissingKeyError) as exc:
-        raise BuildError(f"entrée illisible, entrepôt précédent conservé — {exc}") from exc
+    except SourceFileError as exc:
+        raise BuildError(f"entrée illisible, {_previous(processed)} — {exc}") from exc
+    except MissingKeyError as exc:
+        raise BuildError(f"{exc} ; {_previous(processed)}") from exc
 
     tables: dict[str, pd.DataFrame] = {}
     for output in outputs.values():
@@ -480,6 +482,13 @@ def build(raw: Path | None = None, processed: Path | None = None, today: date | 
     )
 
 
+def _previous(processed: Path) -> str:
+    """What a failed build leaves in force, in the words of its error message."""
+    if (processed / WAREHOUSE / MANIFEST).is_file():
+        return "entrepôt précédent conservé"
+    return "aucun entrepôt construit"
+
+
 # --- Reading the warehouse -----------------------------------------------------------------------
 
 
@@ -504,3 +513,12 @@ def load_table(name: str, processed: Path | None = None) -> pd.DataFrame:
 def load_manifest(processed: Path | None = None) -> dict:
     """The manifest of the warehouse in force."""
     return json.loads((_warehouse(processed) / MANIFEST).read_text(encoding="utf-8"))
+
+
+def load_table_columns(name: str, columns: list[str],
+                       processed: Path | None = None) -> pd.DataFrame | None:
+    """Some columns of a table of the warehouse in force (None when the table is absent)."""
+    path = _warehouse(processed) / f"{name}.parquet"
+    if not path.is_file():
+        return None
+    return pd.read_parquet(path, columns=columns)

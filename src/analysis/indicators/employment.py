@@ -158,8 +158,7 @@ def situation_distribution(outcomes: pd.DataFrame, participants: pd.DataFrame | 
         frame = outcomes.merge(participants[keys + needs].drop_duplicates(keys), on=keys,
                                how="left", validate="many_to_one")
     # Situation of each row as its rank in SITUATIONS (-1: unknown or unrecognised).
-    situation = pd.Categorical(frame["situation_6_mois"].astype(object),
-                               categories=list(SITUATIONS)).codes
+    situation = pd.Index(list(SITUATIONS)).get_indexer(frame["situation_6_mois"].astype(object))
     known = situation >= 0
     n_situations = len(SITUATIONS)
     rows = []

@@ -1,6 +1,6 @@
 """DECP v2 JSON reader: public-procurement essential data → the canonical ``contracts`` table.
 
-Survives the shapes real publications take (``../shared/decp/README.md``):
+Survives the shapes real publications take (``docs/input_formats.md``, § decp):
 
 * ``{"marches": {"marche": [...], "contrat-concession": [...]}}`` (the schema's form) and
   ``{"marches": [...]}`` (a plain list, marchés and concessions mixed), or a bare top-level list;
