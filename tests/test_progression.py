@@ -152,7 +152,8 @@ class _Report:
 def _scope(frame: pd.DataFrame, year: int = 2025):
     from types import SimpleNamespace
     period = SimpleNamespace(label_fr=f"année {year}", year=year, first_year=2019)
-    return SimpleNamespace(contracts=frame, period_contracts=frame.loc[frame["annee"] == year],
+    return SimpleNamespace(contracts=frame, history_contracts=frame.loc[frame["annee"] <= year],
+                           period_contracts=frame.loc[frame["annee"] == year],
                            period=period, name="Territoire")
 
 

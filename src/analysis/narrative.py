@@ -15,7 +15,8 @@ def points_fr(gap: float) -> str:
 
 
 def progression_summary(table: pd.DataFrame, territory_label: str, target: float,
-                        comparable: pd.DataFrame | None = None) -> str:
+                        comparable: pd.DataFrame | None = None,
+                        last_year_label: str | None = None) -> str:
     """Key figures of the clause progression, in Markdown.
 
     Parameters
@@ -31,6 +32,9 @@ def progression_summary(table: pd.DataFrame, territory_label: str, target: float
         on the basis of the national census (amount floor, year). The national figure is only
         set beside that share, never beside the all-contracts one; without it the national
         figure is given alone, with its basis.
+    last_year_label
+        How the last year is named (:attr:`analysis.periods.Period.history_year_label_fr`), so
+        that a history stopping at a quarter's end says which months its last year covers.
     """
     rated = table.dropna(subset=["part"])
     if rated.empty:
@@ -39,8 +43,9 @@ def progression_summary(table: pd.DataFrame, territory_label: str, target: float
     last = rated.iloc[-1]
     first = rated.iloc[0]
     year = int(last["annee"])
+    named = last_year_label or str(year)
     lines = [
-        f"- **{percent_fr(last['part'])}** des marchés notifiés en {year} ({territory_label}) "
+        f"- **{percent_fr(last['part'])}** des marchés notifiés en {named} ({territory_label}) "
         f"comportent au moins une considération sociale "
         f"(IC 95 % : {percent_fr(last['ic_bas'])} – {percent_fr(last['ic_haut'])} ; "
         f"{number_fr(last['avec_consideration'])} marchés sur {number_fr(last['contrats'])}).",
@@ -53,7 +58,7 @@ def progression_summary(table: pd.DataFrame, territory_label: str, target: float
     else:
         position = (f"compatible avec l'objectif de {percent_fr(target, 0)} : l'intervalle de "
                     "confiance le contient")
-    lines.append(f"- En {year}, cette part est {position}.")
+    lines.append(f"- En {named}, cette part est {position}.")
     if int(first["annee"]) != year:
         delta = last["part"] - first["part"]
         sense = "hausse" if delta > 0 else "baisse" if delta < 0 else "stabilité"

@@ -96,6 +96,21 @@ class Period:
         """The years of the context history: first year to the period's year."""
         return range(self.first_year, self.year + 1)
 
+    @property
+    def last_complete_year(self) -> int:
+        """The last history year whose twelve months lie within the history (which stops at the
+        period's end): the period's year, or the year before for a quarter other than the
+        fourth. Yearly rates of change are computed up to it."""
+        return self.year if not self.quarter or self.quarter == 4 else self.year - 1
+
+    @property
+    def history_year_label_fr(self) -> str:
+        """The period's year as the history shows it: « 2025 », or « 2025 (janvier à juin) » when
+        the history stops at the end of a quarter."""
+        if self.last_complete_year == self.year:
+            return str(self.year)
+        return f"{self.year} ({_MONTHS_FR[0]} à {_MONTHS_FR[3 * self.quarter - 1]})"
+
     def contains(self, dates: pd.Series) -> pd.Series:
         """True where a date falls inside the period (missing dates: False)."""
         values = pd.to_datetime(dates, errors="coerce")

@@ -137,6 +137,15 @@ class Scope:
         return progression.in_territory(self.table("contracts"), self.territory)
 
     @cached_property
+    def history_contracts(self) -> pd.DataFrame:
+        """DECP contracts of the territory notified in the history: from 1 January of the first
+        history year to the end of the period (a quarterly sheet's history stops at its quarter)."""
+        dates = self.contracts["dateNotification"]
+        keep = (dates >= pd.Timestamp(self.period.first_year, 1, 1)) & (
+            dates < pd.Timestamp(self.period.end))
+        return self.contracts.loc[keep.fillna(False).astype(bool)]
+
+    @cached_property
     def period_contracts(self) -> pd.DataFrame:
         """DECP contracts of the territory notified in the period."""
         return self.contracts.loc[self.period.contains(self.contracts["dateNotification"])]

@@ -959,8 +959,10 @@ def training_needs(scope, report) -> list:
     table = pd.DataFrame({"heures": g["heures_periode"].sum(), "contrats": g.size(),
                           "beneficiaires": g["participant_id"].nunique()})
     table["part_heures"] = table["heures"] / table["heures"].sum()
+    # Whole years only: a quarterly sheet's growth stops at the last complete year.
     history = training.by_year(scope.work_contracts, "famille",
-                               first_year=scope.period.first_year, last_year=scope.period.year)
+                               first_year=scope.period.first_year,
+                               last_year=scope.period.last_complete_year)
     trend = training.trend(history).set_index("groupe")
     table["croissance"] = trend["croissance_annuelle_moyenne"].reindex(table.index)
     table = table.sort_values("heures", ascending=False).rename_axis(None)
@@ -1006,7 +1008,7 @@ def training_needs(scope, report) -> list:
                  "heures": "Heures", "contrats": "Contrats actifs",
                  "beneficiaires": "Bénéficiaires", "part_heures": "Part des heures",
                  "croissance": f"Évolution annuelle des heures "
-                               f"({scope.period.first_year}-{scope.period.year})"},
+                               f"({scope.period.first_year}-{scope.period.last_complete_year})"},
         notes=["Le code ROME est le poste occupé, enregistré par le facilitateur : il décrit une "
                "demande de métier, pas la qualification de la personne.",
                "Évolution annuelle moyenne : (heures de la dernière année / heures de la première)^(1/années) − 1 ; "

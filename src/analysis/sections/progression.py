@@ -35,8 +35,10 @@ BREAKDOWN_FR = {
 
 
 def yearly(scope, report):
-    """The yearly table of the history (first year to the period's year)."""
-    return progression.share_by_year(scope.contracts, scope.period.first_year, scope.period.year,
+    """The yearly table of the history (first year to the period's end: a quarterly sheet's last
+    year stops at its quarter)."""
+    return progression.share_by_year(scope.history_contracts, scope.period.first_year,
+                                     scope.period.year,
                                      target=report.target)
 
 
@@ -89,7 +91,7 @@ def key_figures(scope, report) -> None:
         basis = f"marchés ≥ {number_fr(floor)} € HT notifiés en {year}"
         report.key_figure(f"France entière en {year} (recensement OECP, {basis})",
                           percent_fr(value), f"source : {source}")
-        same = progression.comparable_share(scope.contracts, year)
+        same = progression.comparable_share(scope.history_contracts, year)
         if same is None:
             report.key_figure(f"{scope.name} en {year}, même base que l'OECP", "–",
                               f"aucun marché de {number_fr(floor)} € HT ou plus au statut connu "
@@ -106,15 +108,16 @@ def key_figures(scope, report) -> None:
 
 def summary(scope, report) -> list:
     """Key sentences of the history, in French."""
-    return [Markdown(progression_summary(yearly(scope, report), scope.name, report.target,
-                                         comparable=comparable(scope)))]
+    return [Markdown(progression_summary(
+        yearly(scope, report), scope.name, report.target, comparable=comparable(scope),
+        last_year_label=scope.period.history_year_label_fr))]
 
 
 def comparable(scope):
     """The territory's share on the national figures' basis, for the years of those figures."""
     years = [y for y in config.NATIONAL_SHARE
              if scope.period.first_year <= y <= scope.period.year]
-    return progression.comparable_shares(scope.contracts, years)
+    return progression.comparable_shares(scope.history_contracts, years)
 
 
 INTERVAL_NOTE = ("intervalle de confiance à 95 % tenant compte du regroupement des marchés par "
@@ -139,7 +142,8 @@ def chart(scope, report) -> list:
                  "Croix : part nationale publiée (recensement OECP, marchés de 90 000 € HT et plus, "
                  "40 000 € à partir de 2024). Ronds vides : part du territoire sur la même base "
                  "(marchés de l'année au montant initial au moins égal au seuil), avec son "
-                 "intervalle. Source : DECP."))]
+                 "intervalle. " + "".join(n + " " for n in partial_year_note(scope))
+                 + "Source : DECP."))]
 
 
 def yearly_table(scope, report) -> list:
@@ -151,8 +155,17 @@ def yearly_table(scope, report) -> list:
         integers=("contrats", "avec_consideration", "acheteurs", "clause_sociale",
                   "critere_social", "marche_reserve", "statut_inconnu"),
         columns=progression.COLUMNS_FR,
-        notes=[f"Source : DECP ; {INTERVAL_NOTE}.",
+        notes=[f"Source : DECP ; {INTERVAL_NOTE}.", *partial_year_note(scope),
                *progression.few_buyers_note(table, "année")])]
+
+
+def partial_year_note(scope) -> list[str]:
+    """The note saying that the history's last year stops at the quarter (none for a year)."""
+    period = scope.period
+    if period.last_complete_year == period.year:
+        return []
+    return [f"{period.history_year_label_fr} : marchés notifiés jusqu'à la fin du "
+            f"{period.label_fr}, pas l'année entière."]
 
 
 def kinds(scope, report) -> list:
@@ -243,8 +256,7 @@ def climate_law(scope, report) -> list:
 def projection(scope, report) -> list:
     """When would each département reach the target if its trend went on (quasi-binomial GLM),
     with the check of the straight line next to the table and the method under it."""
-    history = scope.contracts.loc[scope.contracts["annee"].between(scope.period.first_year,
-                                                                  scope.period.year)]
+    history = scope.history_contracts
     history = history.loc[history["departement_execution"].isin(config.DEPARTEMENTS)]
     if history["annee"].nunique() < 3 or history["has_social_consideration"].notna().sum() < 100:
         return [Markdown("Trop peu d'années ou de marchés pour estimer une tendance.")]

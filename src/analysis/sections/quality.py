@@ -314,7 +314,7 @@ def by_file(scope, report, n: int = 12) -> list:
 
 def decp_unknown_by_year(scope) -> pd.DataFrame:
     """Territory's DECP contracts by notification year: social status unknown, share (Wilson)."""
-    contracts = scope.contracts
+    contracts = scope.history_contracts
     years = contracts["dateNotification"].dt.year
     keep = years.between(scope.period.first_year, scope.period.year)
     frame = pd.DataFrame({"annee": years[keep].astype(int),
