@@ -52,6 +52,8 @@ class PublishedTable:
     people: list[str]
     suppressed: int
     rows: int
+    #: Headers of the magnitude columns (hours, amounts) that went through the dominance rule.
+    magnitudes: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -66,6 +68,10 @@ class Report:
     output_dir: Path | None = None
     key_figures: list[dict] = field(default_factory=list)
     tables: list[PublishedTable] = field(default_factory=list)
+    #: In memory only (never written: contributors are employers): per table name, the
+    #: magnitude columns' contributions and the published values and mask, so that an
+    #: independent checker (ACRO, in the tests) can redo the dominance decisions cell by cell.
+    magnitude_inputs: dict = field(default_factory=dict, repr=False)
 
     @property
     def name(self) -> str:
@@ -114,8 +120,17 @@ class Report:
                 derived: Mapping[str, str | Sequence[str]] | None = None,
                 margins: disclosure.Margins | None = None,
                 family: Callable[[str], pd.DataFrame] | None = None,
+                magnitudes: Mapping[str, pd.DataFrame] | None = None,
+                magnitude_total: str | None = None,
                 ) -> disclosure.ProtectedTable | None:
-        """Disclosure control of ``frame`` at this report's threshold (None when no people column).
+        """Disclosure control of ``frame`` at this report's threshold (None when no people
+        column and no magnitude).
+
+        ``magnitudes`` ``{column: contributions}`` (:func:`disclosure.contributions`): hours or
+        amounts summed over contributors (employers, contract holders); the dominance rule and
+        its secondary suppression apply to them after the people counts
+        (:func:`disclosure.protect_magnitudes`); ``magnitude_total`` is a magnitude column equal
+        to the sum of the others in each row.
 
         ``family(code)`` computes the same table for another territory, rows labelled by the same
         index (the categories): the région's and the eight départements' tables are then
@@ -123,6 +138,13 @@ class Report:
         that no one can be found by subtracting the départements' reports from the région's. Every
         report computes the same joint suppression, whichever territory it is for.
         """
+        if magnitudes:
+            people_derived = _people_derived(derived, people)
+            protected = (self.protect(frame, people, derived=people_derived, margins=margins,
+                                      family=family) if people else None)
+            return disclosure.protect_magnitudes(
+                frame, magnitudes, protected, margins=margins, row_total=magnitude_total,
+                derived=derived, k=self.k)
         if not people:
             return None
         people = list(people)
@@ -147,7 +169,9 @@ class Report:
               decimals: Mapping[str, int] | None = None,
               columns: Mapping[str, str] | None = None,
               notes: Sequence[str] = (),
-              family: Callable[[str], pd.DataFrame] | None = None) -> HTML:
+              family: Callable[[str], pd.DataFrame] | None = None,
+              magnitudes: Mapping[str, pd.DataFrame] | None = None,
+              magnitude_total: str | None = None) -> HTML:
         """Publish a table: disclosure control, then HTML here and CSV + XLSX beside the report.
 
         Parameters
@@ -175,40 +199,61 @@ class Report:
         family
             ``family(territory code)``: the same table for another territory, to protect the
             région and its départements together (see :meth:`protect`).
+        magnitudes
+            ``{column: contributions}``: hours or amounts summed over contributors, with the
+            contributor totals of each cell (:func:`disclosure.contributions`, one group-by over
+            the microdata); cells failing the dominance rule are suppressed with complements
+            (:func:`disclosure.protect_magnitudes`). ``derived`` may then name a magnitude column
+            as a source. ``magnitude_total``: a magnitude column summing the others.
         """
-        protected = self.protect(frame, people, derived=derived, margins=margins, family=family)
+        protected = self.protect(frame, people, derived=derived, margins=margins, family=family,
+                                 magnitudes=magnitudes, magnitude_total=magnitude_total)
         values = protected.table if protected is not None else frame.copy()
         mask = (protected.mask.reindex(columns=values.columns, fill_value=False)
                 if protected is not None
                 else pd.DataFrame(False, index=values.index, columns=values.columns))
+        footnotes = None
+        if isinstance(protected, disclosure.ProtectedMagnitudes):
+            footnotes = protected.notes()
+            self.magnitude_inputs[name] = {"frame": frame.copy(), "mask": mask.copy(),
+                                           "magnitudes": dict(magnitudes),
+                                           "dominated": protected.dominated.copy(),
+                                           "rule": protected.rule}
         return self.publish_protected(values, mask, name, caption, people=people,
                                       percent=percent, integers=integers, decimals=decimals,
-                                      columns=columns, notes=notes)
+                                      columns=columns, notes=notes, footnotes=footnotes,
+                                      magnitudes=tuple(magnitudes or ()))
 
     def publish_protected(self, values: pd.DataFrame, mask: pd.DataFrame, name: str,
                           caption: str, *, people: Sequence[str] = (),
                           percent: Sequence[str] = (), integers: Sequence[str] = (),
                           decimals: Mapping[str, int] | None = None,
                           columns: Mapping[str, str] | None = None,
-                          notes: Sequence[str] = ()) -> HTML:
+                          notes: Sequence[str] = (),
+                          footnotes: Sequence[str] | None = None,
+                          magnitudes: Sequence[str] = ()) -> HTML:
         """Publish a table already through disclosure control: ``mask`` says which cells are
         secret (for tables protected piece by piece, e.g. blocks sharing a total row). The
-        secrecy footnote is added when a cell is masked; otherwise as :meth:`table`."""
+        secrecy footnote is added when a cell is masked (``footnotes``, when given, replace
+        it); ``magnitudes`` names the columns that went through the dominance rule; otherwise
+        as :meth:`table`."""
         if any(name == t.name for t in self.tables):
             raise ValueError(f"tableau publié deux fois dans {self.slug} : {name}")
         mask = mask.reindex(index=values.index, columns=values.columns,
                             fill_value=False).fillna(False).astype(bool)
         headers = {c: (columns or {}).get(c, c) for c in values.columns}
-        all_notes = list(notes) + ([disclosure.footnote(self.k)] if mask.to_numpy().any() else [])
+        secret_notes = ([disclosure.footnote(self.k)] if footnotes is None else list(footnotes))
+        all_notes = list(notes) + (secret_notes if mask.to_numpy().any() else [])
         shown = self._formatted(values, mask, percent, integers, decimals or {})
         self._write_files(values, mask, headers, percent, name, caption, all_notes)
         self.tables.append(PublishedTable(
             name=name, caption=caption, columns=[headers[c] for c in values.columns],
             people=[headers[c] for c in people], suppressed=int(mask.to_numpy().sum()),
-            rows=len(values)))
+            rows=len(values), magnitudes=[headers[c] for c in magnitudes]))
         self._save()
         return HTML(self._table_html(shown.rename(columns=headers), name, caption, all_notes,
-                                     [headers[c] for c in people]))
+                                     [headers[c] for c in people],
+                                     [headers[c] for c in magnitudes]))
 
     def _formatted(self, values: pd.DataFrame, mask: pd.DataFrame, percent, integers,
                    decimals) -> pd.DataFrame:
@@ -263,11 +308,12 @@ class Report:
         write_bytes(folder / f"{name}.xlsx", buffer.getvalue())
 
     def _table_html(self, shown: pd.DataFrame, name: str, caption: str, notes: list[str],
-                    people: list[str]) -> str:
+                    people: list[str], magnitudes: Sequence[str] = ()) -> str:
         body = shown.to_html(index=False, escape=True, border=0, classes="obs-table", na_rep="–")
+        extra = (f' data-magnitudes="{html.escape("|".join(magnitudes))}"' if magnitudes else "")
         body = re.sub(r"<table[^>]*>",
                       f'<table class="obs-table" data-people="{html.escape("|".join(people))}"'
-                      f' data-k="{self.k}">', body, count=1)
+                      f' data-k="{self.k}"{extra}>', body, count=1)
         links = ""
         if self.tables_dir is not None:
             base = f"{self.slug}{TABLES_SUFFIX}/{name}"
@@ -337,6 +383,20 @@ def _protect_family(tables: dict[str, pd.DataFrame], people, k, margins, derived
         _FAMILIES[key] = disclosure.protect_related(
             total, parts, people, k=k, margins=margins, derived=derived, overlapping=True)
     return _FAMILIES[key]
+
+
+def _people_derived(derived, people) -> dict | None:
+    """``derived`` restricted to the people counts (a column derived from a magnitude only is
+    left to :func:`disclosure.protect_magnitudes`)."""
+    if not derived:
+        return None
+    out = {}
+    for column, sources in derived.items():
+        sources = [sources] if isinstance(sources, str) else list(sources)
+        kept = [s for s in sources if s in people]
+        if kept:
+            out[column] = kept
+    return out
 
 
 def _counts(frame: pd.DataFrame, people: Sequence[str]) -> pd.DataFrame:

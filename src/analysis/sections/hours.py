@@ -16,6 +16,7 @@ from IPython.display import Markdown
 
 from .. import config
 from ..frames import isin
+from .. import disclosure
 from ..disclosure import Margins, SECRET_SYMBOL
 from ..indicators import grand_paris as gp_indicators
 from ..indicators.hours import FTE_HOURS
@@ -172,12 +173,29 @@ def owner_type(operations: pd.DataFrame, buyers: pd.DataFrame | None) -> pd.Seri
     return category.fillna(by_name)
 
 
+def employer(work_contracts: pd.DataFrame) -> pd.Series:
+    """The contributor of a work contract's hours for the dominance rule: its employer (SIRET,
+    else its name; a contract with neither is a contributor of its own)."""
+    siret = (work_contracts["employeur_siret"].astype("string")
+             if "employeur_siret" in work_contracts.columns
+             else pd.Series(pd.NA, index=work_contracts.index, dtype="string"))
+    if "employeur" in work_contracts.columns:
+        siret = siret.fillna("nom:" + work_contracts["employeur"].astype("string"))
+    return siret
+
+
 def period_table(scope, column: str, labels: dict | None = None) -> pd.DataFrame:
     """The period's hours, FTE, work contracts and beneficiaries by one operation attribute.
 
     Index: the French label; last row « Ensemble » (the margin). Columns ``libelle, heures, etp,
     part_heures, contrats, beneficiaires``.
     """
+    return period_breakdown(scope, column, labels)[0]
+
+
+def period_breakdown(scope, column: str, labels: dict | None = None
+                     ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """:func:`period_table` and the employers' contributions to its hours (same group-by)."""
     active = scope.period_work_contracts
     ops = scope.operations.set_index("operation_id")
     if column == "type_maitre_ouvrage":
@@ -204,7 +222,10 @@ def period_table(scope, column: str, labels: dict | None = None) -> pd.DataFrame
     table["heures"] = table["heures"].round(0)
     table.insert(0, "libelle", [("Non renseigné" if i == UNKNOWN else i) for i in table.index])
     table[["contrats", "beneficiaires"]] = table[["contrats", "beneficiaires"]].astype("int64")
-    return table[["libelle", "heures", "etp", "part_heures", "contrats", "beneficiaires"]]
+    contrib = disclosure.contributions(values.to_numpy(), employer(active).to_numpy(),
+                                       active["heures_periode"], total_row=TOTAL)
+    return (table[["libelle", "heures", "etp", "part_heures", "contrats", "beneficiaires"]],
+            contrib)
 
 
 def _buyers(scope) -> pd.DataFrame | None:
@@ -214,15 +235,31 @@ def _buyers(scope) -> pd.DataFrame | None:
         return None
 
 
-def publish_parts(report, table: pd.DataFrame, name: str, caption: str, notes=()) -> object:
-    """A breakdown of the period's hours with its « Ensemble » row, under disclosure control."""
+#: Derived columns of a breakdown of hours: hidden with the beneficiaries or with the hours.
+HOURS_DERIVED = {"heures": "beneficiaires", "etp": ("beneficiaires", "heures"),
+                 "part_heures": ("beneficiaires", "heures")}
+
+
+def dominance_note(report=None) -> str:
+    """The French sentence stating the dominance rule in force (under tables of hours)."""
+    rule = disclosure.dominance_rule()
+    return (f"Heures : masquées aussi quand moins de {rule.min_contributors} employeurs y "
+            f"contribuent, quand le premier employeur en fait {percent_fr(rule.k, 0)} ou plus, "
+            f"ou quand les employeurs autres que les deux premiers en font moins de "
+            f"{percent_fr(rule.p or 0, 0)} du premier (règle de dominance).")
+
+
+def publish_parts(report, table: pd.DataFrame, name: str, caption: str, notes=(),
+                  contributions: pd.DataFrame | None = None) -> object:
+    """A breakdown of the period's hours with its « Ensemble » row, under disclosure control:
+    the small-count rule on people and, with the employers' ``contributions``, the dominance
+    rule on hours."""
     return report.table(
         table, name, caption, people=("contrats", "beneficiaires"),
-        derived={"heures": "beneficiaires", "etp": "beneficiaires",
-                 "part_heures": "beneficiaires"},
-        margins=Margins(total_row=TOTAL), percent=("part_heures",),
+        derived=HOURS_DERIVED, margins=Margins(total_row=TOTAL), percent=("part_heures",),
         integers=("heures", "etp", "contrats", "beneficiaires"), columns=COLUMNS_FR,
-        notes=[PEOPLE_NOTE, *notes])
+        notes=[PEOPLE_NOTE, *( [dominance_note()] if contributions is not None else []), *notes],
+        magnitudes={"heures": contributions} if contributions is not None else None)
 
 
 # --- key figures ---------------------------------------------------------------------------------
@@ -380,6 +417,23 @@ def yearly_frame(scope) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("periode", drop=False)
 
 
+def yearly_contributions(scope) -> pd.DataFrame:
+    """Employers' contributions to each history year's hours (rows labelled like
+    :func:`yearly_frame`)."""
+    wc = scope.history_work_contracts.reset_index(drop=True)
+    who = employer(wc).to_numpy()
+    hours = wc["heures"].astype(float).to_numpy()
+    pieces = []
+    for label, start, end, _ in history_windows(scope.period):
+        share = window_share(wc, start, end)
+        inside = share > 0
+        pieces.append(pd.DataFrame({"row": label, "contributor": who[inside],
+                                    "value": hours[inside] * share[inside]}))
+    frame = pd.concat(pieces, ignore_index=True) if pieces else pd.DataFrame(
+        columns=["row", "contributor", "value"])
+    return disclosure.contributions(frame["row"], frame["contributor"], frame["value"])
+
+
 def yearly_modality_frame(scope) -> pd.DataFrame:
     """Wide: one row per history year; ``beneficiaires_<m>`` and ``heures_<m>`` per modality."""
     wc = scope.history_work_contracts.reset_index(drop=True)
@@ -501,43 +555,46 @@ def yearly_table(scope, report) -> list:
         table, "heures_par_annee",
         f"Heures d'insertion, bénéficiaires et contrats par année, {scope.name}",
         people=("beneficiaires", "contrats", "contrats_debutes", "beneficiaires_grands_projets"),
-        derived={"heures": "beneficiaires", "etp": "beneficiaires",
+        derived={"heures": "beneficiaires", "etp": ("beneficiaires", "heures"),
                  "duree_moyenne_mois": "contrats_debutes",
                  "part_heures_grands_projets": ("beneficiaires", "beneficiaires_grands_projets")},
         percent=("part_heures_grands_projets",),
         integers=("heures", "etp", "beneficiaires", "contrats", "contrats_debutes",
                   "beneficiaires_grands_projets"),
-        decimals={"duree_moyenne_mois": 1}, columns=COLUMNS_FR, notes=notes)]
+        decimals={"duree_moyenne_mois": 1}, columns=COLUMNS_FR, notes=[*notes, dominance_note()],
+        magnitudes={"heures": yearly_contributions(scope)})]
 
 
 # --- breakdowns of the period --------------------------------------------------------------------
 
 
 def by_modality(scope, report) -> list:
-    table = period_table(scope, "modalite", MODALITIES)
+    table, contrib = period_breakdown(scope, "modalite", MODALITIES)
     return [publish_parts(
         report, table, "heures_par_modalite",
         f"Heures d'insertion par modalité juridique ({scope.period.label_fr}), {scope.name}",
         notes=["Modalité de l'opération suivie par le facilitateur ; article du code de la "
-               "commande publique entre parenthèses."])]
+               "commande publique entre parenthèses."], contributions=contrib)]
 
 
 def by_sector(scope, report) -> list:
-    table = period_table(scope, "secteur", SECTORS)
+    table, contrib = period_breakdown(scope, "secteur", SECTORS)
     return [publish_parts(
         report, table, "heures_par_secteur",
-        f"Heures d'insertion par secteur de l'opération ({scope.period.label_fr}), {scope.name}")]
+        f"Heures d'insertion par secteur de l'opération ({scope.period.label_fr}), {scope.name}",
+        contributions=contrib)]
 
 
 def by_owner_type(scope, report) -> list:
     if "maitre_ouvrage" not in scope.operations.columns:
         return [Markdown("Le maître d'ouvrage des opérations n'est pas renseigné.")]
-    table = period_table(scope, "type_maitre_ouvrage")
+    table, contrib = period_breakdown(scope, "type_maitre_ouvrage")
     return [publish_parts(
         report, table, "heures_par_type_maitre_ouvrage",
         f"Heures d'insertion par type de maître d'ouvrage ({scope.period.label_fr}), {scope.name}",
         notes=["Type : catégorie de l'annuaire des acheteurs (par SIRET) ; à défaut, déduite du "
-               "nom du maître d'ouvrage (« Ville de… », « Office public de l'habitat… »)."])]
+               "nom du maître d'ouvrage (« Ville de… », « Office public de l'habitat… »)."],
+        contributions=contrib)]
 
 
 # --- realisation ---------------------------------------------------------------------------------
@@ -574,6 +631,20 @@ def realisation_table(scope) -> pd.DataFrame:
     return out
 
 
+def realisation_contributions(scope) -> pd.DataFrame:
+    """Employers' contributions to the realised hours of :func:`realisation_table`, by the
+    operations' planned end year (rows labelled like its ``annee``)."""
+    ops = scope.operations
+    ops = ops.loc[ops["heures_prevues"].astype(float).gt(0) & ops["date_fin"].notna()]
+    years = ops["date_fin"].dt.year
+    ops = ops.loc[years.between(scope.period.first_year, scope.period.year)]
+    year_of = ops.set_index("operation_id")["date_fin"].dt.year.astype(int).astype(str)
+    wc = scope.work_contracts
+    wc = wc.loc[isin(wc["operation_id"], ops["operation_id"])]
+    return disclosure.contributions(wc["operation_id"].map(year_of).to_numpy(),
+                                    employer(wc).to_numpy(), wc["heures"].astype(float))
+
+
 def realisation(scope, report) -> list:
     """Realisation rate of planned hours by end year, with its interval, and the period's rate."""
     table = realisation_table(scope)
@@ -595,11 +666,14 @@ def realisation(scope, report) -> list:
         out.append(Markdown(f"Moins de {report.k} bénéficiaires sur les opérations finissant sur "
                             "la période : taux non publié (secret statistique)."))
     out.append(report.table(
-        table, "taux_realisation",
+        table.set_index("annee", drop=False), "taux_realisation",
         f"Taux de réalisation des heures prévues, par année de fin des opérations, {scope.name}",
         people=("beneficiaires",),
-        derived={"heures_realisees": "beneficiaires", "taux_realisation": "beneficiaires",
-                 "ic_bas": "beneficiaires", "ic_haut": "beneficiaires"},
+        derived={"heures_realisees": "beneficiaires",
+                 "taux_realisation": ("beneficiaires", "heures_realisees"),
+                 "ic_bas": ("beneficiaires", "heures_realisees"),
+                 "ic_haut": ("beneficiaires", "heures_realisees")},
+        magnitudes={"heures_realisees": realisation_contributions(scope)},
         percent=("taux_realisation", "ic_bas", "ic_haut"),
         integers=("operations", "en_cours", "heures_prevues", "heures_realisees",
                   "beneficiaires"),
@@ -612,7 +686,10 @@ def realisation(scope, report) -> list:
                "heures prévues ; intervalle linéarisé à 95 % (opérations tirées "
                "indépendamment).",
                "Une opération encore en cours à la date de l'export n'a pas toutes ses heures : "
-               "les dernières années sont provisoires."]))
+               "les dernières années sont provisoires.",
+               "Heures prévues : engagement fixé par l'acheteur dans les documents du marché, "
+               "publié sans règle de dominance ; " + dominance_note()[0].lower()
+               + dominance_note()[1:]]))
     return out
 
 
@@ -643,6 +720,43 @@ def grand_paris_contracts(scope) -> pd.DataFrame:
     return gp.loc[gp["date_notification"] < pd.Timestamp(scope.period.end)]
 
 
+def grand_paris_contributions(gp: pd.DataFrame, by: str | None) -> dict[str, pd.DataFrame]:
+    """Contract holders' contributions to the Grand Paris sums by ``by`` (a « Ensemble » row
+    with ``by`` None or ``"ligne"``): works hours, insertion hours (contracts whose realised hours
+    are known) and SME amounts (contracts with a positive amount and a known SME amount).
+
+    DECP amounts (``montant``) are open data, published contract by contract: no dominance rule.
+    """
+    table = gp_indicators.contract_table(gp)
+    holder = table["titulaire_siret"].astype("string").fillna(
+        "marché:" + table["decp_uid"].astype("string"))
+    rows = (table[by].astype(str) if by else pd.Series(TOTAL, index=table.index))
+    # by line, the table ends with an « Ensemble » row; overall, every contract is in it already
+    total = TOTAL if by == "ligne" else None
+    known = table["heures_insertion_realisees"].notna()
+    sme = table["part_pme"].notna()
+    return {
+        "heures_travail": disclosure.contributions(rows[known], holder[known],
+                                                   table.loc[known, "heures_travail"],
+                                                   total_row=total),
+        "heures_insertion_realisees": disclosure.contributions(
+            rows[known], holder[known], table.loc[known, "heures_insertion_realisees"],
+            total_row=total),
+        "montant_pme": disclosure.contributions(rows[sme], holder[sme],
+                                                table.loc[sme, "montant_pme"], total_row=total),
+    }
+
+
+#: Grand Paris columns computed from the magnitudes under the dominance rule.
+GP_DERIVED = {"part_insertion": ("heures_insertion_realisees", "heures_travail"),
+              "ecart_obligation": ("heures_insertion_realisees", "heures_travail"),
+              "part_pme": "montant_pme", "ecart_objectif": "montant_pme"}
+GP_DERIVED_HOURS = {c: GP_DERIVED[c] for c in ("part_insertion", "ecart_obligation")}
+GP_DOMINANCE_NOTE = ("Heures de travaux, heures d'insertion et montants PME : masqués quand moins "
+                     "de {m} titulaires y contribuent ou qu'un titulaire domine la case (règle de "
+                     "dominance) ; les montants des marchés (DECP, données ouvertes) sont publiés.")
+
+
 def _points(value: float) -> str:
     if pd.isna(value):
         return "–"
@@ -659,6 +773,12 @@ def grand_paris(scope, report) -> list:
             "partie ne s'applique pas au territoire.")]
     overall = gp_indicators.insertion_summary(gp, by=()).iloc[0]
     sme = gp_indicators.sme_summary(gp, by=()).iloc[0]
+    rule = disclosure.dominance_rule()
+    whole = grand_paris_contributions(gp, None)
+    # the narrative quotes the « Ensemble » figures: not when the dominance rule hides them
+    hours_secret = any(rule.sensitive(whole[c]["value"].to_numpy())
+                       for c in ("heures_travail", "heures_insertion_realisees"))
+    sme_secret = rule.sensitive(whole["montant_pme"]["value"].to_numpy())
     status = ("au-dessus" if overall["part_insertion"] >= overall["taux_obligation_moyen"]
               else "en dessous")
     lead = (
@@ -675,6 +795,15 @@ def grand_paris(scope, report) -> list:
         f"Les PME reçoivent **{percent_fr(sme['part_pme'])}** du montant des marchés "
         f"(objectif : 20 %) ; {number_fr(sme['marches_objectif_atteint'])} marchés sur "
         f"{number_fr(sme['marches'])} atteignent 20 %.")
+    if hours_secret or sme_secret:
+        lead = (f"**{number_fr(len(gp))} marchés de travaux** du Grand Paris Express sont "
+                f"localisés en {scope.name} (notifiés jusqu'à la fin de la période) ; "
+                f"**{number_fr(overall['marches_conformes'])} marchés** sur "
+                f"{number_fr(overall['marches'])} dont les heures réalisées sont connues "
+                "atteignent leur obligation d'insertion. Les parts d'insertion"
+                + (" et des PME" if sme_secret else "")
+                + " de l'ensemble ne sont pas publiées : trop peu de titulaires, ou un titulaire "
+                "dominant (secret statistique).")
     if overall["realisation_inconnue"]:
         lead += (f" {number_fr(overall['realisation_inconnue'])} marchés sans heures réalisées "
                  "connues sont exclus.")
@@ -694,6 +823,13 @@ def grand_paris(scope, report) -> list:
     sme_line = pd.concat([sme_line, sme.to_frame().T.assign(ligne=TOTAL)], ignore_index=True)
     by_year = gp_indicators.insertion_summary(gp, by=("annee",))
     by_year["annee"] = by_year["annee"].astype(str)
+    by_line = by_line.set_index(by_line["ligne"].astype(str).to_numpy())
+    sme_line = sme_line.set_index(sme_line["ligne"].astype(str).to_numpy())
+    by_year = by_year.set_index(by_year["annee"].to_numpy())
+    line_contrib = grand_paris_contributions(gp, "ligne")
+    year_contrib = grand_paris_contributions(gp, "annee")
+    gp_note = GP_DOMINANCE_NOTE.format(m=rule.min_contributors)
+    hours_magnitudes = ("heures_travail", "heures_insertion_realisees")
     insertion_cols = ["marches", "heures_travail", "heures_insertion_realisees",
                       "taux_obligation_moyen", "part_insertion", "ecart_obligation",
                       "marches_conformes", "part_conformes", "ic_bas", "ic_haut"]
@@ -718,14 +854,18 @@ def grand_paris(scope, report) -> list:
                      notes=["Obligation : 5 % des heures de travaux, 10 % pour les marchés "
                             "notifiés à partir du 1er octobre 2020 ; moyenne pondérée par les "
                             "heures de travaux.",
-                            "Marchés, non personnes : pas de secret statistique."], **fmt),
+                            "Marchés, non personnes : pas de seuil sur les effectifs.", gp_note],
+                     magnitudes={c: line_contrib[c] for c in hours_magnitudes},
+                     derived=GP_DERIVED_HOURS, margins=Margins(total_row=TOTAL), **fmt),
         report.table(by_year[["annee", *insertion_cols]].assign(
                          ecart_obligation=lambda f: f["ecart_obligation"].astype(float) * 100),
                      "grand_paris_insertion_par_annee",
                      f"Grand Paris Express : heures d'insertion par année de notification, "
                      f"{scope.name}", decimals={"ecart_obligation": 1}, columns=GP_COLUMNS,
                      notes=["Heures réalisées cumulées à la date de l'export : les marchés "
-                            "récents sont en cours."], **fmt),
+                            "récents sont en cours.", gp_note],
+                     magnitudes={c: year_contrib[c] for c in hours_magnitudes},
+                     derived=GP_DERIVED_HOURS, **fmt),
         report.table(sme_line[sme_cols].assign(
                          ecart_objectif=lambda f: f["ecart_objectif"].astype(float) * 100,
                          montant=lambda f: f["montant"].astype(float) / 1e6,
@@ -737,7 +877,11 @@ def grand_paris(scope, report) -> list:
                      integers=("marches", "marches_objectif_atteint", "montant_inconnu"),
                      decimals={"ecart_objectif": 1, "montant": 1, "montant_pme": 1}, columns=GP_COLUMNS,
                      notes=["Part PME : cotraitance et sous-traitance déclarées / montant du "
-                            "marché ; objectif de 20 %."]),
+                            "marché ; objectif de 20 %.", gp_note],
+                     magnitudes={"montant_pme": line_contrib["montant_pme"].assign(
+                         value=lambda f: f["value"] / 1e6)},
+                     derived={c: GP_DERIVED[c] for c in ("part_pme", "ecart_objectif")},
+                     margins=Margins(total_row=TOTAL)),
         Markdown(context),
     ]
 
