@@ -122,6 +122,7 @@ class Report:
                 family: Callable[[str], pd.DataFrame] | None = None,
                 magnitudes: Mapping[str, pd.DataFrame] | None = None,
                 magnitude_total: str | None = None,
+                magnitude_margins: disclosure.Margins | None = None,
                 ) -> disclosure.ProtectedTable | None:
         """Disclosure control of ``frame`` at this report's threshold (None when no people
         column and no magnitude).
@@ -130,7 +131,8 @@ class Report:
         amounts summed over contributors (employers, contract holders); the dominance rule and
         its secondary suppression apply to them after the people counts
         (:func:`disclosure.protect_magnitudes`); ``magnitude_total`` is a magnitude column equal
-        to the sum of the others in each row.
+        to the sum of the others in each row; ``magnitude_margins`` the totals the magnitudes
+        add up to when they differ from the people's (``margins`` by default).
 
         ``family(code)`` computes the same table for another territory, rows labelled by the same
         index (the categories): the région's and the eight départements' tables are then
@@ -143,7 +145,8 @@ class Report:
             protected = (self.protect(frame, people, derived=people_derived, margins=margins,
                                       family=family) if people else None)
             return disclosure.protect_magnitudes(
-                frame, magnitudes, protected, margins=margins, row_total=magnitude_total,
+                frame, magnitudes, protected, margins=magnitude_margins or margins,
+                row_total=magnitude_total,
                 derived=derived, k=self.k)
         if not people:
             return None
@@ -171,7 +174,8 @@ class Report:
               notes: Sequence[str] = (),
               family: Callable[[str], pd.DataFrame] | None = None,
               magnitudes: Mapping[str, pd.DataFrame] | None = None,
-              magnitude_total: str | None = None) -> HTML:
+              magnitude_total: str | None = None,
+              magnitude_margins: disclosure.Margins | None = None) -> HTML:
         """Publish a table: disclosure control, then HTML here and CSV + XLSX beside the report.
 
         Parameters
@@ -204,10 +208,12 @@ class Report:
             contributor totals of each cell (:func:`disclosure.contributions`, one group-by over
             the microdata); cells failing the dominance rule are suppressed with complements
             (:func:`disclosure.protect_magnitudes`). ``derived`` may then name a magnitude column
-            as a source. ``magnitude_total``: a magnitude column summing the others.
+            as a source. ``magnitude_total``: a magnitude column summing the others;
+            ``magnitude_margins``: the magnitudes' own margins (default ``margins``).
         """
         protected = self.protect(frame, people, derived=derived, margins=margins, family=family,
-                                 magnitudes=magnitudes, magnitude_total=magnitude_total)
+                                 magnitudes=magnitudes, magnitude_total=magnitude_total,
+                                 magnitude_margins=magnitude_margins)
         values = protected.table if protected is not None else frame.copy()
         mask = (protected.mask.reindex(columns=values.columns, fill_value=False)
                 if protected is not None

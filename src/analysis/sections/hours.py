@@ -958,8 +958,17 @@ METHOD = """- **Heures d'insertion** : heures réalisées des contrats de travai
   facilitateurs.
 - **Secret statistique** : les heures et ETP sont des sommes sur des personnes ; ils ne sont publiés
   que lorsqu'au moins *k* bénéficiaires sont derrière (masqués sinon, avec leur effectif), et les
-  graphiques regroupent les modalités masquées."""
+  graphiques regroupent les modalités masquées.
+- **Règle de dominance** : une case d'heures est aussi une somme sur des employeurs (heures du
+  suivi des clauses) ou des titulaires (Grand Paris Express) ; elle est masquée (« s ») quand moins
+  de {m} contributeurs y participent, quand le premier en fait {k} ou plus (règle « {m} et
+  {k_short} » du secret statistique des entreprises), ou quand les contributeurs autres que les deux
+  premiers en font moins de {p} du premier (règle du p %). D'autres cases sont masquées en
+  complément pour qu'elle ne se déduise pas du total. Les montants des marchés (DECP, données
+  ouvertes) et les heures prévues (fixées par l'acheteur) ne sont pas soumis à cette règle."""
 
 
 def method(scope=None, report=None) -> list:
-    return [Markdown(METHOD)]
+    rule = disclosure.dominance_rule()
+    return [Markdown(METHOD.format(m=rule.min_contributors, k=percent_fr(rule.k, 0),
+                                   k_short=percent_fr(rule.k, 0), p=percent_fr(rule.p or 0, 0)))]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pandas as pd
 from IPython.display import Markdown
 
-from .. import config, maps
+from .. import config, disclosure, maps
 from ..indicators import coverage
 from ..present import number_fr
 from ..stats import wilson_interval
@@ -51,11 +51,24 @@ def departements(scope, report) -> list:
                    "heures", "beneficiaires", "pour_10000"]]
     region = table.iloc[[0]]
     table = pd.concat([table.iloc[1:], region], ignore_index=True)
+    # Hours by département add up to the région's: the dominance rule (employers) applies to them,
+    # from one group-by of the région's work contracts.
+    from .hours import dominance_note, employer
+
+    whole = scope.sibling(config.REGION_CODE)
+    active = whole.period_work_contracts
+    label = {code: f"{config.territory_name(code)} ({code})" for code in config.TERRITORIES}
+    place = active["operation_id"].map(whole.operations.set_index("operation_id")["departement"])
+    hours_contrib = disclosure.contributions(place.map(label).to_numpy(), employer(active).to_numpy(),
+                                             active["heures_periode"],
+                                             total_row=label[config.REGION_CODE])
     shown = report.table(
-        table, "departements_compares",
+        table.set_index("territoire", drop=False), "departements_compares",
         f"Les départements comparés ({scope.period.label_fr})",
         people=("beneficiaires",), derived={"pour_10000": "beneficiaires",
                                             "heures": "beneficiaires"},
+        magnitudes={"heures": hours_contrib},
+        magnitude_margins=disclosure.Margins(total_row=label[config.REGION_CODE]),
         percent=("part", "ic_bas", "ic_haut"),
         integers=("marches", "avec_consideration", "heures", "beneficiaires"),
         decimals={"pour_10000": 1},
@@ -66,7 +79,8 @@ def departements(scope, report) -> list:
                  "pour_10000": "Bénéficiaires pour 10 000 hab."},
         notes=["Marchés : lieu d'exécution (DECP) ; heures et bénéficiaires : lieu de l'opération "
                "(suivi des clauses). Une personne ayant travaillé dans deux départements compte "
-               "dans chacun : la ligne régionale n'est pas la somme des départements."])
+               "dans chacun : la ligne régionale n'est pas la somme des départements.",
+               dominance_note()])
     share = table.iloc[:-1].assign(code=list(config.DEPARTEMENTS),
                                    part_pct=lambda f: f["part"] * 100)
     figure = maps.choropleth(
