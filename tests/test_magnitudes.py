@@ -271,3 +271,33 @@ def test_acro_agrees_on_hours_by_modality_rebuilt_from_the_warehouse(small_wareh
         if acro_fails:
             assert shown[row] == "s", row
     assert set(fails.index) <= set(shown.index)
+
+
+def test_the_hours_chart_hides_dominated_modalities(small_warehouse, monkeypatch):
+    """The stacked chart of hours by year and modality publishes hours too: the protection it
+    draws from applies the dominance rule, with the year's total as the sum of the modalities."""
+    calls = []
+    original = disclosure.protect_magnitudes
+
+    def spy(*args, **kwargs):
+        result = original(*args, **kwargs)
+        calls.append((args, kwargs, result))
+        return result
+
+    monkeypatch.setattr(disclosure, "protect_magnitudes", spy)
+    report = open_report("heures_grand_paris", "93", "2025", 0.30, 5, None)
+    scope = Scope("93", "2025")
+    hours.yearly_chart(scope, report)
+    assert len(calls) == 1
+    args, kwargs, result = calls[0]
+    frame, magnitudes = args[0], args[1]
+    assert kwargs["row_total"] == "heures"
+    assert {c for c in frame.columns if c.startswith("heures")} == set(magnitudes)
+    rule = disclosure.dominance_rule()
+    for column, contrib in magnitudes.items():
+        sums = contrib.groupby("row")["value"].sum()
+        for row in frame.index:
+            assert sums.get(row, 0.0) == pytest.approx(float(frame.at[row, column]))
+            cell = contrib.loc[contrib["row"] == row, "value"].to_numpy()
+            if rule.sensitive(cell):
+                assert result.mask.at[row, column], (row, column)

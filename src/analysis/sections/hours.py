@@ -457,6 +457,31 @@ def yearly_modality_frame(scope) -> pd.DataFrame:
     return frame
 
 
+def yearly_modality_contributions(scope, modalities: list[str]) -> dict[str, pd.DataFrame]:
+    """Employers' contributions to :func:`yearly_modality_frame`'s ``heures_<m>`` and ``heures``
+    (one pass over the history windows)."""
+    wc = scope.history_work_contracts.reset_index(drop=True)
+    modality = wc["operation_id"].map(scope.operations.set_index("operation_id")["modalite"])
+    modality = modality.astype("string").fillna(UNKNOWN).to_numpy()
+    who = employer(wc).to_numpy()
+    base = wc["heures"].astype(float).to_numpy()
+    pieces = []
+    for label, start, end, _ in history_windows(scope.period):
+        share = window_share(wc, start, end)
+        inside = share > 0
+        pieces.append(pd.DataFrame({"row": label, "modalite": modality[inside],
+                                    "contributor": who[inside],
+                                    "value": base[inside] * share[inside]}))
+    frame = pd.concat(pieces, ignore_index=True) if pieces else pd.DataFrame(
+        columns=["row", "modalite", "contributor", "value"])
+    out = {"heures": disclosure.contributions(frame["row"], frame["contributor"], frame["value"])}
+    for m in modalities:
+        part = frame.loc[frame["modalite"] == m]
+        out[f"heures_{m}"] = disclosure.contributions(part["row"], part["contributor"],
+                                                      part["value"])
+    return out
+
+
 def yearly_chart(scope, report) -> list:
     """Stacked bars: hours by year and legal modality, small groups merged under « s »."""
     import matplotlib.pyplot as plt
@@ -472,7 +497,9 @@ def yearly_chart(scope, report) -> list:
         frame[people + [f"heures_{m}" for m in modalities] + ["heures"]], people,
         derived={"heures": "beneficiaires",
                  **{f"heures_{m}": f"beneficiaires_{m}" for m in modalities}},
-        margins=Margins(row_total="beneficiaires"))
+        margins=Margins(row_total="beneficiaires"),
+        magnitudes=yearly_modality_contributions(scope, modalities), magnitude_total="heures",
+        magnitude_margins=Margins())
     mask = protected.mask
     scale, unit = (1e6, "millions d'heures") if frame["heures"].max() >= 2e6 else (
         (1e3, "milliers d'heures") if frame["heures"].max() >= 2e3 else (1, "heures"))
