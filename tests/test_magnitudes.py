@@ -301,3 +301,45 @@ def test_the_hours_chart_hides_dominated_modalities(small_warehouse, monkeypatch
             cell = contrib.loc[contrib["row"] == row, "value"].to_numpy()
             if rule.sensitive(cell):
                 assert result.mask.at[row, column], (row, column)
+
+
+def test_grand_paris_dominated_line_is_hidden_in_tables_chart_and_lead(tmp_path):
+    """One contract holder makes almost all of a line's insertion hours: the line's hours and
+    share are « s », and the lead does not quote the overall shares when they are dominated."""
+    from types import SimpleNamespace
+
+    from analysis.periods import Period
+
+    def contract(uid, line, holder, works, realised, amount, sme):
+        return {"decp_uid": uid, "ligne": line, "lot": "Lot", "titulaire_siret": holder,
+                "date_notification": pd.Timestamp("2022-03-01"), "heures_travail": works,
+                "heures_insertion_prevues": works * 0.1, "heures_insertion_realisees": realised,
+                "montant": amount, "montant_pme": sme, "departement": "93",
+                "taux_obligation": 0.10}
+
+    rows = [contract("u1", "L15", "H1", 100_000.0, 12_000.0, 5e7, 1e7),
+            contract("u2", "L15", "H2", 2_000.0, 150.0, 1e6, 2e5),
+            contract("u3", "L15", "H3", 1_000.0, 100.0, 1e6, 2e5)]
+    rows += [contract(f"v{i}", "L16", f"K{i}", 10_000.0, 1_000.0, 5e6, 1e6) for i in range(5)]
+    gp = pd.DataFrame(rows)
+    for column in ("heures_travail", "heures_insertion_prevues", "heures_insertion_realisees",
+                   "montant", "montant_pme"):
+        gp[column] = gp[column].astype("Float64")
+    scope = SimpleNamespace(grand_paris=gp, period=Period.parse("2025"), name="Essai")
+    report = open_report("heures_grand_paris", "93", "2025", 0.30, 5, tmp_path)
+    out = hours.grand_paris(scope, report)
+    line = report.magnitude_inputs["grand_paris_insertion_par_ligne"]["mask"]
+    assert line.at["L15", "heures_insertion_realisees"] and line.at["L15", "part_insertion"]
+    # L15 hidden, its complement is the only other line; the total stays published
+    assert line.at["L16", "heures_insertion_realisees"]
+    assert not line.at[hours.TOTAL, "heures_insertion_realisees"]
+    chart_and_tables = "".join(getattr(o, "data", "") for o in out[1:])
+    assert "L15" in chart_and_tables
+    # H1 makes 12 000 of 17 250 insertion hours overall (70 %): the overall cell passes and the
+    # lead quotes the share. Now let H1 dominate everything:
+    assert "ne sont pas publiées" not in out[0].data
+    gp.loc[gp["titulaire_siret"].str.startswith("K"), "heures_insertion_realisees"] = 10.0
+    report2 = open_report("heures_grand_paris_2", "93", "2025", 0.30, 5, tmp_path)
+    lead2 = hours.grand_paris(scope, report2)[0].data
+    assert "ne sont pas publiées" in lead2
+    assert "des heures de travaux" not in lead2

@@ -870,9 +870,16 @@ def grand_paris(scope, report) -> list:
                         "ic_haut"),
                integers=("marches", "heures_travail", "heures_insertion_realisees",
                          "marches_conformes", "realisation_inconnue"))
+    # the chart shows the lines' shares: the same cells as the tables are hidden there
+    shown_line = report.protect(by_line, magnitudes={c: line_contrib[c] for c in hours_magnitudes},
+                                derived=GP_DERIVED_HOURS, margins=Margins(total_row=TOTAL)).table
+    shown_sme = report.protect(
+        sme_line, magnitudes={"montant_pme": line_contrib["montant_pme"]},
+        derived={c: GP_DERIVED[c] for c in ("part_pme", "ecart_objectif")},
+        margins=Margins(total_row=TOTAL)).table
     return [
         Markdown(lead),
-        grand_paris_chart(scope, report, by_line, sme_line),
+        grand_paris_chart(scope, report, shown_line, shown_sme),
         report.table(by_line[["ligne", *insertion_cols]].assign(
                          ecart_obligation=lambda f: f["ecart_obligation"].astype(float) * 100),
                      "grand_paris_insertion_par_ligne",
@@ -949,7 +956,8 @@ def grand_paris_chart(scope, report, by_line: pd.DataFrame, sme_line: pd.DataFra
              "en insertion avec l'obligation de chaque ligne ; à droite, la part du montant "
              "confiée aux PME avec l'objectif de 20 %."),
         caption=("Grand Paris Express : part d'insertion réalisée par ligne (trait rouge : "
-                 "obligation moyenne pondérée) et part des PME (tirets : objectif de 20 %). "
+                 "obligation moyenne pondérée) et part des PME (tirets : objectif de 20 %) ; "
+                 "une ligne sans barre est sous secret statistique (règle de dominance). "
                  "Marchés de travaux notifiés jusqu'à la fin de la période, heures cumulées à "
                  "la date de l'export. Source : marchés du Grand Paris Express."))
 
