@@ -593,7 +593,8 @@ def _percent(value: float) -> str:
 
 
 def dominance_rule() -> DominanceRule:
-    """The observatory's rule, from :mod:`analysis.config` (``DOMINANCE_*``, ``MIN_CONTRIBUTORS``)."""
+    """The observatory's rule, from :mod:`analysis.config` (``DOMINANCE_*``,
+    ``MIN_CONTRIBUTORS``)."""
     return DominanceRule(n=config.DOMINANCE_N, k=config.DOMINANCE_K, p=config.DOMINANCE_P,
                          min_contributors=config.MIN_CONTRIBUTORS)
 
@@ -667,9 +668,12 @@ class ProtectedMagnitudes(ProtectedTable):
     dominated: pd.DataFrame | None = None
     rule: DominanceRule | None = None
     people_suppressed: bool = False
+    #: The mask after the people rule alone (what the dominance rule added is ``mask`` minus it).
+    people_mask: pd.DataFrame | None = None
 
     def notes(self) -> list[str]:
-        """The people footnote when a count was suppressed, the dominance one when a magnitude was."""
+        """The people footnote when a count was suppressed, the dominance one when a magnitude
+        was."""
         notes = [self.footnote] if self.people_suppressed else []
         if self.dominated is not None and self.mask[list(self.dominated.columns)].to_numpy().any():
             notes.append(self.rule.footnote())
@@ -813,7 +817,9 @@ def protect_magnitudes(table: pd.DataFrame, magnitudes: Mapping[str, pd.DataFram
                                k=protected.k if protected is not None else _resolve_k(k),
                                dominated=dominated, rule=rule,
                                people_suppressed=bool(protected is not None
-                                                      and protected.n_suppressed))
+                                                      and protected.n_suppressed),
+                               people_mask=base_mask.reindex(columns=mask.columns,
+                                                             fill_value=False))
 
 
 def _sources(sources) -> list[str]:

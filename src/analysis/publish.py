@@ -224,6 +224,8 @@ class Report:
             self.magnitude_inputs[name] = {"frame": frame.copy(), "mask": mask.copy(),
                                            "magnitudes": dict(magnitudes),
                                            "dominated": protected.dominated.copy(),
+                                           "people_mask": protected.people_mask.reindex(
+                                               columns=mask.columns, fill_value=False),
                                            "rule": protected.rule}
         return self.publish_protected(values, mask, name, caption, people=people,
                                       percent=percent, integers=integers, decimals=decimals,

@@ -59,9 +59,9 @@ def departements(scope, report) -> list:
     active = whole.period_work_contracts
     label = {code: f"{config.territory_name(code)} ({code})" for code in config.TERRITORIES}
     place = active["operation_id"].map(whole.operations.set_index("operation_id")["departement"])
-    hours_contrib = disclosure.contributions(place.map(label).to_numpy(), employer(active).to_numpy(),
-                                             active["heures_periode"],
-                                             total_row=label[config.REGION_CODE])
+    hours_contrib = disclosure.contributions(
+        place.map(label).to_numpy(), employer(active).to_numpy(), active["heures_periode"],
+        total_row=label[config.REGION_CODE])
     shown = report.table(
         table.set_index("territoire", drop=False), "departements_compares",
         f"Les départements comparés ({scope.period.label_fr})",
