@@ -12,6 +12,7 @@ import re
 from html.parser import HTMLParser
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -222,5 +223,38 @@ def test_no_dominated_hours_cell_in_the_breakdowns_by_modality(rendered_suite):
             if rule.sensitive(per_employer.to_numpy()):
                 assert shown[row] == "s", (record_path.name, row)
                 hidden += 1
+            checked += 1
+    assert checked > 0
+
+
+def test_no_dominated_grand_paris_line_is_published(rendered_suite):
+    """Rebuilt from the warehouse's Grand Paris contracts, independently of the sections: a
+    line whose insertion hours fail the dominance rule (contract holders as contributors) reads
+    « s » in every published « insertion par ligne » table."""
+    from analysis.scope import Scope
+
+    rule = disclosure.dominance_rule()
+    checked = dominated = 0
+    for record_path in config.paths().reports.rglob("*.json"):
+        if "_executed" in record_path.parts:
+            continue
+        record = json.loads(record_path.read_text(encoding="utf-8"))
+        name = "grand_paris_insertion_par_ligne"
+        if not any(t["name"] == name for t in record.get("tables", [])):
+            continue
+        csv = _read(record_path.parent / f"{record['slug']}_tableaux" / f"{name}.csv")
+        shown = csv.set_index("Ligne")["Heures d'insertion réalisées"]
+        scope = Scope(record["territory"], record["period"])
+        gp = scope.grand_paris
+        gp = gp.loc[(gp["date_notification"] < pd.Timestamp(scope.period.end))
+                    & gp["heures_insertion_realisees"].notna()]
+        line = gp["ligne"].astype("string").fillna("non renseignée")
+        holder = gp["titulaire_siret"].astype("string").fillna(gp["decp_uid"])
+        realised = gp["heures_insertion_realisees"].astype(float)
+        for row in shown.index:
+            inside = (line == row).to_numpy() if row != "Ensemble" else np.ones(len(gp), bool)
+            if rule.sensitive(realised[inside].groupby(holder[inside]).sum().to_numpy()):
+                assert shown[row] == "s", (record_path.name, row)
+                dominated += 1
             checked += 1
     assert checked > 0
