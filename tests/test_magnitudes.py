@@ -343,3 +343,30 @@ def test_grand_paris_dominated_line_is_hidden_in_tables_chart_and_lead(tmp_path)
     lead2 = hours.grand_paris(scope, report2)[0].data
     assert "ne sont pas publiées" in lead2
     assert "des heures de travaux" not in lead2
+
+
+def test_key_figures_hide_hours_of_a_single_employer(small_warehouse, monkeypatch, tmp_path):
+    """The key figures quote the territory's total hours, the large-project share and the
+    realisation rate: with every contract at one employer, none of them may be published."""
+    report = open_report("heures_grand_paris", "93", "2025", 0.30, 5, tmp_path / "a")
+    scope = Scope("93", "2025")
+    hours.key_figures(scope, report)
+    before = {f["label"]: f["value"] for f in report.key_figures}
+    assert before["heures d'insertion réalisées (année 2025)"] != "s"
+    assert {"des heures sur les grands projets", "taux de réalisation des heures prévues"} <= set(
+        before)
+    assert "des heures prévues (IC 95 %" in "".join(
+        getattr(o, "data", "") for o in hours.realisation(scope, report))
+
+    monkeypatch.setattr(hours, "employer",
+                        lambda wc: pd.Series("SIRET-UNIQUE", index=wc.index, dtype="string"))
+    report = open_report("heures_grand_paris", "93", "2025", 0.30, 5, tmp_path / "b")
+    scope = Scope("93", "2025")
+    shown = hours.key_figures(scope, report)
+    after = {f["label"]: f["value"] for f in report.key_figures}
+    assert after["heures d'insertion réalisées (année 2025)"] == "s"
+    assert "des heures sur les grands projets" not in after
+    assert "taux de réalisation des heures prévues" not in after
+    assert "l'observatoire compte" not in shown[0].data
+    text = "".join(getattr(o, "data", "") for o in hours.realisation(scope, report))
+    assert "des heures prévues (IC 95 %" not in text

@@ -294,8 +294,11 @@ def period_realisation(scope) -> dict | None:
         "realisees": ending["operation_id"].map(realised).fillna(0.0).to_numpy(),
         "prevues": ending["heures_prevues"].astype(float).to_numpy()})
     row = ratio_of_sums(frame, "realisees", "prevues", ["_all"]).iloc[0]
+    realised_by = wc["heures"].astype(float).groupby(employer(wc).to_numpy()).sum()
     return {"operations": int(row["lignes"]), "heures_prevues": float(row["denominateur"]),
             "heures_realisees": float(row["numerateur"]), "taux": float(row["ratio"]),
+            # the rate gives the realised hours (planned hours are the buyers' own figures)
+            "domine": disclosure.dominance_rule().sensitive(realised_by.to_numpy()),
             "ic_bas": max(float(row["ic_bas"]), 0.0), "ic_haut": float(row["ic_haut"]),
             "beneficiaires": int(wc["participant_id"].nunique()),
             "en_cours": int((ending["date_fin"] > export_date(scope)).sum())}
@@ -329,23 +332,32 @@ def key_figures(scope, report) -> list:
                           f"effectif inférieur à {k}")
         return []
     divisor = period_fte_divisor(scope.period)
-    report.key_figure(
-        f"heures d'insertion réalisées ({label})", hours_fr(totals["heures"]),
-        f"soit {number_fr(totals['etp'])} équivalents temps plein "
-        f"({number_fr(divisor)} heures par ETP sur la période)", headline=True)
+    dominated = dominated_totals(scope)
+    if dominated["heures"]:
+        report.key_figure(f"heures d'insertion réalisées ({label})", SECRET_SYMBOL,
+                          "trop peu d'employeurs, ou un employeur dominant : secret statistique "
+                          "(règle de dominance)")
+        totals = {**totals, "heures": float("nan")}
+    else:
+        report.key_figure(
+            f"heures d'insertion réalisées ({label})", hours_fr(totals["heures"]),
+            f"soit {number_fr(totals['etp'])} équivalents temps plein "
+            f"({number_fr(divisor)} heures par ETP sur la période)", headline=True)
     report.key_figure(
         f"bénéficiaires ({label})", number_fr(totals["beneficiaires"]),
         f"personnes avec au moins un contrat actif ; {number_fr(totals['contrats'])} contrats "
         "de travail")
     if (totals["heures"] > 0 and _k_ok(totals["beneficiaires_grands_projets"], k)
-            and _k_ok(totals["beneficiaires_hors_grands_projets"], k)):
+            and _k_ok(totals["beneficiaires_hors_grands_projets"], k)
+            and not dominated["grands_projets"]):
         report.key_figure(
             "des heures sur les grands projets", percent_fr(
                 totals["heures_grands_projets"] / totals["heures"]),
             f"{hours_words(totals['heures_grands_projets'])} sur les opérations signalées "
             "« grand projet »")
     rate = period_realisation(scope)
-    if rate and rate["operations"] >= MIN_OPERATIONS and rate["beneficiaires"] >= k:
+    if (rate and rate["operations"] >= MIN_OPERATIONS and rate["beneficiaires"] >= k
+            and not rate["domine"]):
         provisional = (f" ; {number_fr(rate['en_cours'])} encore en cours à l'export : provisoire"
                        if rate["en_cours"] else "")
         report.key_figure(
@@ -353,7 +365,26 @@ def key_figures(scope, report) -> list:
             f"IC 95 % {percent_fr(rate['ic_bas'])} – {percent_fr(rate['ic_haut'])} ; "
             f"{number_fr(rate['operations'])} opérations dont la fin est prévue sur la "
             f"période{provisional}")
-    return [Markdown(benchmarks_text(scope, totals))]
+    return [Markdown(benchmarks_text(scope, None if dominated["heures"] else totals))]
+
+
+def dominated_totals(scope) -> dict[str, bool]:
+    """Whether the period's total hours, or its split between large projects and the rest (a
+    share of a published total gives both), fail the dominance rule (employers)."""
+    active = scope.period_work_contracts
+    rule = disclosure.dominance_rule()
+    who = employer(active).to_numpy()
+    hours = active["heures_periode"].astype(float)
+    ops = scope.operations.set_index("operation_id")["grand_projet"]
+    big = active["operation_id"].map(ops).fillna(False).astype(bool).to_numpy()
+
+    def sensitive(inside) -> bool:
+        return rule.sensitive(hours[inside].groupby(who[inside]).sum().to_numpy())
+
+    everything = np.ones(len(active), dtype=bool)
+    return {"heures": sensitive(everything),
+            "grands_projets": bool(big.any() and (~big).any()
+                                   and (sensitive(big) or sensitive(~big)))}
 
 
 def benchmarks_text(scope, totals: dict | None = None) -> str:
@@ -680,7 +711,7 @@ def realisation(scope, report) -> list:
                          "l'historique : pas de taux de réalisation.")]
     out = []
     rate = period_realisation(scope)
-    if rate and rate["beneficiaires"] >= report.k:
+    if rate and rate["beneficiaires"] >= report.k and not rate["domine"]:
         out.append(Markdown(
             f"Pour les {number_fr(rate['operations'])} opérations dont la fin est prévue sur la "
             f"période ({scope.period.label_fr}), les contrats de travail totalisent "
@@ -689,6 +720,10 @@ def realisation(scope, report) -> list:
             + (f" {number_fr(rate['en_cours'])} d'entre elles étaient encore en cours à la date "
                "de l'export : le taux est provisoire." if rate["en_cours"] else "")
             + " Un taux supérieur à 100 % signifie plus d'heures réalisées que prévu."))
+    elif rate and rate["domine"]:
+        out.append(Markdown("Les heures des opérations finissant sur la période viennent de trop "
+                            "peu d'employeurs, ou d'un employeur dominant : taux non publié "
+                            "(secret statistique, règle de dominance)."))
     elif rate:
         out.append(Markdown(f"Moins de {report.k} bénéficiaires sur les opérations finissant sur "
                             "la période : taux non publié (secret statistique)."))
