@@ -23,6 +23,7 @@ setup: $(STAMP) ## create .venv with pip and install the project (again only if 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps 'acro==1.0.2'
 	@touch $@
 
 data: $(DATA_STAMP) ## generate the embedded synthetic data set into data/raw/synthetic

@@ -211,6 +211,18 @@ def suppression_k() -> int:
     return int(os.environ.get("OBSERVATOIRE_SUPPRESSION_K", "5"))
 
 
+#: Dominance rule of magnitude tables (hours, amounts; ``analysis.disclosure.DominanceRule``): a
+#: cell is secret when it has fewer than ``MIN_CONTRIBUTORS`` contributors (employers, contract
+#: holders), when its ``DOMINANCE_N`` largest contributors make ``DOMINANCE_K`` or more of it, or
+#: when the others than the two largest make less than ``DOMINANCE_P`` of the largest. INSEE's
+#: business secrecy rule is « 3 unités et 85 % » (n = 1, k = 85 %); p = 10 % is the p % rule's
+#: usual value (Eurostat, ACRO's default).
+MIN_CONTRIBUTORS = 3
+DOMINANCE_N = 1
+DOMINANCE_K = 0.85
+DOMINANCE_P = 0.10
+
+
 # --- Default data set --------------------------------------------------------------------------
 
 DEFAULT_SEED = 20261123

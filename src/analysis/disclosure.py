@@ -734,3 +734,340 @@ def _rebuild(frame: pd.DataFrame, grid: dict[tuple[Hashable, str], int], cells: 
     for column in derived:
         table[column] = table[column].mask(mask[column])
     return ProtectedTable(table=table, mask=mask, primary=primary, k=k)
+
+
+# --- Magnitude tables: dominance rule ----------------------------------------------------------
+#
+# Hours and amounts are *magnitude* tables: a cell is a sum over contributors (employers,
+# contractors). A cell made mostly of one contributor's figure reveals that figure, however many
+# people it counts. Statistical-secrecy practice (INSEE « règle des 3 et 85 % », Eurostat and
+# ACRO's nk and p % rules) adds, for such cells, a minimum number of contributors and dominance
+# rules; a sensitive magnitude cell is then protected by secondary suppression like a small count.
+
+
+#: Footnote printed under a table whose hours or amounts hide a cell (``{n}``, ``{k}``, ``{p}``,
+#: ``{m}``: the rule in force).
+MAGNITUDE_FOOTNOTE = ("s (heures, montants) : secret statistique, moins de {m} contributeurs "
+                      "(employeurs ou titulaires), {lead} {k} % ou plus du total, ou les autres "
+                      "contributeurs moins de {p} % du premier, ou permettant de le recalculer.")
+
+
+@dataclass(frozen=True)
+class DominanceRule:
+    """When a magnitude cell (a sum over contributors) may not be published.
+
+    A cell with a positive total is *sensitive* when
+
+    * it has fewer than ``min_contributors`` contributors with a positive value (threshold rule);
+    * its ``n`` largest contributors make ``k`` or more of its total ((n, k) rule);
+    * the total minus its two largest contributors is less than ``p`` times the largest (p %
+      rule: the second contributor would learn the first one's figure within p %).
+
+    The comparisons are ACRO's (``top_n_sum / sum >= k``, ``(sum - top_2_sum) / max < p``), so
+    that ACRO can check the decisions cell by cell. A zero cell (no contributor) is published.
+    """
+
+    n: int = 1
+    k: float = 0.85
+    p: float | None = 0.10
+    min_contributors: int = 3
+
+    def __post_init__(self) -> None:
+        if self.n < 1 or not 0 < self.k <= 1 or self.min_contributors < 1 or (
+                self.p is not None and not 0 <= self.p < 1):
+            raise ValueError(f"règle de dominance invalide : {self}")
+
+    def reason(self, contributions) -> str | None:
+        """Why a cell with these contributor totals is sensitive (French), or None."""
+        values = np.sort(np.asarray(contributions, dtype=float))[::-1]
+        values = values[values > 0]
+        total = float(values.sum())
+        if total <= 0:
+            return None
+        if len(values) < self.min_contributors:
+            return f"moins de {self.min_contributors} contributeurs"
+        if float(values[:self.n].sum()) / total >= self.k:
+            return f"{self.n} contributeur(s) font au moins {self.k:.0%} du total"
+        if self.p is not None and (total - float(values[:2].sum())) / float(values[0]) < self.p:
+            return f"les autres contributeurs font moins de {self.p:.0%} du premier"
+        return None
+
+    def sensitive(self, contributions) -> bool:
+        """True when a cell with these contributor totals may not be published."""
+        return self.reason(contributions) is not None
+
+    def footnote(self) -> str:
+        lead = ("le premier en représentant" if self.n == 1
+                else f"les {self.n} premiers en représentant")
+        return MAGNITUDE_FOOTNOTE.format(m=self.min_contributors, lead=lead,
+                                         k=_percent(self.k), p=_percent(self.p or 0))
+
+
+def _percent(value: float) -> str:
+    text = f"{value * 100:.1f}".rstrip("0").rstrip(".")
+    return text.replace(".", ",")
+
+
+def dominance_rule() -> DominanceRule:
+    """The observatory's rule, from :mod:`analysis.config` (``DOMINANCE_*``,
+    ``MIN_CONTRIBUTORS``)."""
+    return DominanceRule(n=config.DOMINANCE_N, k=config.DOMINANCE_K, p=config.DOMINANCE_P,
+                         min_contributors=config.MIN_CONTRIBUTORS)
+
+
+#: Columns of a contributions frame: the published row label, the contributor, its total.
+CONTRIBUTION_COLUMNS = ("row", "contributor", "value")
+
+
+def contributions(rows, contributors, values, total_row: Hashable | None = None) -> pd.DataFrame:
+    """Per-cell contributor totals of one magnitude column, from microdata (one group-by).
+
+    Parameters
+    ----------
+    rows
+        For each microdata record, the label of the published row it adds to.
+    contributors
+        For each record, its contributor (an employer's SIRET, a contractor…); missing
+        contributors are each taken as distinct.
+    values
+        For each record, the magnitude (hours, amount).
+    total_row
+        When given, every record also adds to this row (an « Ensemble » row).
+
+    Returns
+    -------
+    DataFrame
+        Columns ``row, contributor, value``: one line per row and contributor with a positive
+        total (a contributor with nothing is no contributor).
+    """
+    frame = pd.DataFrame({"row": pd.Series(rows).to_numpy(dtype=object),
+                          "contributor": pd.Series(contributors).to_numpy(dtype=object),
+                          "value": pd.to_numeric(pd.Series(values), errors="coerce")
+                          .fillna(0.0).to_numpy(dtype=float)})
+    missing = pd.isna(frame["contributor"])
+    if missing.any():
+        frame.loc[missing, "contributor"] = [f"__inconnu_{i}" for i in np.flatnonzero(missing)]
+    frame = frame.loc[pd.notna(frame["row"])]
+    if total_row is not None:
+        frame = pd.concat([frame, frame.assign(row=total_row)], ignore_index=True)
+    out = frame.groupby(["row", "contributor"], sort=False, dropna=False)["value"].sum()
+    out = out[out > 0].reset_index()
+    return out[list(CONTRIBUTION_COLUMNS)]
+
+
+def dominated_cells(table: pd.DataFrame, magnitudes: Mapping[str, pd.DataFrame],
+                    rule: DominanceRule | None = None) -> pd.DataFrame:
+    """Boolean frame over the magnitude columns: True where the cell fails the dominance rule."""
+    rule = rule or dominance_rule()
+    out = pd.DataFrame(False, index=table.index, columns=list(magnitudes))
+    for column, contrib in magnitudes.items():
+        _check_contributions(contrib, column)
+        for row, values in contrib.groupby("row", sort=False)["value"]:
+            if row in out.index and rule.sensitive(values.to_numpy()):
+                out.at[row, column] = True
+    return out
+
+
+@dataclass(frozen=True)
+class ProtectedMagnitudes(ProtectedTable):
+    """A :class:`ProtectedTable` whose magnitude columns also went through the dominance rule.
+
+    Attributes
+    ----------
+    dominated
+        Boolean frame over the magnitude columns: True where the cell itself fails the rule
+        (primary); the other hidden magnitude cells are complements or follow their counts.
+    rule
+        The rule applied.
+    """
+
+    dominated: pd.DataFrame | None = None
+    rule: DominanceRule | None = None
+    people_suppressed: bool = False
+    #: The mask after the people rule alone (what the dominance rule added is ``mask`` minus it).
+    people_mask: pd.DataFrame | None = None
+
+    def notes(self) -> list[str]:
+        """The people footnote when a count was suppressed, the dominance one when a magnitude
+        was."""
+        notes = [self.footnote] if self.people_suppressed else []
+        if self.dominated is not None and self.mask[list(self.dominated.columns)].to_numpy().any():
+            notes.append(self.rule.footnote())
+        return notes
+
+
+def protect_magnitudes(table: pd.DataFrame, magnitudes: Mapping[str, pd.DataFrame],
+                       protected: ProtectedTable | None = None, *,
+                       margins: Margins | None = None, row_total: str | None = None,
+                       derived: Mapping[str, str | Sequence[str]] | None = None,
+                       rule: DominanceRule | None = None, k: int | None = None,
+                       ) -> ProtectedMagnitudes:
+    """Dominance rule and secondary suppression on the magnitude columns of a table.
+
+    Runs after the protection of the counts of people (``protected``): the magnitude cells
+    already hidden with their counts stay hidden, the dominated ones are hidden, and complements
+    are added until no sensitive magnitude cell can be recomputed from the published totals:
+
+    * *line rule*: no equation (a total row, a ``row_total`` column) holds a single hidden cell;
+    * *union rule*: in an equation whose total is published, the hidden parts add up to a figure
+      anyone can compute; their contributors put together must pass the rule too (two cells of
+      the same employer hidden together would still give its figure);
+    * *system rule*: no sensitive cell is determined by the equations (:func:`determined_cells`).
+
+    Parameters
+    ----------
+    table
+        The table as computed (magnitudes unrounded or rounded, no missing value needed).
+    magnitudes
+        ``{column: contributions}`` (:func:`contributions`), one frame per magnitude column,
+        rows labelled like ``table``'s index.
+    protected
+        The result of :func:`protect` on the table's counts of people, if any.
+    margins
+        The table's margins: ``total_row`` makes each magnitude column an equation.
+    row_total
+        A magnitude column equal, in each row, to the sum of the other magnitude columns.
+    derived
+        ``{column: source column(s)}``: columns hidden with a magnitude (or count) they come from.
+    rule, k
+        The dominance rule (default :func:`dominance_rule`) and the people threshold.
+
+    Returns
+    -------
+    ProtectedMagnitudes
+    """
+    rule = rule or dominance_rule()
+    margins = margins or Margins()
+    derived = dict(derived or {})
+    columns = list(magnitudes)
+    missing = [c for c in columns if c not in table.columns]
+    if missing:
+        raise ValueError(f"colonnes de grandeurs absentes : {missing}")
+    if not table.index.is_unique:
+        raise ValueError("index non unique")
+    if row_total is not None and row_total not in columns:
+        raise ValueError(f"colonne de total {row_total!r} hors des grandeurs")
+    dominated = dominated_cells(table, magnitudes, rule)
+    base_mask = (protected.mask if protected is not None
+                 else pd.DataFrame(False, index=table.index, columns=[]))
+    people_primary = (protected.primary if protected is not None
+                      else pd.DataFrame(False, index=table.index, columns=[]))
+
+    rows = list(table.index)
+    ids = {(r, c): i for i, (c, r) in enumerate((c, r) for c in columns for r in rows)}
+    values = np.array([_magnitude(table.at[r, c]) for c in columns for r in rows])
+    sensitive = np.zeros(len(values), dtype=bool)
+    hidden = np.zeros(len(values), dtype=bool)
+    for (r, c), i in ids.items():
+        sources = _sources(derived.get(c, ()))
+        # Hours of fewer than k people are as sensitive as the count they come from.
+        small = any(people_primary.at[r, s] for s in sources if s in people_primary.columns)
+        sensitive[i] = bool(dominated.at[r, c]) or small
+        hidden[i] = sensitive[i] or (c in base_mask.columns and bool(base_mask.at[r, c]))
+    groups: list[tuple[int, list[int]]] = []
+    if margins.total_row is not None and margins.total_row in table.index:
+        others = [r for r in rows if r != margins.total_row]
+        for c in columns:
+            groups.append((ids[(margins.total_row, c)], [ids[(r, c)] for r in others]))
+    if row_total is not None:
+        parts = [c for c in columns if c != row_total]
+        for r in rows:
+            groups.append((ids[(r, row_total)], [ids[(r, c)] for c in parts]))
+    cell_contrib = {ids[(r, c)]: g["value"].groupby(g["contributor"]).sum()
+                    for c, contrib in magnitudes.items()
+                    for r, g in contrib.groupby("row", sort=False) if (r, c) in ids}
+
+    def union_sensitive(members: list[int]) -> bool:
+        pieces = [cell_contrib[m] for m in members if m in cell_contrib]
+        if not pieces:
+            return False
+        return rule.sensitive(pd.concat(pieces).groupby(level=0).sum().to_numpy())
+
+    for _ in range(10 * len(values) + 10):
+        changed = False
+        for total_id, members in groups:
+            hidden_cells = [m for m in [total_id, *members] if hidden[m]]
+            if len(hidden_cells) == 1:
+                changed |= _hide_magnitude_complement(total_id, members, values, hidden)
+                continue
+            hidden_parts = [m for m in members if hidden[m]]
+            if hidden[total_id] or not hidden_parts:
+                continue
+            if union_sensitive(hidden_parts):
+                changed |= _hide_magnitude_complement(total_id, members, values, hidden)
+        if changed:
+            continue
+        exposed = np.flatnonzero(determined_cells(values, hidden, groups) & sensitive)
+        if exposed.size == 0:
+            break
+        cell = int(exposed[0])
+        around = [g for g in groups if cell == g[0] or cell in g[1]]
+        if not any(_hide_magnitude_complement(t, m, values, hidden) for t, m in around):
+            raise RuntimeError("aucune cellule complémentaire disponible pour protéger le secret")
+    else:
+        raise RuntimeError("la suppression secondaire des grandeurs ne converge pas")
+
+    magnitude_mask = pd.DataFrame(False, index=table.index, columns=columns)
+    for (r, c), i in ids.items():
+        magnitude_mask.at[r, c] = bool(hidden[i])
+    mask = base_mask.copy()
+    for c in columns:
+        mask[c] = magnitude_mask[c] | (mask[c] if c in mask.columns else False)
+    for column, sources in derived.items():
+        sources = _sources(sources)
+        if column in columns or not any(s in mask.columns for s in sources):
+            continue
+        follow = mask[[s for s in sources if s in mask.columns]].any(axis=1)
+        mask[column] = follow | (mask[column] if column in mask.columns else False)
+    out = (protected.table.copy() if protected is not None else table.copy())
+    for column in mask.columns:
+        if column in out.columns and mask[column].any():
+            if pd.api.types.is_integer_dtype(out[column]) and column not in columns:
+                out[column] = out[column].astype("Int64").mask(mask[column])
+            else:
+                out[column] = pd.to_numeric(out[column], errors="coerce").astype(float).mask(
+                    mask[column])
+    primary = (protected.primary.copy() if protected is not None
+               else pd.DataFrame(index=table.index))
+    return ProtectedMagnitudes(table=out, mask=mask, primary=primary,
+                               k=protected.k if protected is not None else _resolve_k(k),
+                               dominated=dominated, rule=rule,
+                               people_suppressed=bool(protected is not None
+                                                      and protected.n_suppressed),
+                               people_mask=base_mask.reindex(columns=mask.columns,
+                                                             fill_value=False))
+
+
+def _sources(sources) -> list[str]:
+    return [sources] if isinstance(sources, str) else list(sources)
+
+
+def _magnitude(value) -> float:
+    value = pd.to_numeric(value, errors="coerce")
+    return 0.0 if pd.isna(value) else float(value)
+
+
+def _check_contributions(contrib: pd.DataFrame, column: str) -> None:
+    if not isinstance(contrib, pd.DataFrame) or any(c not in contrib.columns
+                                                    for c in CONTRIBUTION_COLUMNS):
+        raise ValueError(f"contributions de {column!r} : colonnes {CONTRIBUTION_COLUMNS} attendues")
+    if (pd.to_numeric(contrib["value"], errors="coerce") < 0).any():
+        raise ValueError(f"contributions négatives pour {column!r} : dominance non définie")
+
+
+def _hide_magnitude_complement(total_id: int, members: list[int], values: np.ndarray,
+                               hidden: np.ndarray) -> bool:
+    """Hide the smallest positive visible part of the equation, else its total, else a zero."""
+    candidates = [c for c in [*members, total_id] if not hidden[c]]
+    if not candidates:
+        return False
+
+    def rank(cell: int) -> tuple:
+        if cell != total_id and values[cell] > 0:
+            return (0, values[cell], cell)
+        if cell == total_id:
+            return (1, values[cell], cell)
+        return (2, values[cell], cell)
+
+    hidden[min(candidates, key=rank)] = True
+    return True

@@ -53,6 +53,8 @@ class PublishedTable:
     suppressed: int
     rows: int
     relations: dict = field(default_factory=dict)
+    #: Headers of the magnitude columns (hours, amounts) that went through the dominance rule.
+    magnitudes: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -69,6 +71,10 @@ class Report:
     tables: list[PublishedTable] = field(default_factory=list)
     #: Counts of people published in several tables, by population (:meth:`population`).
     shared_totals: dict[str, int] = field(default_factory=dict)
+    #: In memory only (never written: contributors are employers): per table name, the
+    #: magnitude columns' contributions and the published values and mask, so that an
+    #: independent checker (ACRO, in the tests) can redo the dominance decisions cell by cell.
+    magnitude_inputs: dict = field(default_factory=dict, repr=False)
 
     @property
     def name(self) -> str:
@@ -117,8 +123,19 @@ class Report:
                 margins: disclosure.Margins | None = None,
                 family: Callable[[str], pd.DataFrame] | None = None,
                 shared: Mapping[str, tuple] | None = None,
+                magnitudes: Mapping[str, pd.DataFrame] | None = None,
+                magnitude_total: str | None = None,
+                magnitude_margins: disclosure.Margins | None = None,
                 ) -> disclosure.ProtectedTable | None:
-        """Disclosure control of ``frame`` at this report's threshold (None when no people column).
+        """Disclosure control of ``frame`` at this report's threshold (None when no people
+        column and no magnitude).
+
+        ``magnitudes`` ``{column: contributions}`` (:func:`disclosure.contributions`): hours or
+        amounts summed over contributors (employers, contract holders); the dominance rule and
+        its secondary suppression apply to them after the people counts
+        (:func:`disclosure.protect_magnitudes`); ``magnitude_total`` is a magnitude column equal
+        to the sum of the others in each row; ``magnitude_margins`` the totals the magnitudes
+        add up to when they differ from the people's (``margins`` by default).
 
         ``shared`` declares the counts of this table that other tables of the report, or of its
         family, publish too: ``{population key: ("column", column) | ("row", row label) |
@@ -133,6 +150,14 @@ class Report:
         that no one can be found by subtracting the départements' reports from the région's. Every
         report computes the same joint suppression, whichever territory it is for.
         """
+        if magnitudes:
+            people_derived = _people_derived(derived, people)
+            protected = (self.protect(frame, people, derived=people_derived, margins=margins,
+                                      family=family, shared=shared) if people else None)
+            return disclosure.protect_magnitudes(
+                frame, magnitudes, protected, margins=magnitude_margins or margins,
+                row_total=magnitude_total,
+                derived=derived, k=self.k)
         if not people:
             return None
         people = list(people)
@@ -195,7 +220,10 @@ class Report:
               columns: Mapping[str, str] | None = None,
               notes: Sequence[str] = (),
               family: Callable[[str], pd.DataFrame] | None = None,
-              shared: Mapping[str, tuple] | None = None) -> HTML:
+              shared: Mapping[str, tuple] | None = None,
+              magnitudes: Mapping[str, pd.DataFrame] | None = None,
+              magnitude_total: str | None = None,
+              magnitude_margins: disclosure.Margins | None = None) -> HTML:
         """Publish a table: disclosure control, then HTML here and CSV + XLSX beside the report.
 
         Parameters
@@ -226,17 +254,36 @@ class Report:
         shared
             Counts this table has in common with other tables of the report or of its family,
             by population key (see :meth:`protect`).
+        magnitudes
+            ``{column: contributions}``: hours or amounts summed over contributors, with the
+            contributor totals of each cell (:func:`disclosure.contributions`, one group-by over
+            the microdata); cells failing the dominance rule are suppressed with complements
+            (:func:`disclosure.protect_magnitudes`). ``derived`` may then name a magnitude column
+            as a source. ``magnitude_total``: a magnitude column summing the others;
+            ``magnitude_margins``: the magnitudes' own margins (default ``margins``).
         """
         protected = self.protect(frame, people, derived=derived, margins=margins, family=family,
-                                 shared=shared)
+                                 shared=shared, magnitudes=magnitudes,
+                                 magnitude_total=magnitude_total,
+                                 magnitude_margins=magnitude_margins)
         values = protected.table if protected is not None else frame.copy()
         mask = (protected.mask.reindex(columns=values.columns, fill_value=False)
                 if protected is not None
                 else pd.DataFrame(False, index=values.index, columns=values.columns))
+        footnotes = None
+        if isinstance(protected, disclosure.ProtectedMagnitudes):
+            footnotes = protected.notes()
+            self.magnitude_inputs[name] = {"frame": frame.copy(), "mask": mask.copy(),
+                                           "magnitudes": dict(magnitudes),
+                                           "dominated": protected.dominated.copy(),
+                                           "people_mask": protected.people_mask.reindex(
+                                               columns=mask.columns, fill_value=False),
+                                           "rule": protected.rule}
         return self.publish_protected(values, mask, name, caption, people=people,
                                       percent=percent, integers=integers, decimals=decimals,
                                       columns=columns, notes=notes, margins=margins,
-                                      shared=shared)
+                                      shared=shared, footnotes=footnotes,
+                                      magnitudes=tuple(magnitudes or ()))
 
     def publish_protected(self, values: pd.DataFrame, mask: pd.DataFrame, name: str,
                           caption: str, *, people: Sequence[str] = (),
@@ -245,10 +292,14 @@ class Report:
                           columns: Mapping[str, str] | None = None,
                           notes: Sequence[str] = (),
                           margins: disclosure.Margins | None = None,
-                          shared: Mapping[str, tuple] | None = None) -> HTML:
+                          shared: Mapping[str, tuple] | None = None,
+                          footnotes: Sequence[str] | None = None,
+                          magnitudes: Sequence[str] = ()) -> HTML:
         """Publish a table already through disclosure control: ``mask`` says which cells are
         secret (for tables protected piece by piece, e.g. blocks sharing a total row). The
-        secrecy footnote is added when a cell is masked; otherwise as :meth:`table`.
+        secrecy footnote is added when a cell is masked (``footnotes``, when given, replace
+        it); ``magnitudes`` names the columns that went through the dominance rule; otherwise
+        as :meth:`table`.
 
         ``margins`` and ``shared`` (as given to :meth:`protect`) are recorded in the report's
         record, for the audit of what the published tables give away together
@@ -258,17 +309,20 @@ class Report:
         mask = mask.reindex(index=values.index, columns=values.columns,
                             fill_value=False).fillna(False).astype(bool)
         headers = {c: (columns or {}).get(c, c) for c in values.columns}
-        all_notes = list(notes) + ([disclosure.footnote(self.k)] if mask.to_numpy().any() else [])
+        secret_notes = ([disclosure.footnote(self.k)] if footnotes is None else list(footnotes))
+        all_notes = list(notes) + (secret_notes if mask.to_numpy().any() else [])
         shown = self._formatted(values, mask, percent, integers, decimals or {})
         self._write_files(values, mask, headers, percent, name, caption, all_notes)
         self.tables.append(PublishedTable(
             name=name, caption=caption, columns=[headers[c] for c in values.columns],
             people=[headers[c] for c in people], suppressed=int(mask.to_numpy().sum()),
             rows=len(values),
-            relations=_rename_relations(_relations(values, people, margins, shared), headers)))
+            relations=_rename_relations(_relations(values, people, margins, shared), headers),
+            magnitudes=[headers[c] for c in magnitudes]))
         self._save()
         return HTML(self._table_html(shown.rename(columns=headers), name, caption, all_notes,
-                                     [headers[c] for c in people]))
+                                     [headers[c] for c in people],
+                                     [headers[c] for c in magnitudes]))
 
     def _formatted(self, values: pd.DataFrame, mask: pd.DataFrame, percent, integers,
                    decimals) -> pd.DataFrame:
@@ -323,11 +377,12 @@ class Report:
         write_bytes(folder / f"{name}.xlsx", buffer.getvalue())
 
     def _table_html(self, shown: pd.DataFrame, name: str, caption: str, notes: list[str],
-                    people: list[str]) -> str:
+                    people: list[str], magnitudes: Sequence[str] = ()) -> str:
         body = shown.to_html(index=False, escape=True, border=0, classes="obs-table", na_rep="–")
+        extra = (f' data-magnitudes="{html.escape("|".join(magnitudes))}"' if magnitudes else "")
         body = re.sub(r"<table[^>]*>",
                       f'<table class="obs-table" data-people="{html.escape("|".join(people))}"'
-                      f' data-k="{self.k}">', body, count=1)
+                      f' data-k="{self.k}"{extra}>', body, count=1)
         links = ""
         if self.tables_dir is not None:
             base = f"{self.slug}{TABLES_SUFFIX}/{name}"
@@ -397,6 +452,20 @@ def _protect_family(tables: dict[str, pd.DataFrame], people, k, margins, derived
         _FAMILIES[key] = disclosure.protect_related(
             total, parts, people, k=k, margins=margins, derived=derived, overlapping=True)
     return _FAMILIES[key]
+
+
+def _people_derived(derived, people) -> dict | None:
+    """``derived`` restricted to the people counts (a column derived from a magnitude only is
+    left to :func:`disclosure.protect_magnitudes`)."""
+    if not derived:
+        return None
+    out = {}
+    for column, sources in derived.items():
+        sources = [sources] if isinstance(sources, str) else list(sources)
+        kept = [s for s in sources if s in people]
+        if kept:
+            out[column] = kept
+    return out
 
 
 def _counts(frame: pd.DataFrame, people: Sequence[str]) -> pd.DataFrame:

@@ -16,6 +16,7 @@ from IPython.display import Markdown
 
 from .. import config
 from ..frames import isin
+from .. import disclosure
 from ..disclosure import Margins, SECRET_SYMBOL
 from ..indicators import grand_paris as gp_indicators
 from ..indicators.hours import FTE_HOURS
@@ -172,12 +173,29 @@ def owner_type(operations: pd.DataFrame, buyers: pd.DataFrame | None) -> pd.Seri
     return category.fillna(by_name)
 
 
+def employer(work_contracts: pd.DataFrame) -> pd.Series:
+    """The contributor of a work contract's hours for the dominance rule: its employer (SIRET,
+    else its name; a contract with neither is a contributor of its own)."""
+    siret = (work_contracts["employeur_siret"].astype("string")
+             if "employeur_siret" in work_contracts.columns
+             else pd.Series(pd.NA, index=work_contracts.index, dtype="string"))
+    if "employeur" in work_contracts.columns:
+        siret = siret.fillna("nom:" + work_contracts["employeur"].astype("string"))
+    return siret
+
+
 def period_table(scope, column: str, labels: dict | None = None) -> pd.DataFrame:
     """The period's hours, FTE, work contracts and beneficiaries by one operation attribute.
 
     Index: the French label; last row « Ensemble » (the margin). Columns ``libelle, heures, etp,
     part_heures, contrats, beneficiaires``.
     """
+    return period_breakdown(scope, column, labels)[0]
+
+
+def period_breakdown(scope, column: str, labels: dict | None = None
+                     ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """:func:`period_table` and the employers' contributions to its hours (same group-by)."""
     active = scope.period_work_contracts
     ops = scope.operations.set_index("operation_id")
     if column == "type_maitre_ouvrage":
@@ -204,7 +222,10 @@ def period_table(scope, column: str, labels: dict | None = None) -> pd.DataFrame
     table["heures"] = table["heures"].round(0)
     table.insert(0, "libelle", [("Non renseigné" if i == UNKNOWN else i) for i in table.index])
     table[["contrats", "beneficiaires"]] = table[["contrats", "beneficiaires"]].astype("int64")
-    return table[["libelle", "heures", "etp", "part_heures", "contrats", "beneficiaires"]]
+    contrib = disclosure.contributions(values.to_numpy(), employer(active).to_numpy(),
+                                       active["heures_periode"], total_row=TOTAL)
+    return (table[["libelle", "heures", "etp", "part_heures", "contrats", "beneficiaires"]],
+            contrib)
 
 
 def _buyers(scope) -> pd.DataFrame | None:
@@ -214,15 +235,31 @@ def _buyers(scope) -> pd.DataFrame | None:
         return None
 
 
-def publish_parts(report, table: pd.DataFrame, name: str, caption: str, notes=()) -> object:
-    """A breakdown of the period's hours with its « Ensemble » row, under disclosure control."""
+#: Derived columns of a breakdown of hours: hidden with the beneficiaries or with the hours.
+HOURS_DERIVED = {"heures": "beneficiaires", "etp": ("beneficiaires", "heures"),
+                 "part_heures": ("beneficiaires", "heures")}
+
+
+def dominance_note(report=None) -> str:
+    """The French sentence stating the dominance rule in force (under tables of hours)."""
+    rule = disclosure.dominance_rule()
+    return (f"Heures : masquées aussi quand moins de {rule.min_contributors} employeurs y "
+            f"contribuent, quand le premier employeur en fait {percent_fr(rule.k, 0)} ou plus, "
+            f"ou quand les employeurs autres que les deux premiers en font moins de "
+            f"{percent_fr(rule.p or 0, 0)} du premier (règle de dominance).")
+
+
+def publish_parts(report, table: pd.DataFrame, name: str, caption: str, notes=(),
+                  contributions: pd.DataFrame | None = None) -> object:
+    """A breakdown of the period's hours with its « Ensemble » row, under disclosure control:
+    the small-count rule on people and, with the employers' ``contributions``, the dominance
+    rule on hours."""
     return report.table(
         table, name, caption, people=("contrats", "beneficiaires"),
-        derived={"heures": "beneficiaires", "etp": "beneficiaires",
-                 "part_heures": "beneficiaires"},
-        margins=Margins(total_row=TOTAL), percent=("part_heures",),
+        derived=HOURS_DERIVED, margins=Margins(total_row=TOTAL), percent=("part_heures",),
         integers=("heures", "etp", "contrats", "beneficiaires"), columns=COLUMNS_FR,
-        notes=[PEOPLE_NOTE, *notes])
+        notes=[PEOPLE_NOTE, *( [dominance_note()] if contributions is not None else []), *notes],
+        magnitudes={"heures": contributions} if contributions is not None else None)
 
 
 # --- key figures ---------------------------------------------------------------------------------
@@ -257,8 +294,11 @@ def period_realisation(scope) -> dict | None:
         "realisees": ending["operation_id"].map(realised).fillna(0.0).to_numpy(),
         "prevues": ending["heures_prevues"].astype(float).to_numpy()})
     row = ratio_of_sums(frame, "realisees", "prevues", ["_all"]).iloc[0]
+    realised_by = wc["heures"].astype(float).groupby(employer(wc).to_numpy()).sum()
     return {"operations": int(row["lignes"]), "heures_prevues": float(row["denominateur"]),
             "heures_realisees": float(row["numerateur"]), "taux": float(row["ratio"]),
+            # the rate gives the realised hours (planned hours are the buyers' own figures)
+            "domine": disclosure.dominance_rule().sensitive(realised_by.to_numpy()),
             "ic_bas": max(float(row["ic_bas"]), 0.0), "ic_haut": float(row["ic_haut"]),
             "beneficiaires": int(wc["participant_id"].nunique()),
             "en_cours": int((ending["date_fin"] > export_date(scope)).sum())}
@@ -292,23 +332,32 @@ def key_figures(scope, report) -> list:
                           f"effectif inférieur à {k}")
         return []
     divisor = period_fte_divisor(scope.period)
-    report.key_figure(
-        f"heures d'insertion réalisées ({label})", hours_fr(totals["heures"]),
-        f"soit {number_fr(totals['etp'])} équivalents temps plein "
-        f"({number_fr(divisor)} heures par ETP sur la période)", headline=True)
+    dominated = dominated_totals(scope)
+    if dominated["heures"]:
+        report.key_figure(f"heures d'insertion réalisées ({label})", SECRET_SYMBOL,
+                          "trop peu d'employeurs, ou un employeur dominant : secret statistique "
+                          "(règle de dominance)")
+        totals = {**totals, "heures": float("nan")}
+    else:
+        report.key_figure(
+            f"heures d'insertion réalisées ({label})", hours_fr(totals["heures"]),
+            f"soit {number_fr(totals['etp'])} équivalents temps plein "
+            f"({number_fr(divisor)} heures par ETP sur la période)", headline=True)
     report.key_figure(
         f"bénéficiaires ({label})", number_fr(totals["beneficiaires"]),
         f"personnes avec au moins un contrat actif ; {number_fr(totals['contrats'])} contrats "
         "de travail")
     if (totals["heures"] > 0 and _k_ok(totals["beneficiaires_grands_projets"], k)
-            and _k_ok(totals["beneficiaires_hors_grands_projets"], k)):
+            and _k_ok(totals["beneficiaires_hors_grands_projets"], k)
+            and not dominated["grands_projets"]):
         report.key_figure(
             "des heures sur les grands projets", percent_fr(
                 totals["heures_grands_projets"] / totals["heures"]),
             f"{hours_words(totals['heures_grands_projets'])} sur les opérations signalées "
             "« grand projet »")
     rate = period_realisation(scope)
-    if rate and rate["operations"] >= MIN_OPERATIONS and rate["beneficiaires"] >= k:
+    if (rate and rate["operations"] >= MIN_OPERATIONS and rate["beneficiaires"] >= k
+            and not rate["domine"]):
         provisional = (f" ; {number_fr(rate['en_cours'])} encore en cours à l'export : provisoire"
                        if rate["en_cours"] else "")
         report.key_figure(
@@ -316,7 +365,26 @@ def key_figures(scope, report) -> list:
             f"IC 95 % {percent_fr(rate['ic_bas'])} – {percent_fr(rate['ic_haut'])} ; "
             f"{number_fr(rate['operations'])} opérations dont la fin est prévue sur la "
             f"période{provisional}")
-    return [Markdown(benchmarks_text(scope, totals))]
+    return [Markdown(benchmarks_text(scope, None if dominated["heures"] else totals))]
+
+
+def dominated_totals(scope) -> dict[str, bool]:
+    """Whether the period's total hours, or its split between large projects and the rest (a
+    share of a published total gives both), fail the dominance rule (employers)."""
+    active = scope.period_work_contracts
+    rule = disclosure.dominance_rule()
+    who = employer(active).to_numpy()
+    hours = active["heures_periode"].astype(float)
+    ops = scope.operations.set_index("operation_id")["grand_projet"]
+    big = active["operation_id"].map(ops).fillna(False).astype(bool).to_numpy()
+
+    def sensitive(inside) -> bool:
+        return rule.sensitive(hours[inside].groupby(who[inside]).sum().to_numpy())
+
+    everything = np.ones(len(active), dtype=bool)
+    return {"heures": sensitive(everything),
+            "grands_projets": bool(big.any() and (~big).any()
+                                   and (sensitive(big) or sensitive(~big)))}
 
 
 def benchmarks_text(scope, totals: dict | None = None) -> str:
@@ -380,6 +448,23 @@ def yearly_frame(scope) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("periode", drop=False)
 
 
+def yearly_contributions(scope) -> pd.DataFrame:
+    """Employers' contributions to each history year's hours (rows labelled like
+    :func:`yearly_frame`)."""
+    wc = scope.history_work_contracts.reset_index(drop=True)
+    who = employer(wc).to_numpy()
+    hours = wc["heures"].astype(float).to_numpy()
+    pieces = []
+    for label, start, end, _ in history_windows(scope.period):
+        share = window_share(wc, start, end)
+        inside = share > 0
+        pieces.append(pd.DataFrame({"row": label, "contributor": who[inside],
+                                    "value": hours[inside] * share[inside]}))
+    frame = pd.concat(pieces, ignore_index=True) if pieces else pd.DataFrame(
+        columns=["row", "contributor", "value"])
+    return disclosure.contributions(frame["row"], frame["contributor"], frame["value"])
+
+
 def yearly_modality_frame(scope) -> pd.DataFrame:
     """Wide: one row per history year; ``beneficiaires_<m>`` and ``heures_<m>`` per modality."""
     wc = scope.history_work_contracts.reset_index(drop=True)
@@ -403,6 +488,31 @@ def yearly_modality_frame(scope) -> pd.DataFrame:
     return frame
 
 
+def yearly_modality_contributions(scope, modalities: list[str]) -> dict[str, pd.DataFrame]:
+    """Employers' contributions to :func:`yearly_modality_frame`'s ``heures_<m>`` and ``heures``
+    (one pass over the history windows)."""
+    wc = scope.history_work_contracts.reset_index(drop=True)
+    modality = wc["operation_id"].map(scope.operations.set_index("operation_id")["modalite"])
+    modality = modality.astype("string").fillna(UNKNOWN).to_numpy()
+    who = employer(wc).to_numpy()
+    base = wc["heures"].astype(float).to_numpy()
+    pieces = []
+    for label, start, end, _ in history_windows(scope.period):
+        share = window_share(wc, start, end)
+        inside = share > 0
+        pieces.append(pd.DataFrame({"row": label, "modalite": modality[inside],
+                                    "contributor": who[inside],
+                                    "value": base[inside] * share[inside]}))
+    frame = pd.concat(pieces, ignore_index=True) if pieces else pd.DataFrame(
+        columns=["row", "modalite", "contributor", "value"])
+    out = {"heures": disclosure.contributions(frame["row"], frame["contributor"], frame["value"])}
+    for m in modalities:
+        part = frame.loc[frame["modalite"] == m]
+        out[f"heures_{m}"] = disclosure.contributions(part["row"], part["contributor"],
+                                                      part["value"])
+    return out
+
+
 def yearly_chart(scope, report) -> list:
     """Stacked bars: hours by year and legal modality, small groups merged under « s »."""
     import matplotlib.pyplot as plt
@@ -418,7 +528,9 @@ def yearly_chart(scope, report) -> list:
         frame[people + [f"heures_{m}" for m in modalities] + ["heures"]], people,
         derived={"heures": "beneficiaires",
                  **{f"heures_{m}": f"beneficiaires_{m}" for m in modalities}},
-        margins=Margins(row_total="beneficiaires"))
+        margins=Margins(row_total="beneficiaires"),
+        magnitudes=yearly_modality_contributions(scope, modalities), magnitude_total="heures",
+        magnitude_margins=Margins())
     mask = protected.mask
     scale, unit = (1e6, "millions d'heures") if frame["heures"].max() >= 2e6 else (
         (1e3, "milliers d'heures") if frame["heures"].max() >= 2e3 else (1, "heures"))
@@ -501,43 +613,46 @@ def yearly_table(scope, report) -> list:
         table, "heures_par_annee",
         f"Heures d'insertion, bénéficiaires et contrats par année, {scope.name}",
         people=("beneficiaires", "contrats", "contrats_debutes", "beneficiaires_grands_projets"),
-        derived={"heures": "beneficiaires", "etp": "beneficiaires",
+        derived={"heures": "beneficiaires", "etp": ("beneficiaires", "heures"),
                  "duree_moyenne_mois": "contrats_debutes",
                  "part_heures_grands_projets": ("beneficiaires", "beneficiaires_grands_projets")},
         percent=("part_heures_grands_projets",),
         integers=("heures", "etp", "beneficiaires", "contrats", "contrats_debutes",
                   "beneficiaires_grands_projets"),
-        decimals={"duree_moyenne_mois": 1}, columns=COLUMNS_FR, notes=notes)]
+        decimals={"duree_moyenne_mois": 1}, columns=COLUMNS_FR, notes=[*notes, dominance_note()],
+        magnitudes={"heures": yearly_contributions(scope)})]
 
 
 # --- breakdowns of the period --------------------------------------------------------------------
 
 
 def by_modality(scope, report) -> list:
-    table = period_table(scope, "modalite", MODALITIES)
+    table, contrib = period_breakdown(scope, "modalite", MODALITIES)
     return [publish_parts(
         report, table, "heures_par_modalite",
         f"Heures d'insertion par modalité juridique ({scope.period.label_fr}), {scope.name}",
         notes=["Modalité de l'opération suivie par le facilitateur ; article du code de la "
-               "commande publique entre parenthèses."])]
+               "commande publique entre parenthèses."], contributions=contrib)]
 
 
 def by_sector(scope, report) -> list:
-    table = period_table(scope, "secteur", SECTORS)
+    table, contrib = period_breakdown(scope, "secteur", SECTORS)
     return [publish_parts(
         report, table, "heures_par_secteur",
-        f"Heures d'insertion par secteur de l'opération ({scope.period.label_fr}), {scope.name}")]
+        f"Heures d'insertion par secteur de l'opération ({scope.period.label_fr}), {scope.name}",
+        contributions=contrib)]
 
 
 def by_owner_type(scope, report) -> list:
     if "maitre_ouvrage" not in scope.operations.columns:
         return [Markdown("Le maître d'ouvrage des opérations n'est pas renseigné.")]
-    table = period_table(scope, "type_maitre_ouvrage")
+    table, contrib = period_breakdown(scope, "type_maitre_ouvrage")
     return [publish_parts(
         report, table, "heures_par_type_maitre_ouvrage",
         f"Heures d'insertion par type de maître d'ouvrage ({scope.period.label_fr}), {scope.name}",
         notes=["Type : catégorie de l'annuaire des acheteurs (par SIRET) ; à défaut, déduite du "
-               "nom du maître d'ouvrage (« Ville de… », « Office public de l'habitat… »)."])]
+               "nom du maître d'ouvrage (« Ville de… », « Office public de l'habitat… »)."],
+        contributions=contrib)]
 
 
 # --- realisation ---------------------------------------------------------------------------------
@@ -574,6 +689,20 @@ def realisation_table(scope) -> pd.DataFrame:
     return out
 
 
+def realisation_contributions(scope) -> pd.DataFrame:
+    """Employers' contributions to the realised hours of :func:`realisation_table`, by the
+    operations' planned end year (rows labelled like its ``annee``)."""
+    ops = scope.operations
+    ops = ops.loc[ops["heures_prevues"].astype(float).gt(0) & ops["date_fin"].notna()]
+    years = ops["date_fin"].dt.year
+    ops = ops.loc[years.between(scope.period.first_year, scope.period.year)]
+    year_of = ops.set_index("operation_id")["date_fin"].dt.year.astype(int).astype(str)
+    wc = scope.work_contracts
+    wc = wc.loc[isin(wc["operation_id"], ops["operation_id"])]
+    return disclosure.contributions(wc["operation_id"].map(year_of).to_numpy(),
+                                    employer(wc).to_numpy(), wc["heures"].astype(float))
+
+
 def realisation(scope, report) -> list:
     """Realisation rate of planned hours by end year, with its interval, and the period's rate."""
     table = realisation_table(scope)
@@ -582,7 +711,7 @@ def realisation(scope, report) -> list:
                          "l'historique : pas de taux de réalisation.")]
     out = []
     rate = period_realisation(scope)
-    if rate and rate["beneficiaires"] >= report.k:
+    if rate and rate["beneficiaires"] >= report.k and not rate["domine"]:
         out.append(Markdown(
             f"Pour les {number_fr(rate['operations'])} opérations dont la fin est prévue sur la "
             f"période ({scope.period.label_fr}), les contrats de travail totalisent "
@@ -591,15 +720,22 @@ def realisation(scope, report) -> list:
             + (f" {number_fr(rate['en_cours'])} d'entre elles étaient encore en cours à la date "
                "de l'export : le taux est provisoire." if rate["en_cours"] else "")
             + " Un taux supérieur à 100 % signifie plus d'heures réalisées que prévu."))
+    elif rate and rate["domine"]:
+        out.append(Markdown("Les heures des opérations finissant sur la période viennent de trop "
+                            "peu d'employeurs, ou d'un employeur dominant : taux non publié "
+                            "(secret statistique, règle de dominance)."))
     elif rate:
         out.append(Markdown(f"Moins de {report.k} bénéficiaires sur les opérations finissant sur "
                             "la période : taux non publié (secret statistique)."))
     out.append(report.table(
-        table, "taux_realisation",
+        table.set_index("annee", drop=False), "taux_realisation",
         f"Taux de réalisation des heures prévues, par année de fin des opérations, {scope.name}",
         people=("beneficiaires",),
-        derived={"heures_realisees": "beneficiaires", "taux_realisation": "beneficiaires",
-                 "ic_bas": "beneficiaires", "ic_haut": "beneficiaires"},
+        derived={"heures_realisees": "beneficiaires",
+                 "taux_realisation": ("beneficiaires", "heures_realisees"),
+                 "ic_bas": ("beneficiaires", "heures_realisees"),
+                 "ic_haut": ("beneficiaires", "heures_realisees")},
+        magnitudes={"heures_realisees": realisation_contributions(scope)},
         percent=("taux_realisation", "ic_bas", "ic_haut"),
         integers=("operations", "en_cours", "heures_prevues", "heures_realisees",
                   "beneficiaires"),
@@ -612,7 +748,10 @@ def realisation(scope, report) -> list:
                "heures prévues ; intervalle linéarisé à 95 % (opérations tirées "
                "indépendamment).",
                "Une opération encore en cours à la date de l'export n'a pas toutes ses heures : "
-               "les dernières années sont provisoires."]))
+               "les dernières années sont provisoires.",
+               "Heures prévues : engagement fixé par l'acheteur dans les documents du marché, "
+               "publié sans règle de dominance ; " + dominance_note()[0].lower()
+               + dominance_note()[1:]]))
     return out
 
 
@@ -643,6 +782,43 @@ def grand_paris_contracts(scope) -> pd.DataFrame:
     return gp.loc[gp["date_notification"] < pd.Timestamp(scope.period.end)]
 
 
+def grand_paris_contributions(gp: pd.DataFrame, by: str | None) -> dict[str, pd.DataFrame]:
+    """Contract holders' contributions to the Grand Paris sums by ``by`` (a « Ensemble » row
+    with ``by`` None or ``"ligne"``): works hours, insertion hours (contracts whose realised hours
+    are known) and SME amounts (contracts with a positive amount and a known SME amount).
+
+    DECP amounts (``montant``) are open data, published contract by contract: no dominance rule.
+    """
+    table = gp_indicators.contract_table(gp)
+    holder = table["titulaire_siret"].astype("string").fillna(
+        "marché:" + table["decp_uid"].astype("string"))
+    rows = (table[by].astype(str) if by else pd.Series(TOTAL, index=table.index))
+    # by line, the table ends with an « Ensemble » row; overall, every contract is in it already
+    total = TOTAL if by == "ligne" else None
+    known = table["heures_insertion_realisees"].notna()
+    sme = table["part_pme"].notna()
+    return {
+        "heures_travail": disclosure.contributions(rows[known], holder[known],
+                                                   table.loc[known, "heures_travail"],
+                                                   total_row=total),
+        "heures_insertion_realisees": disclosure.contributions(
+            rows[known], holder[known], table.loc[known, "heures_insertion_realisees"],
+            total_row=total),
+        "montant_pme": disclosure.contributions(rows[sme], holder[sme],
+                                                table.loc[sme, "montant_pme"], total_row=total),
+    }
+
+
+#: Grand Paris columns computed from the magnitudes under the dominance rule.
+GP_DERIVED = {"part_insertion": ("heures_insertion_realisees", "heures_travail"),
+              "ecart_obligation": ("heures_insertion_realisees", "heures_travail"),
+              "part_pme": "montant_pme", "ecart_objectif": "montant_pme"}
+GP_DERIVED_HOURS = {c: GP_DERIVED[c] for c in ("part_insertion", "ecart_obligation")}
+GP_DOMINANCE_NOTE = ("Heures de travaux, heures d'insertion et montants PME : masqués quand moins "
+                     "de {m} titulaires y contribuent ou qu'un titulaire domine la case (règle de "
+                     "dominance) ; les montants des marchés (DECP, données ouvertes) sont publiés.")
+
+
 def _points(value: float) -> str:
     if pd.isna(value):
         return "–"
@@ -659,6 +835,12 @@ def grand_paris(scope, report) -> list:
             "partie ne s'applique pas au territoire.")]
     overall = gp_indicators.insertion_summary(gp, by=()).iloc[0]
     sme = gp_indicators.sme_summary(gp, by=()).iloc[0]
+    rule = disclosure.dominance_rule()
+    whole = grand_paris_contributions(gp, None)
+    # the narrative quotes the « Ensemble » figures: not when the dominance rule hides them
+    hours_secret = any(rule.sensitive(whole[c]["value"].to_numpy())
+                       for c in ("heures_travail", "heures_insertion_realisees"))
+    sme_secret = rule.sensitive(whole["montant_pme"]["value"].to_numpy())
     status = ("au-dessus" if overall["part_insertion"] >= overall["taux_obligation_moyen"]
               else "en dessous")
     lead = (
@@ -675,6 +857,15 @@ def grand_paris(scope, report) -> list:
         f"Les PME reçoivent **{percent_fr(sme['part_pme'])}** du montant des marchés "
         f"(objectif : 20 %) ; {number_fr(sme['marches_objectif_atteint'])} marchés sur "
         f"{number_fr(sme['marches'])} atteignent 20 %.")
+    if hours_secret or sme_secret:
+        lead = (f"**{number_fr(len(gp))} marchés de travaux** du Grand Paris Express sont "
+                f"localisés en {scope.name} (notifiés jusqu'à la fin de la période) ; "
+                f"**{number_fr(overall['marches_conformes'])} marchés** sur "
+                f"{number_fr(overall['marches'])} dont les heures réalisées sont connues "
+                "atteignent leur obligation d'insertion. Les parts d'insertion"
+                + (" et des PME" if sme_secret else "")
+                + " de l'ensemble ne sont pas publiées : trop peu de titulaires, ou un titulaire "
+                "dominant (secret statistique).")
     if overall["realisation_inconnue"]:
         lead += (f" {number_fr(overall['realisation_inconnue'])} marchés sans heures réalisées "
                  "connues sont exclus.")
@@ -694,6 +885,13 @@ def grand_paris(scope, report) -> list:
     sme_line = pd.concat([sme_line, sme.to_frame().T.assign(ligne=TOTAL)], ignore_index=True)
     by_year = gp_indicators.insertion_summary(gp, by=("annee",))
     by_year["annee"] = by_year["annee"].astype(str)
+    by_line = by_line.set_index(by_line["ligne"].astype(str).to_numpy())
+    sme_line = sme_line.set_index(sme_line["ligne"].astype(str).to_numpy())
+    by_year = by_year.set_index(by_year["annee"].to_numpy())
+    line_contrib = grand_paris_contributions(gp, "ligne")
+    year_contrib = grand_paris_contributions(gp, "annee")
+    gp_note = GP_DOMINANCE_NOTE.format(m=rule.min_contributors)
+    hours_magnitudes = ("heures_travail", "heures_insertion_realisees")
     insertion_cols = ["marches", "heures_travail", "heures_insertion_realisees",
                       "taux_obligation_moyen", "part_insertion", "ecart_obligation",
                       "marches_conformes", "part_conformes", "ic_bas", "ic_haut"]
@@ -707,9 +905,16 @@ def grand_paris(scope, report) -> list:
                         "ic_haut"),
                integers=("marches", "heures_travail", "heures_insertion_realisees",
                          "marches_conformes", "realisation_inconnue"))
+    # the chart shows the lines' shares: the same cells as the tables are hidden there
+    shown_line = report.protect(by_line, magnitudes={c: line_contrib[c] for c in hours_magnitudes},
+                                derived=GP_DERIVED_HOURS, margins=Margins(total_row=TOTAL)).table
+    shown_sme = report.protect(
+        sme_line, magnitudes={"montant_pme": line_contrib["montant_pme"]},
+        derived={c: GP_DERIVED[c] for c in ("part_pme", "ecart_objectif")},
+        margins=Margins(total_row=TOTAL)).table
     return [
         Markdown(lead),
-        grand_paris_chart(scope, report, by_line, sme_line),
+        grand_paris_chart(scope, report, shown_line, shown_sme),
         report.table(by_line[["ligne", *insertion_cols]].assign(
                          ecart_obligation=lambda f: f["ecart_obligation"].astype(float) * 100),
                      "grand_paris_insertion_par_ligne",
@@ -718,14 +923,18 @@ def grand_paris(scope, report) -> list:
                      notes=["Obligation : 5 % des heures de travaux, 10 % pour les marchés "
                             "notifiés à partir du 1er octobre 2020 ; moyenne pondérée par les "
                             "heures de travaux.",
-                            "Marchés, non personnes : pas de secret statistique."], **fmt),
+                            "Marchés, non personnes : pas de seuil sur les effectifs.", gp_note],
+                     magnitudes={c: line_contrib[c] for c in hours_magnitudes},
+                     derived=GP_DERIVED_HOURS, margins=Margins(total_row=TOTAL), **fmt),
         report.table(by_year[["annee", *insertion_cols]].assign(
                          ecart_obligation=lambda f: f["ecart_obligation"].astype(float) * 100),
                      "grand_paris_insertion_par_annee",
                      f"Grand Paris Express : heures d'insertion par année de notification, "
                      f"{scope.name}", decimals={"ecart_obligation": 1}, columns=GP_COLUMNS,
                      notes=["Heures réalisées cumulées à la date de l'export : les marchés "
-                            "récents sont en cours."], **fmt),
+                            "récents sont en cours.", gp_note],
+                     magnitudes={c: year_contrib[c] for c in hours_magnitudes},
+                     derived=GP_DERIVED_HOURS, **fmt),
         report.table(sme_line[sme_cols].assign(
                          ecart_objectif=lambda f: f["ecart_objectif"].astype(float) * 100,
                          montant=lambda f: f["montant"].astype(float) / 1e6,
@@ -737,7 +946,11 @@ def grand_paris(scope, report) -> list:
                      integers=("marches", "marches_objectif_atteint", "montant_inconnu"),
                      decimals={"ecart_objectif": 1, "montant": 1, "montant_pme": 1}, columns=GP_COLUMNS,
                      notes=["Part PME : cotraitance et sous-traitance déclarées / montant du "
-                            "marché ; objectif de 20 %."]),
+                            "marché ; objectif de 20 %.", gp_note],
+                     magnitudes={"montant_pme": line_contrib["montant_pme"].assign(
+                         value=lambda f: f["value"] / 1e6)},
+                     derived={c: GP_DERIVED[c] for c in ("part_pme", "ecart_objectif")},
+                     margins=Margins(total_row=TOTAL)),
         Markdown(context),
     ]
 
@@ -778,7 +991,8 @@ def grand_paris_chart(scope, report, by_line: pd.DataFrame, sme_line: pd.DataFra
              "en insertion avec l'obligation de chaque ligne ; à droite, la part du montant "
              "confiée aux PME avec l'objectif de 20 %."),
         caption=("Grand Paris Express : part d'insertion réalisée par ligne (trait rouge : "
-                 "obligation moyenne pondérée) et part des PME (tirets : objectif de 20 %). "
+                 "obligation moyenne pondérée) et part des PME (tirets : objectif de 20 %) ; "
+                 "une ligne sans barre est sous secret statistique (règle de dominance). "
                  "Marchés de travaux notifiés jusqu'à la fin de la période, heures cumulées à "
                  "la date de l'export. Source : marchés du Grand Paris Express."))
 
@@ -814,8 +1028,17 @@ METHOD = """- **Heures d'insertion** : heures réalisées des contrats de travai
   facilitateurs.
 - **Secret statistique** : les heures et ETP sont des sommes sur des personnes ; ils ne sont publiés
   que lorsqu'au moins *k* bénéficiaires sont derrière (masqués sinon, avec leur effectif), et les
-  graphiques regroupent les modalités masquées."""
+  graphiques regroupent les modalités masquées.
+- **Règle de dominance** : une case d'heures est aussi une somme sur des employeurs (heures du
+  suivi des clauses) ou des titulaires (Grand Paris Express) ; elle est masquée (« s ») quand moins
+  de {m} contributeurs y participent, quand le premier en fait {k} ou plus (règle « {m} et
+  {k_short} » du secret statistique des entreprises), ou quand les contributeurs autres que les deux
+  premiers en font moins de {p} du premier (règle du p %). D'autres cases sont masquées en
+  complément pour qu'elle ne se déduise pas du total. Les montants des marchés (DECP, données
+  ouvertes) et les heures prévues (fixées par l'acheteur) ne sont pas soumis à cette règle."""
 
 
 def method(scope=None, report=None) -> list:
-    return [Markdown(METHOD)]
+    rule = disclosure.dominance_rule()
+    return [Markdown(METHOD.format(m=rule.min_contributors, k=percent_fr(rule.k, 0),
+                                   k_short=percent_fr(rule.k, 0), p=percent_fr(rule.p or 0, 0)))]

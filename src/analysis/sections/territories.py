@@ -10,7 +10,7 @@ from __future__ import annotations
 import pandas as pd
 from IPython.display import Markdown
 
-from .. import config, maps, reference
+from .. import config, disclosure, maps, reference
 from ..indicators import coverage, progression
 from ..present import number_fr
 from .progression import INTERVAL_NOTE
@@ -53,11 +53,24 @@ def departements(scope, report) -> list:
                    "heures", "beneficiaires", "pour_10000"]]
     region = table.iloc[[0]]
     table = pd.concat([table.iloc[1:], region], ignore_index=True)
+    # Hours by département add up to the région's: the dominance rule (employers) applies to them,
+    # from one group-by of the région's work contracts.
+    from .hours import dominance_note, employer
+
+    whole = scope.sibling(config.REGION_CODE)
+    active = whole.period_work_contracts
+    label = {code: f"{config.territory_name(code)} ({code})" for code in config.TERRITORIES}
+    place = active["operation_id"].map(whole.operations.set_index("operation_id")["departement"])
+    hours_contrib = disclosure.contributions(
+        place.map(label).to_numpy(), employer(active).to_numpy(), active["heures_periode"],
+        total_row=label[config.REGION_CODE])
     shown = report.table(
-        table, "departements_compares",
+        table.set_index("territoire", drop=False), "departements_compares",
         f"Les départements comparés ({scope.period.label_fr})",
         people=("beneficiaires",), derived={"pour_10000": "beneficiaires",
                                             "heures": "beneficiaires"},
+        magnitudes={"heures": hours_contrib},
+        magnitude_margins=disclosure.Margins(total_row=label[config.REGION_CODE]),
         percent=("part", "ic_bas", "ic_haut"),
         integers=("marches", "avec_consideration", "heures", "beneficiaires"),
         decimals={"pour_10000": 1},
@@ -68,15 +81,16 @@ def departements(scope, report) -> list:
                  "pour_10000": "Bénéficiaires pour 10 000 hab."},
         # Each territory's beneficiaries are also a column sum of residence_work and the total
         # of the profile tables: one population, the same published number.
-        shared={report.population("beneficiaires", code): ("cell", row, "beneficiaires")
-                for row, code in enumerate([*config.DEPARTEMENTS, config.REGION_CODE])},
+        shared={report.population("beneficiaires", code): ("cell", label[code], "beneficiaires")
+                for code in [*config.DEPARTEMENTS, config.REGION_CODE]},
         notes=["Marchés : lieu d'exécution (DECP) ; heures et bénéficiaires : lieu de l'opération "
                "(suivi des clauses). Une personne ayant travaillé dans deux départements compte "
                "dans chacun : la ligne régionale n'est pas la somme des départements.",
                "Pour 10 000 hab. : population municipale (INSEE) ; Paris compte une fois (la "
                "commune 75056, pas en plus ses arrondissements), la région est la somme de ses "
                "huit départements.",
-               f"Part des marchés : {INTERVAL_NOTE}."])
+               f"Part des marchés : {INTERVAL_NOTE}.",
+               dominance_note()])
     share = table.iloc[:-1].assign(code=list(config.DEPARTEMENTS),
                                    part_pct=lambda f: f["part"] * 100)
     figure = maps.choropleth(
