@@ -349,3 +349,26 @@ def test_verifiers_catch_an_unprotected_pattern():
     cycle = [("r0", "c0"), ("r0", "c1"), ("r1", "c0"), ("r1", "c1")]
     assert not linearly_determined(table, cycle)
     assert len(integer_solutions(table, cycle)) == 1 + min(2, 9) + min(8, 10)
+
+
+def test_a_total_row_that_is_not_the_sum_must_be_declared_not_additive():
+    """People in several rows (modalities, kinds of contract): « Ensemble » counts distinct
+    people, below the sum of the rows. Taken for an equation, it would steer secondary
+    suppression (and the audit) by a false relation: refused unless declared."""
+    table = pd.DataFrame({"beneficiaires": [40, 3, 30, 60], "contrats": [50, 3, 40, 93]},
+                         index=["clause", "reserve", "critere", "Ensemble"])
+    with pytest.raises(ValueError, match="non additive"):
+        disclosure.protect(table, ["beneficiaires", "contrats"], k=5,
+                           margins=disclosure.Margins(total_row="Ensemble"))
+    protected = disclosure.protect(
+        table, ["beneficiaires", "contrats"], k=5,
+        margins=disclosure.Margins(total_row="Ensemble", not_additive=("beneficiaires",)))
+    # the small cell is hidden in both columns; contracts add up, so a complement is hidden
+    # there, while the distinct-people total gives no equation that would need one
+    assert protected.mask.at["reserve", "beneficiaires"]
+    assert protected.mask.at["reserve", "contrats"]
+    assert protected.mask["contrats"].sum() >= 2
+    relations = disclosure.table_relations(
+        "t", table, ["beneficiaires", "contrats"],
+        disclosure.Margins(total_row="Ensemble", not_additive=("beneficiaires",)))
+    assert all(r.total[0][2] != "beneficiaires" for r in relations)

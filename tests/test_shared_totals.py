@@ -89,6 +89,11 @@ class StubScope:
         raise KeyError(name)
 
     @property
+    def operations(self) -> pd.DataFrame:
+        ops = self.table("operations")
+        return ops.loc[ops["departement"].isin(self.departements)]
+
+    @property
     def communes(self) -> pd.DataFrame:
         communes = self.table("communes")
         return communes.loc[communes["departement"].isin(self.departements)]

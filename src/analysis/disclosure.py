@@ -78,6 +78,12 @@ class Margins:
         published elsewhere.
     shared_cells
         ``(row, column)`` cells published elsewhere as they are.
+    not_additive
+        Count columns whose total row is *not* the sum of the other rows: distinct people of a
+        breakdown where one person may fall in several rows (several modalities, several kinds
+        of contract). Their total row is published as a figure of its own, with no equation;
+        every other column's total row must equal the sum of its rows (checked: a false
+        equation would misguide secondary suppression and the audit alike).
 
     A shared figure of 0 or at least *k* is published in every table that shows it, so it is an
     equation total that is never chosen as a complement; one of 1..*k* − 1 is hidden everywhere
@@ -90,6 +96,7 @@ class Margins:
     shared_columns: tuple[str, ...] = ()
     shared_rows: tuple[Hashable, ...] = ()
     shared_cells: tuple[tuple[Hashable, str], ...] = ()
+    not_additive: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -385,6 +392,8 @@ def table_relations(name: str, frame: pd.DataFrame, count_columns: Sequence[str]
     if margins.total_row is not None:
         others = [r for r in rows if r != margins.total_row]
         for column in count_columns:
+            if column in margins.not_additive:
+                continue
             out.append(Relation(((name, margins.total_row, column),),
                                 tuple((name, r, column) for r in others)))
     for parent, children in margins.nested:
@@ -572,6 +581,8 @@ def _add_table(cells: _Cells, frame: pd.DataFrame, count_columns: list[str], mar
     if margins.total_row is not None:
         others = [r for r in rows if r != margins.total_row]
         for column in [*count_columns, *virtual]:
+            if column in margins.not_additive:
+                continue
             cells.group(local[(margins.total_row, column)], [local[(r, column)] for r in others])
     _add_shared(cells, grid, rows, count_columns, margins, k)
     return grid
@@ -704,6 +715,17 @@ def _validate(frame: pd.DataFrame, count_columns: list[str], margins: Margins,
         raise ValueError(f"colonne de total {margins.row_total!r} hors des effectifs")
     if margins.total_row is not None and margins.total_row not in frame.index:
         raise ValueError(f"ligne de total {margins.total_row!r} absente{where}")
+    if margins.total_row is not None:
+        body = frame.drop(index=[margins.total_row])
+        for column in count_columns:
+            if column in margins.not_additive:
+                continue
+            total, parts = int(frame.at[margins.total_row, column]), int(body[column].sum())
+            if total != parts:
+                raise ValueError(
+                    f"ligne de total {margins.total_row!r}{where} : {column!r} vaut {total}, la "
+                    f"somme des lignes {parts} ; une colonne dont une personne compte dans "
+                    "plusieurs lignes se déclare non additive (Margins.not_additive)")
     for parent, children in margins.nested:
         if parent not in count_columns or any(c not in count_columns for c in children):
             raise ValueError(f"relation « dont » hors des effectifs : {parent!r}")

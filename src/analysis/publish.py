@@ -187,9 +187,12 @@ class Report:
             kind, *where = spec
             if kind == "column":
                 (column,) = where
-                body = counts.drop(index=[margins.total_row]) if margins.total_row is not None \
-                    else counts
-                value = int(body[column].sum())
+                if margins.total_row is not None and column in margins.not_additive:
+                    value = int(counts.at[margins.total_row, column])  # distinct people
+                else:
+                    body = counts.drop(index=[margins.total_row]) \
+                        if margins.total_row is not None else counts
+                    value = int(body[column].sum())
                 columns.append(column)
             elif kind == "row":
                 (row,) = where
@@ -553,6 +556,7 @@ def _relations(values: pd.DataFrame, people: Sequence[str], margins: disclosure.
                  "total_row": (index.index(margins.total_row)
                                if margins.total_row is not None else None),
                  "nested": [[parent, list(children)] for parent, children in margins.nested],
+                 "not_additive": list(margins.not_additive),
                  "shared": []}
     for key, (kind, *where) in (shared or {}).items():
         entry = {"key": str(key), "kind": kind, "row": None, "column": None}
@@ -573,6 +577,7 @@ def _rename_relations(relations: dict, headers: Mapping[str, str]) -> dict:
     return {"row_total": name(relations["row_total"]), "total_row": relations["total_row"],
             "nested": [[name(p), [name(c) for c in children]]
                        for p, children in relations["nested"]],
+            "not_additive": [name(c) for c in relations.get("not_additive", [])],
             "shared": [{**e, "column": name(e["column"])} for e in relations["shared"]]}
 
 
@@ -612,13 +617,17 @@ def audit_family(members: Sequence[tuple[dict, Path]], k: int | None = None
             rel = table.get("relations") or {}
             margins = disclosure.Margins(
                 row_total=rel.get("row_total"), total_row=rel.get("total_row"),
-                nested=tuple((p, tuple(c)) for p, c in rel.get("nested", [])))
+                nested=tuple((p, tuple(c)) for p, c in rel.get("nested", [])),
+                not_additive=tuple(rel.get("not_additive", [])))
             relations += disclosure.table_relations(name, frame, table["people"], margins)
             nested = {c for _, children in margins.nested for c in children}
             body = [r for r in frame.index if r != margins.total_row]
             parts = [c for c in table["people"] if c != margins.row_total and c not in nested]
             for entry in rel.get("shared", []):
-                if entry["kind"] == "column":
+                if entry["kind"] == "column" and margins.total_row is not None \
+                        and entry["column"] in margins.not_additive:
+                    refs = ((name, margins.total_row, entry["column"]),)
+                elif entry["kind"] == "column":
                     refs = tuple((name, r, entry["column"]) for r in body)
                 elif entry["kind"] == "row":
                     refs = tuple((name, entry["row"], c) for c in parts)

@@ -384,7 +384,8 @@ def contract_mix(scope, report) -> list:
         people=("beneficiaires",),
         derived={"heures": "beneficiaires", "part_heures": "beneficiaires",
                  "heures_par_beneficiaire": "beneficiaires"},
-        margins=Margins(total_row=TOTAL), percent=("part_heures",),
+        # one person may have had several kinds of contract: distinct people in « Ensemble »
+        margins=Margins(total_row=TOTAL, not_additive=("beneficiaires",)), percent=("part_heures",),
         integers=("beneficiaires", "heures", "heures_par_beneficiaire"),
         columns={"type_contrat": "Type de contrat", "beneficiaires": "Bénéficiaires",
                  "heures": "Heures réalisées", "part_heures": "Part des heures",

@@ -256,7 +256,10 @@ def publish_parts(report, table: pd.DataFrame, name: str, caption: str, notes=()
     rule on hours."""
     return report.table(
         table, name, caption, people=("contrats", "beneficiaires"),
-        derived=HOURS_DERIVED, margins=Margins(total_row=TOTAL), percent=("part_heures",),
+        derived=HOURS_DERIVED, percent=("part_heures",),
+        # One person may work under several modalities (sectors, owners): the « Ensemble » row
+        # counts distinct people, not the sum of the rows.
+        margins=Margins(total_row=TOTAL, not_additive=("beneficiaires",)),
         integers=("heures", "etp", "contrats", "beneficiaires"), columns=COLUMNS_FR,
         notes=[PEOPLE_NOTE, *( [dominance_note()] if contributions is not None else []), *notes],
         magnitudes={"heures": contributions} if contributions is not None else None)
