@@ -160,3 +160,19 @@ def test_the_grand_paris_legend_never_covers_the_axes():
             # The axes with its tick labels and axis titles.
             assert not box.overlaps(ax.get_tightbbox(renderer)), ax.get_xlabel()
     plt.close(fig)
+
+
+def test_a_commune_map_says_how_many_classes_it_shows(small_warehouse, tmp_path, monkeypatch):
+    report = open_report("fiche_departementale", "93", "2025", 0.30, 5, tmp_path)
+    drawn = {}
+
+    def keep(fig, alt, caption):
+        legend = fig.axes[0].get_legend()
+        drawn["classes"] = [t.get_text() for t in legend.get_texts()
+                            if t.get_text() not in (maps.NO_DATA_LABEL, maps.secret_label(5))]
+        drawn["alt"] = alt
+        return present.figure_html(fig, alt, caption)
+
+    monkeypatch.setattr(report, "figure", keep)
+    territories.beneficiary_map(Scope("93", "2025"), report)
+    assert f"en {len(drawn['classes'])} classe(s)" in drawn["alt"], (drawn["alt"], drawn["classes"])

@@ -403,6 +403,15 @@ def _classify(values: pd.Series, published: pd.Series, scheme: str, n_classes: i
     return index, class_colors(n, cmap), labels
 
 
+def classes_shown(values: pd.Series, published: pd.Series, scheme: str = "quantiles",
+                  n_classes: int = 5, bins: Sequence[float] | None = None) -> int:
+    """How many classes a map of ``values`` shows (fewer than asked when values tie or are few),
+    for its alternative text."""
+    _, colors, _ = _classify(values, published.fillna(False).astype(bool), scheme, n_classes,
+                             bins, 1, "", DEFAULT_CMAP)
+    return len(colors)
+
+
 # --- Static maps -------------------------------------------------------------------------------
 
 

@@ -124,10 +124,11 @@ def beneficiary_map(scope, report) -> list:
         legend_title="Bénéficiaires\npour 10 000 hab.", unit="", decimals=1,
         scheme="quantiles", n_classes=5, source=SOURCE_TRACKING)
     hidden = int(rates["secret"].sum())
+    classes = maps.classes_shown(rates["taux_10000"], ~rates["secret"].astype(bool), "quantiles", 5)
     out = [report.figure(
         figure,
         alt=(f"Carte des communes de {scope.name} colorées selon le nombre de bénéficiaires des "
-             "clauses sociales pour 10 000 habitants, en cinq classes ; communes sans "
+             f"clauses sociales pour 10 000 habitants, en {classes} classe(s) ; communes sans "
              "bénéficiaire en gris, communes sous secret statistique hachurées."),
         caption=(f"Bénéficiaires de la période ({scope.period.label_fr}) par commune de "
                  f"résidence, pour 10 000 habitants. {number_fr(hidden)} commune(s) sous secret "
