@@ -7,7 +7,8 @@ Vocabulary (Official Journal of the European Union L 74, 15 March 2008, annex I)
 the Publications Office of the European Union in its CPV code list (EU Vocabularies,
 https://op.europa.eu/en/web/eu-vocabularies/cpv; reuse authorised by Commission Decision
 2011/833/EU). Each name is the label of the division's own code (``45000000-7`` : « Travaux de
-construction »).
+construction »). Only the spacing before « ; » and « : » follows French typography, and
+« personnnels » (division 33) is spelt « personnels ».
 """
 
 from __future__ import annotations
@@ -31,8 +32,8 @@ DIVISIONS: dict[str, str] = {
     "32": "Équipements et appareils de radio, de télévision, de communication, de "
           "télécommunication et équipements connexes",
     "33": "Matériels médicaux, pharmaceutiques et produits de soins personnels",
-    "34": "Équipements de transport et produits auxiliaires pour le transport",
-    "35": "Équipements de sécurité, de lutte contre l'incendie, de police et de défense",
+    "34": "Équipement de transport et produits auxiliaires pour le transport",
+    "35": "Équipement de sécurité, de lutte contre l'incendie, de police et de défense",
     "37": "Instruments de musique, articles de sport, jeux, jouets, articles pour artisanat, "
           "articles pour travaux artistiques et accessoires",
     "38": "Équipements de laboratoire, d'optique et de précision (excepté les lunettes)",
