@@ -11,6 +11,7 @@ they are missing the test is skipped, except in CI (``CI`` set), where it fails.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from pathlib import Path
 from urllib.parse import unquote, urlparse
@@ -136,3 +137,142 @@ def test_a_report_shows_its_key_figures_and_contents(rendered_suite, browser):
     toc = browser.find_elements("css selector", "nav.obs-toc a")
     assert len(toc) >= 6
     assert all(k.is_displayed() for k in keys[:3])
+
+
+# --- Print (A4) and phone (390 px) ---------------------------------------------------------------
+
+#: The printable width of an A4 page with the reports' margins (210 mm − 2 × 12 mm), in CSS px.
+A4_CONTENT_PX = round((210 - 2 * 12) / 25.4 * 96)
+#: The printable height of the first page (297 mm − 14 mm − 15 mm), in CSS px.
+A4_FIRST_PAGE_PX = round((297 - 14 - 15) / 25.4 * 96)
+PHONE_PX = 390
+
+TABLES_TOO_WIDE = """
+const width = document.documentElement.clientWidth;
+return Array.from(document.querySelectorAll('table')).filter(t => t.getClientRects().length)
+  .filter(t => t.getBoundingClientRect().right > width + 1
+               || t.scrollWidth > t.parentElement.clientWidth + 1)
+  .map(t => (t.closest('.obs-table-wrap')?.querySelector('.obs-caption')?.innerText
+             || t.innerText).slice(0, 70) + ` (${t.scrollWidth} px > ${t.parentElement.clientWidth} px)`);
+"""
+KEYS_ON_FIRST_PAGE = """
+const keys = document.querySelector('.obs-keys');
+if (!keys) return null;
+const held = [];
+for (let node = keys; node && node !== document.body; node = node.parentElement) {
+  const rule = getComputedStyle(node).breakInside;
+  if (rule.startsWith('avoid')) held.push(node.className + ': ' + rule);
+}
+return {top: keys.getBoundingClientRect().top + window.scrollY, held: held};
+"""
+MAPS_IN_PRINT = """
+return Array.from(document.querySelectorAll('figure.obs-map')).map(f => ({
+  frame: f.querySelector('iframe')?.getClientRects().length || 0,
+  note: (f.querySelector('.obs-print-note')?.getClientRects().length
+         && f.querySelector('.obs-print-note').innerText.trim()) || ''}));
+"""
+PHONE_PROBLEMS = """
+const width = window.innerWidth;
+const out = [];
+const visible = e => e && e.getClientRects().length && !e.hidden && e.innerText.trim();
+for (const t of document.querySelectorAll('table')) {
+  if (!t.getClientRects().length || t.closest('.jp-OutputArea-output') === null) continue;
+  const frame = t.closest('.obs-table-scroll');
+  const name = (t.closest('.obs-table-wrap')?.querySelector('.obs-caption')?.innerText
+                || t.innerText).slice(0, 60);
+  const outer = frame || t.parentElement;
+  if (outer.getBoundingClientRect().right > width + 1) {
+    out.push(name + ' : dépasse l\\'écran'); continue; }
+  if (t.scrollWidth <= outer.clientWidth + 1) continue;  // fits
+  if (!frame || !['auto', 'scroll'].includes(getComputedStyle(frame).overflowX)) {
+    out.push(name + ' : coupé, sans défilement'); continue; }
+  if (!visible(frame.previousElementSibling)
+      || !frame.previousElementSibling.classList.contains('obs-scroll-hint'))
+    out.push(name + ' : défile sans le dire');
+  for (const cell of t.querySelectorAll('tr > :first-child')) {
+    const style = getComputedStyle(cell);
+    if (style.position !== 'sticky' || style.textAlign !== 'left') {
+      out.push(name + ' : colonne des libellés ' + style.position + ' ' + style.textAlign); break; }
+  }
+}
+for (const frame of document.querySelectorAll('.obs-figure-scroll')) {
+  const img = frame.querySelector('img');
+  const alt = (img.alt || '').slice(0, 60);
+  if (frame.getBoundingClientRect().right > width + 1) out.push(alt + ' : dépasse l\\'écran');
+  const floor = parseFloat(img.style.minWidth || '0');
+  if (img.getBoundingClientRect().width + 0.5 < floor) out.push(alt + ' : rétréci sous le lisible');
+  if (frame.scrollWidth > frame.clientWidth + 1 && !visible(frame.previousElementSibling))
+    out.push(alt + ' : figure qui défile sans le dire');
+}
+if (document.documentElement.scrollWidth > width + 1)
+  out.push('la page défile de côté : ' + document.documentElement.scrollWidth + ' px');
+return out;
+"""
+
+
+def _report_pages() -> list[Path]:
+    reports = config.paths().reports
+    return sorted(p for p in reports.glob("*/*/*.html"))
+
+
+def test_print_is_a4_with_every_column_on_the_page(rendered_suite, browser):
+    """Printed (print media, an A4 page's printable width): no table wider than the page, the key
+    figures start on page 1 and may break across it, a note where an interactive map was, and
+    the PDF's pages are A4."""
+    import base64
+
+    problems, maps_seen = [], 0
+    pages = _report_pages()
+    assert len(pages) >= 9
+    try:
+        browser.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": "print"})
+        browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
+            "width": A4_CONTENT_PX, "height": A4_FIRST_PAGE_PX, "deviceScaleFactor": 1,
+            "mobile": False})
+        for page in pages:
+            browser.get(page.as_uri())
+            where = f"{page.parent.name}/{page.name}"
+            problems += [f"{where}: {t}" for t in browser.execute_script(TABLES_TOO_WIDE)]
+            keys = browser.execute_script(KEYS_ON_FIRST_PAGE)
+            if keys is not None:
+                if keys["top"] > A4_FIRST_PAGE_PX / 2:
+                    problems.append(f"{where}: chiffres clés à {keys['top']:.0f} px")
+                problems += [f"{where}: chiffres clés insécables ({h})" for h in keys["held"]]
+            for figure in browser.execute_script(MAPS_IN_PRINT):
+                maps_seen += 1
+                if figure["frame"] or "version HTML" not in figure["note"]:
+                    problems.append(f"{where}: carte interactive imprimée sans note {figure}")
+    finally:
+        browser.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": ""})
+        browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+    assert maps_seen >= 1
+    assert problems == []
+    # The PDF a reader gets: A4 pages (595 × 842 pt), as the page's @page asks.
+    annual = config.paths().reports / "2025" / "11" / "rapport_annuel.html"
+    browser.get(annual.as_uri())
+    pdf = base64.b64decode(browser.execute_cdp_cmd(
+        "Page.printToPDF", {"preferCSSPageSize": True, "printBackground": True})["data"])
+    sizes = {(round(float(w)), round(float(h))) for w, h in
+             re.findall(rb"/MediaBox\s*\[\s*0 0 ([\d.]+) ([\d.]+)\s*\]", pdf)}
+    assert sizes == {(595, 842)}, sizes
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    (SCREENSHOTS / "rapport_annuel_impression.pdf").write_bytes(pdf)
+
+
+def test_on_a_phone_tables_scroll_visibly_and_keep_their_labels(rendered_suite, browser):
+    """On a 390 px screen: a table wider than the screen scrolls in its own frame, says so above
+    it and keeps its label column (left-aligned) in view; figures are never shrunk below their
+    readable width; the page itself never scrolls sideways."""
+    problems = []
+    try:
+        browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
+            "width": PHONE_PX, "height": 844, "deviceScaleFactor": 1, "mobile": True})
+        for page in _report_pages():
+            browser.get(page.as_uri())
+            where = f"{page.parent.name}/{page.name}"
+            problems += [f"{where}: {p}" for p in browser.execute_script(PHONE_PROBLEMS)]
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        browser.save_screenshot(str(SCREENSHOTS / "telephone.png"))
+    finally:
+        browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+    assert problems == []

@@ -403,6 +403,15 @@ def _classify(values: pd.Series, published: pd.Series, scheme: str, n_classes: i
     return index, class_colors(n, cmap), labels
 
 
+def classes_shown(values: pd.Series, published: pd.Series, scheme: str = "quantiles",
+                  n_classes: int = 5, bins: Sequence[float] | None = None) -> int:
+    """How many classes a map of ``values`` shows (fewer than asked when values tie or are few),
+    for its alternative text."""
+    _, colors, _ = _classify(values, published.fillna(False).astype(bool), scheme, n_classes,
+                             bins, 1, "", DEFAULT_CMAP)
+    return len(colors)
+
+
 # --- Static maps -------------------------------------------------------------------------------
 
 
@@ -851,6 +860,11 @@ _HATCH_SVG = ('<svg width="0" height="0" style="position:absolute" aria-hidden="
               "</defs></svg>")
 
 
+#: Printed in place of an interactive map (hidden on screen by the report's style).
+PRINT_NOTE = ("Carte interactive non imprimable : elle se consulte dans la version HTML du "
+              "rapport, où le survol d'un territoire affiche ses valeurs.")
+
+
 def interactive_map(gdf: gpd.GeoDataFrame, column: str, tooltip: Sequence[str] | None = None,
                     *, aliases: Mapping[str, str] | None = None, secret=None,
                     people_columns: Sequence[str] = (), public_columns: Sequence[str] = (
@@ -861,7 +875,7 @@ def interactive_map(gdf: gpd.GeoDataFrame, column: str, tooltip: Sequence[str] |
                     bins: Sequence[float] | None = None, decimals: int = 1,
                     cmap: str = DEFAULT_CMAP, tolerance: float = 80.0, precision: int = 4,
                     height: int = 560, alt: str | None = None,
-                    caption: str | None = None):
+                    caption: str | None = None, print_note: str = PRINT_NOTE):
     """An interactive map that works offline, as an HTML object for a report notebook.
 
     Built with :meth:`geopandas.GeoDataFrame.explore` (folium) without basemap tiles; folium's
@@ -901,6 +915,8 @@ def interactive_map(gdf: gpd.GeoDataFrame, column: str, tooltip: Sequence[str] |
         Height of the map in pixels.
     alt, caption
         Accessible title of the frame and the French caption printed under it.
+    print_note
+        What a printed copy shows where the map is (a frame of scripts does not print).
 
     Returns
     -------
@@ -987,7 +1003,8 @@ def interactive_map(gdf: gpd.GeoDataFrame, column: str, tooltip: Sequence[str] |
     srcdoc = page.replace("&", "&amp;").replace("'", "&#39;")
     figure = (f'<figure class="obs-figure obs-map"><iframe srcdoc=\'{srcdoc}\' '
               f'title="{html.escape(label)}" style="width:100%;height:{int(height)}px;'
-              'border:1px solid #ddd" loading="lazy"></iframe>')
+              'border:1px solid #ddd" loading="lazy"></iframe>'
+              f'<p class="obs-print-note" hidden>{html.escape(print_note)}</p>')
     if caption:
         figure += f"<figcaption>{html.escape(caption)}</figcaption>"
     return HTML(figure + "</figure>")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import math
 
 import pandas as pd
 from IPython.display import HTML
@@ -12,20 +13,61 @@ from IPython.display import HTML
 from .plots import percent_fr
 
 
+#: Smallest size, in CSS pixels, a figure's text may be shown at: a figure is never shrunk below
+#: the width at which its smallest text reaches it (on a narrow screen it scrolls instead).
+TEXT_FLOOR_PX = 9.0
+#: Shown above a figure wider than the screen (by the report page's script); never printed.
+FIGURE_SCROLL_HINT = "Figure plus large que l'écran : faites-la défiler vers la droite →"
+
+
+def smallest_text_points(fig) -> float | None:
+    """Size in points of the smallest visible, non-empty text of ``fig`` (None when none)."""
+    from matplotlib.text import Text
+
+    sizes = [text.get_fontsize() for text in fig.findobj(Text)
+             if text.get_visible() and text.get_text().strip()]
+    return min(sizes) if sizes else None
+
+
+def png_width(data: bytes) -> int:
+    """Width in pixels of a PNG image (from its header)."""
+    return int.from_bytes(data[16:20], "big")
+
+
+def readable_min_width(width_px: int, smallest_pt: float | None, dpi: float,
+                       floor_px: float = TEXT_FLOOR_PX) -> int:
+    """The narrowest width (CSS px) an image ``width_px`` wide can be shown at with its smallest
+    text (``smallest_pt`` points, drawn at ``dpi``) at least ``floor_px`` high; never more than the
+    image's own width (it is never enlarged)."""
+    if not smallest_pt:
+        return 0
+    drawn_px = smallest_pt * dpi / 72
+    return min(width_px, math.ceil(width_px * floor_px / drawn_px))
+
+
 def figure_html(fig, alt: str, caption: str) -> HTML:
     """A figure as an accessible ``<figure>``: PNG embedded, alt text, caption.
 
-    The figure is closed once rendered, so it is not drawn a second time by the notebook.
+    The image shrinks with the page down to the width at which its smallest text is
+    :data:`TEXT_FLOOR_PX` high, and no further: on a narrower screen it scrolls sideways in its
+    frame. The figure is closed once rendered, so it is not drawn a second time by the notebook.
     """
     import matplotlib.pyplot as plt
 
+    dpi = fig.dpi
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", bbox_inches="tight")
+    fig.savefig(buffer, format="png", bbox_inches="tight", dpi=dpi)
+    smallest = smallest_text_points(fig)
     plt.close(fig)
-    data = base64.b64encode(buffer.getvalue()).decode("ascii")
+    png = buffer.getvalue()
+    width = png_width(png)
+    floor = readable_min_width(width, smallest, dpi)
+    data = base64.b64encode(png).decode("ascii")
     return HTML(
-        f'<figure class="obs-figure"><img src="data:image/png;base64,{data}" '
-        f'alt="{html.escape(alt)}" style="max-width:100%"/>'
+        f'<figure class="obs-figure"><p class="obs-scroll-hint" aria-hidden="true" hidden>'
+        f'{html.escape(FIGURE_SCROLL_HINT)}</p><div class="obs-figure-scroll">'
+        f'<img src="data:image/png;base64,{data}" alt="{html.escape(alt)}" '
+        f'style="width:{width}px;max-width:100%;min-width:{floor}px"/></div>'
         f"<figcaption>{html.escape(caption)}</figcaption></figure>"
     )
 

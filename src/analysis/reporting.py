@@ -177,7 +177,26 @@ def export_html(notebook, title: str) -> str:
             cell["outputs"] = [o for o in cell.get("outputs", [])
                                if not (o.get("output_type") == "stream" and o.get("name") == "stderr")]
     body, _ = exporter.from_notebook_node(notebook, resources={"metadata": {"name": title}})
-    return add_contents(body)
+    return add_contents(add_scroll_frames(body))
+
+
+_TABLE = re.compile(r'<table class="obs-table"[^>]*>.*?</table>', re.S)
+#: Shown above a table wider than the screen (by the page's script); never printed.
+SCROLL_HINT = "Tableau plus large que l'écran : faites-le défiler vers la droite →"
+
+
+def add_scroll_frames(page: str) -> str:
+    """Put each report table in a frame of its own that scrolls sideways, after a scroll hint.
+
+    On a narrow screen the table scrolls inside its frame (its label column stays in view, a
+    shadow marks the right edge) instead of the page; the hint above it is shown only when the
+    table is wider than its frame. In print the frame is open and the table fits the page.
+    """
+    return _TABLE.sub(
+        lambda m: ('<p class="obs-scroll-hint" aria-hidden="true" hidden>'
+                   f'{html.escape(SCROLL_HINT)}</p>'
+                   '<div class="obs-table-scroll" role="region" tabindex="0" '
+                   f'aria-label="Tableau à faire défiler">{m.group(0)}</div>'), page)
 
 
 _HEADING = re.compile(r'<h([23]) id="([^"]+)">(.*?)(?:<a class="anchor-link"[^>]*>.*?</a>)?</h\1>',

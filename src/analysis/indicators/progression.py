@@ -288,6 +288,9 @@ def comparable_share(contracts: pd.DataFrame, year: int) -> dict | None:
     return None if table.empty else table.iloc[0].to_dict()
 
 
+#: The group of contracts whose breakdown value is missing.
+UNKNOWN = "non renseigné"
+
 #: Amount bands (€ HT) matching the procedure thresholds users reason with.
 AMOUNT_BANDS = [(0, 40_000, "moins de 40 k€"), (40_000, 90_000, "40 à 90 k€"),
                 (90_000, 221_000, "90 à 221 k€"), (221_000, 1_000_000, "221 k€ à 1 M€"),
@@ -329,7 +332,7 @@ def share_by(contracts: pd.DataFrame, by: list[str], amounts: bool = True) -> pd
     if "tranche_montant" in by:
         frame["tranche_montant"] = amount_band(frame["montant"])
     for column in by:
-        frame[column] = frame[column].astype("string").fillna("non renseigné")
+        frame[column] = frame[column].astype("string").fillna(UNKNOWN)
     known = frame["has_social_consideration"].notna()
     unknown = frame.loc[~known].groupby(by).size().rename("statut_inconnu")
     frame = frame.loc[known].assign(

@@ -965,7 +965,10 @@ def grand_paris_chart(scope, report, by_line: pd.DataFrame, sme_line: pd.DataFra
     apply_style()
     lines = by_line.loc[by_line["ligne"] != TOTAL].sort_values("ligne")
     smes = sme_line.set_index("ligne").reindex(lines["ligne"])
-    fig, (left, right) = plt.subplots(1, 2, figsize=(9.5, 0.45 * len(lines) + 2.2), sharey=True)
+    # Constrained layout keeps the legend (under both panels) clear of the axes and their titles,
+    # however few the lines.
+    fig, (left, right) = plt.subplots(1, 2, figsize=(9.5, 0.45 * len(lines) + 2.6), sharey=True,
+                                      layout="constrained")
     y = np.arange(len(lines))
     share = lines["part_insertion"].astype(float).to_numpy()
     left.barh(y, share, color=PALETTE["main"], height=0.6, label="Part d'insertion réalisée")
@@ -984,9 +987,9 @@ def grand_paris_chart(scope, report, by_line: pd.DataFrame, sme_line: pd.DataFra
     for ax in (left, right):
         ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: percent_fr(v, 0)))
         ax.set_xlim(0, None)
-        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.22), fontsize=8.5, ncol=1)
+    handles = [h for ax in (left, right) for h in ax.get_legend_handles_labels()[0]]
+    fig.legend(handles=handles, loc="outside lower center", ncol=2, fontsize=9)
     fig.suptitle(f"Grand Paris Express — {scope.name}", fontsize=12)
-    fig.tight_layout()
     return report.figure(
         fig,
         alt=(f"Deux graphiques en barres horizontales par ligne du Grand Paris Express en "

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pandas as pd
 from IPython.display import Markdown
 
-from .. import config
+from .. import config, cpv
 from ..indicators import progression, readiness, trend
 from ..narrative import points_fr, progression_summary, trend_fit_summary
 from ..plots import percent_fr, progression_chart
@@ -185,14 +185,33 @@ def kinds(scope, report) -> list:
                *progression.few_buyers_note(table.head(1), "ligne")])]
 
 
+#: Breakdowns whose values have an order of their own (shown in it, not by size).
+ORDERED = {"tranche_montant": [label for _, _, label in progression.AMOUNT_BANDS]}
+
+
+def natural_order(table: pd.DataFrame, by: str) -> pd.DataFrame:
+    """Rows of a breakdown in the order a reader expects: an ordered breakdown (amount bands) in
+    its own order, any other from the most contracts to the fewest; « non renseigné » last."""
+    values = table[by].astype("string")
+    unknown = values.eq(progression.UNKNOWN).fillna(True)
+    if by in ORDERED:
+        rank = values.map({v: i for i, v in enumerate(ORDERED[by])}).astype(float)
+    else:
+        rank = -table["contrats"].astype(float)
+    order = pd.DataFrame({"unknown": unknown, "rank": rank, "value": values.fillna("")})
+    return table.loc[order.sort_values(["unknown", "rank", "value"], kind="stable").index]
+
+
 def breakdown(scope, report, by: str, name: str, caption: str, limit: int | None = None) -> list:
     """Share by one breakdown over the period's contracts, by number and by amount."""
     table = progression.share_by(scope.period_contracts, [by])
     if table.empty:
         return [Markdown("Aucun marché sur la période.")]
-    table = table.sort_values("contrats", ascending=False)
+    table = natural_order(table, by)
     if limit:
         table = table.head(limit)
+    if by == "cpv_division":
+        table[by] = table[by].map(cpv.division_label)
     columns = [by, "contrats", "avec_consideration", "acheteurs", "part", "ic_bas", "ic_haut",
                "part_montant", "ic_montant_bas", "ic_montant_haut", "statut_inconnu"]
     return [report.table(

@@ -7,13 +7,18 @@ Maps of people show rates per 10 000 inhabitants, not raw counts, with small cel
 
 from __future__ import annotations
 
+import html
+
 import pandas as pd
-from IPython.display import Markdown
+from IPython.display import HTML, Markdown
 
 from .. import config, disclosure, maps, reference
 from ..indicators import coverage, progression
 from ..present import number_fr
 from .progression import INTERVAL_NOTE
+
+#: Fewer areas (or circles) than this and a map is replaced by a sentence.
+MIN_MAP_UNITS = 2
 
 SOURCE_TRACKING = "Source : exports des logiciels de suivi des clauses ; population INSEE."
 
@@ -119,16 +124,25 @@ def beneficiary_map(scope, report) -> list:
         return [Markdown("Aucun bénéficiaire résidant dans le territoire sur la période.")]
     population = layer.set_index("code")["population"]
     rates = maps.rate_per_10000(in_scope, population.reindex(in_scope.index), k=report.k)
+    if len(layer) < MIN_MAP_UNITS:
+        # One commune (Paris): a map would be one polygon in one colour; the figure says it all.
+        row = rates.iloc[0]
+        value = ("sous secret statistique" if bool(row["secret"]) else
+                 f"**{number_fr(row['taux_10000'], 1)}** pour 10 000 habitants")
+        return [Markdown(f"{scope.name} ne forme qu'une commune : pas de carte par commune. "
+                         f"Bénéficiaires de la période ({scope.period.label_fr}) résidant dans "
+                         f"la commune : {value}. {SOURCE_TRACKING}")]
     figure = maps.choropleth(
         rates, "taux_10000", level="commune", territory=scope.territory, secret="secret",
         k=report.k, title=f"Bénéficiaires pour 10 000 habitants — {scope.name}",
         legend_title="Bénéficiaires\npour 10 000 hab.", unit="", decimals=1,
         scheme="quantiles", n_classes=5, source=SOURCE_TRACKING)
     hidden = int(rates["secret"].sum())
+    classes = maps.classes_shown(rates["taux_10000"], ~rates["secret"].astype(bool), "quantiles", 5)
     out = [report.figure(
         figure,
         alt=(f"Carte des communes de {scope.name} colorées selon le nombre de bénéficiaires des "
-             "clauses sociales pour 10 000 habitants, en cinq classes ; communes sans "
+             f"clauses sociales pour 10 000 habitants, en {classes} classe(s) ; communes sans "
              "bénéficiaire en gris, communes sous secret statistique hachurées."),
         caption=(f"Bénéficiaires de la période ({scope.period.label_fr}) par commune de "
                  f"résidence, pour 10 000 habitants. {number_fr(hidden)} commune(s) sous secret "
@@ -164,14 +178,24 @@ def structures_map(scope, report) -> list:
     type_columns = [c for c in by_type.columns if c.startswith("structures_")]
     by_type = by_type.loc[by_type["code"].isin(scope.departements)]
     by_type["nom"] = by_type["code"].map(config.territory_name)
-    return [
-        report.figure(
+    dots = per_commune.loc[per_commune["structures"] > 0]
+    if len(dots) < MIN_MAP_UNITS:
+        # One circle on an empty map says less than a sentence.
+        shown = HTML(
+            "<p>Une seule commune a des structures d'insertion et du handicap dans "
+            f"{html.escape(scope.name)} : {html.escape(str(dots['nom'].iloc[0]))} "
+            f"({number_fr(dots['structures'].iloc[0])} structure(s)) ; pas de carte. Détail par "
+            "type dans le tableau ci-dessous.</p>")
+    else:
+        shown = report.figure(
             figure,
             alt=(f"Carte de {scope.name} : un cercle par commune ayant au moins une structure "
                  "d'insertion, d'aire proportionnelle au nombre de structures."),
             caption=("Structures d'insertion par l'activité économique, entreprises adaptées et "
                      "ESAT, par commune (aire des cercles proportionnelle au nombre). Source : "
-                     "annuaires des structures.")),
+                     "annuaires des structures."))
+    return [
+        shown,
         report.table(
             by_type[["nom", "population", "structures", "pour_10000", *type_columns]],
             "structures_par_departement",
@@ -253,7 +277,9 @@ def residence_work(scope, report) -> list:
 
 METHOD = f"""- **Territoire des bénéficiaires** : une personne compte dans le territoire où se trouve
   l'opération sur laquelle elle a travaillé (lieu de l'opération saisi par les facilitateurs) ; les
-  cartes de résidence utilisent sa commune de résidence. Paris est compté comme une commune.
+  cartes de résidence utilisent sa commune de résidence. Paris est compté comme une commune : un
+  territoire d'une seule commune (ou dont une seule commune a des structures) n'a pas de carte,
+  une phrase en donne la valeur.
 - **Taux pour 10 000 habitants** : bénéficiaires de la période résidant dans la commune, rapportés à
   sa population municipale (INSEE). Les cartes montrent des taux, pas des effectifs bruts, pour ne
   pas confondre densité de population et recours aux clauses.
