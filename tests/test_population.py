@@ -88,6 +88,9 @@ class _Report:
     def figure(self, *args, **kwargs):
         return None
 
+    def population(self, what, territory=None):
+        return f"{what}|{territory}|2025"
+
 
 def test_departements_compared_count_paris_once(communes):
     """Beneficiaries per 10 000 inhabitants of Paris and of the région, by hand."""
@@ -96,8 +99,10 @@ def test_departements_compared_count_paris_once(communes):
     work = pd.DataFrame({
         "operation_id": ["o75"] * 20 + ["o93"] * 10, "participant_id": people,
         "date_debut": pd.Timestamp("2025-03-01"), "date_fin": pd.Timestamp("2025-04-30"),
-        "heures": 100.0})
+        "heures": 100.0, "employeur_siret": [f"{i % 4:014d}" for i in range(30)],
+        "employeur": "Employeur"})
     contracts = pd.DataFrame({
+        "acheteur_id": pd.Series(dtype="string"),
         "dateNotification": pd.Series(dtype="datetime64[ns]"),
         "departement_execution": pd.Series(dtype="string"),
         "region_execution": pd.Series(dtype="string"),
