@@ -191,3 +191,17 @@ def test_territories_compared_get_their_clustered_interval_at_once():
             (alone["ic_bas"].iloc[0], alone["ic_haut"].iloc[0]))
     assert np.isnan(low[3]) and np.isnan(high[3])            # no contract in Seine-et-Marne
     assert low[1] < wilson_interval(60, 120)[0] - 0.1
+
+
+def test_wilson_bounds_never_cross_their_estimate():
+    """0 of 50 gave a lower bound of 6.9e-18 above the share of 0 (and a chart's error bar of
+    negative length): bounds sit on their side of the estimate, exactly 0 and 1 at the edges."""
+    from analysis.stats import wilson_interval
+
+    successes = np.array([0, 0, 3, 50, 7, 1])
+    trials = np.array([50, 1, 50, 50, 7, 3])
+    low, high = wilson_interval(successes, trials)
+    share = successes / trials
+    assert (low <= share).all() and (high >= share).all()
+    assert low[0] == 0.0 and low[1] == 0.0 and high[3] == 1.0 and high[4] == 1.0
+    assert wilson_interval(0, 50)[0] == 0.0

@@ -30,8 +30,12 @@ def wilson_interval(successes, trials, level: float = config.CONFIDENCE_LEVEL):
     trials = np.asarray(trials, dtype=float)
     safe = np.where(trials > 0, trials, 1.0)
     low, high = proportion_confint(successes, safe, alpha=1 - level, method="wilson")
-    low = np.where(trials > 0, low, np.nan)
-    high = np.where(trials > 0, high, np.nan)
+    # The closed form leaves rounding dust at the edges (6.9e-18 for 0 successes): a bound must
+    # never lie on the wrong side of its estimate.
+    share = successes / safe
+    low = np.where(trials > 0, np.minimum(np.where(successes <= 0, 0.0, low), share), np.nan)
+    high = np.where(trials > 0, np.maximum(np.where(successes >= trials, 1.0, high), share),
+                    np.nan)
     if low.ndim == 0:
         return float(low), float(high)
     return low, high

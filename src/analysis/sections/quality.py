@@ -22,6 +22,7 @@ from ..indicators import progression
 from ..present import datetime_fr, number_fr
 from ..plots import PALETTE, apply_style, percent_fr
 from ..stats import wilson_interval
+from .progression import partial_year_note
 from .provenance import _date, anomalies, anomaly_count, load_warnings
 
 #: Short French names of the sources, for tables.
@@ -388,7 +389,8 @@ def completeness(scope, report) -> list:
             percent=("part", "ic_bas", "ic_haut"), integers=("marches", "statut_inconnu"),
             columns={"annee": "Année", "marches": "Marchés", "statut_inconnu": "Statut inconnu",
                      "part": "Part", "ic_bas": "IC 95 % bas", "ic_haut": "IC 95 % haut"},
-            notes=["Marchés exécutés dans le territoire (DECP, données ouvertes)."]))
+            notes=["Marchés exécutés dans le territoire (DECP, données ouvertes).",
+                   *partial_year_note(scope)]))
     places = places_by_year(scope)
     if places["marches"].sum():
         out.append(report.table(
