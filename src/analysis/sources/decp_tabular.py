@@ -134,12 +134,16 @@ _NULL_TEXT = pa.scalar(None, pa.large_string())
 
 
 class _Table:
-    """The needed columns of a consolidated file (folded names), read once as text."""
+    """The needed columns of a consolidated file (folded names).
+
+    Text is made only where it is used: a column needed per contract is taken at the contract's
+    row first (:meth:`text` with ``at``), then trimmed; typed columns (integers, dates) are never
+    trimmed (their text has no spaces).
+    """
 
     def __init__(self, columns: dict[str, pa.ChunkedArray | pa.Array], n: int):
         self.columns = columns
         self.n = n
-        self._raw: dict[str, pa.Array] = {}
         self._text: dict[str, pa.Array] = {}
 
     def has(self, name: str) -> bool:
@@ -148,19 +152,57 @@ class _Table:
     def kind(self, name: str) -> pa.DataType | None:
         return self.columns[name].type if name in self.columns else None
 
-    def raw(self, name: str) -> pa.Array:
-        """Cells as text, as read."""
-        if name not in self._raw:
-            self._raw[name] = (_strings(self.columns[name]) if name in self.columns
-                               else pa.nulls(self.n, pa.large_string()))
-        return self._raw[name]
+    def raw(self, name: str, at: np.ndarray | None = None) -> pa.Array:
+        """Cells as text, as read (at the rows ``at``, or all)."""
+        if name not in self.columns:
+            return pa.nulls(self.n if at is None else len(at), pa.large_string())
+        column = self.columns[name]
+        return _strings(_combined(column) if at is None else _take(column, at))
 
-    def text(self, name: str) -> pa.Array:
-        """Cells as stripped text; blank cells missing."""
-        if name not in self._text:
+    def codes(self, name: str) -> tuple[np.ndarray, list]:
+        """(code of each row, -1 when missing or blank; the distinct stripped values): for
+        columns of few distinct values, or typed as integers (stripped once per value)."""
+        if name not in self.columns:
+            return np.full(self.n, -1, dtype=np.int64), []
+        column = self.columns[name]
+        if pa.types.is_integer(column.type):  # nothing to strip: NumPy's hash, faster
+            values = pc.fill_null(column, np.iinfo(np.int64).min).to_numpy(
+                zero_copy_only=False).astype(np.int64)
+            codes, distinct = pd.factorize(values)
+            if column.null_count:
+                codes[values == np.iinfo(np.int64).min] = -1
+            return codes.astype(np.int64), [str(v) for v in distinct[:0]]
+        encoded = pc.dictionary_encode(column)
+        integers = False
+        if isinstance(encoded, pa.ChunkedArray):
+            encoded = encoded.unify_dictionaries()
+            indices = [pc.fill_null(chunk.indices, -1).to_numpy(zero_copy_only=False)
+                       for chunk in encoded.chunks]
+            raw = indices and np.concatenate(indices).astype(np.int64)
+            dictionary = encoded.chunk(0).dictionary if encoded.num_chunks else pa.array([])
+        else:
+            raw = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False).astype(
+                np.int64)
+            dictionary = encoded.dictionary
+        if not len(raw):
+            return np.zeros(0, dtype=np.int64), []
+        if integers:  # nothing to strip: the codes as they are (values as text, if wanted)
+            return raw, _strings(dictionary).to_pylist()
+        values = [decp._text(v) for v in _strings(dictionary).to_pylist()]
+        distinct: dict[str, int] = {}
+        remap = np.array([distinct.setdefault(v, len(distinct)) if v is not None else -1
+                          for v in values] + [-1], dtype=np.int64)
+        return remap[raw], list(distinct)
+
+    def text(self, name: str, at: np.ndarray | None = None) -> pa.Array:
+        """Cells as stripped text, blank cells missing (at the rows ``at``, or all)."""
+        if at is None and name in self._text:
+            return self._text[name]
+        raw = self.raw(name, at)
+        kind = self.kind(name)
+        if kind is not None and (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
             from .decp_fast import _untrimmed
 
-            raw = self.raw(name)
             # Only the cells ``str.strip`` would change, or empty ones, are redone in Python.
             odd = _untrimmed(raw)
             if len(odd):
@@ -169,8 +211,17 @@ class _Table:
                 fixed = [v.strip() or None for v in _take(raw, odd).to_pylist()]
                 raw = pc.replace_with_mask(raw, pa.array(mask),
                                            pa.array(fixed, type=pa.large_string()))
+        if at is None:
             self._text[name] = raw
-        return self._text[name]
+        return raw
+
+
+def _combined(column: pa.ChunkedArray | pa.Array) -> pa.Array:
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
+    if pa.types.is_dictionary(column.type):
+        column = column.dictionary_decode()
+    return column
 
 
 def _canonical(header: str) -> str:
@@ -387,8 +438,41 @@ def _rows(frame: pd.DataFrame) -> list[dict]:
     return [dict(zip(out, row)) for row in zip(*out.values())]
 
 
-def _take(arr: pa.Array, positions: np.ndarray) -> pa.Array:
-    return arr.take(pa.array(positions, type=pa.int64()))
+def _take(arr: pa.Array | pa.ChunkedArray, positions: np.ndarray) -> pa.Array:
+    """``arr`` at ``positions``, as one array (a filter when the positions increase: much
+    faster than a take on a column in several chunks)."""
+    positions = np.asarray(positions, dtype=np.int64)
+    if len(positions) > 1000 and (np.diff(positions) > 0).all():
+        mask = np.zeros(len(arr), dtype=bool)
+        mask[positions] = True
+        return _combined(arr.filter(pa.array(mask)))
+    return _combined(arr.take(pa.array(positions, type=pa.int64())))
+
+
+def _wheres(lines: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> pa.Array:
+    """« ligne a » or « ligne a (et b, c) » for each contract, from its rows' lines (sorted, in
+    groups ``starts:ends``), by Arrow string kernels."""
+    text = pa.array(lines).cast(pa.large_string())
+    first = _take(text, starts)
+    out = pc.binary_join_element_wise(_LINE, first, _EMPTY)
+    sizes = ends - starts
+    if (sizes > 1).any():
+        rest = np.ones(len(lines), dtype=bool)
+        rest[starts] = False
+        offsets = np.zeros(len(starts) + 1, dtype=np.int64)
+        np.cumsum(sizes - 1, out=offsets[1:])
+        others = pa.LargeListArray.from_arrays(pa.array(offsets), text.filter(pa.array(rest)))
+        joined = pc.binary_join(others, pa.scalar(", ", pa.large_string()))
+        several = pc.binary_join_element_wise(out, pa.scalar(" (et ", pa.large_string()), joined,
+                                              pa.scalar(")", pa.large_string()), _EMPTY)
+        out = pc.if_else(pa.array(sizes > 1), several, out)
+    return out
+
+
+def _constant(text: str, n: int) -> pa.Array:
+    from .decp_fast import _constant as constant
+
+    return constant(text, n)
 
 
 def _flags(values: np.ndarray) -> pa.Array:
@@ -423,14 +507,14 @@ class _Fold:
     def run(self) -> dict[str, pd.DataFrame]:
         t, n, result = self.t, self.t.n, self.result
         line = np.arange(2, n + 2, dtype=np.int64)
-        ident = t.text("id")
-        buyer = _pad_siret(t.text("acheteur_id"))
         # The contract key: the file's uid, else the buyer and id (as the rows give them).
-        composite = pc.binary_join_element_wise(t.text("acheteur_id"), t.text("id"), _SEP,
-                                                null_handling="replace", null_replacement="")
-        key = composite
-        if t.has("uid"):
-            key = pc.coalesce(t.text("uid"), pc.binary_join_element_wise(_SEP, composite, _EMPTY))
+        key = t.text("uid") if t.has("uid") else None
+        if key is None or key.null_count:
+            composite = pc.binary_join_element_wise(t.text("acheteur_id"), t.text("id"), _SEP,
+                                                    null_handling="replace",
+                                                    null_replacement="")
+            key = composite if key is None else pc.coalesce(
+                key, pc.binary_join_element_wise(_SEP, composite, _EMPTY))
         group_of_row, _ = _encode(key)
         notified = _dates(t, "datenotification")
         # The state of each row.
@@ -454,6 +538,18 @@ class _Fold:
             state = pd.Series(days).groupby(group_of_row).rank(method="dense").to_numpy(
                 dtype=np.int64) - 1
 
+        # Contracts are numbered in the order of their current state's first row in the file, so
+        # that the columns read per contract are a filter of the file's columns, not a take.
+        order = np.lexsort((line, state, group_of_row))
+        g, s = group_of_row[order], state[order]
+        last_of_group = np.ones(n, dtype=bool)
+        last_of_group[:-1] = g[1:] != g[:-1]
+        top = s[last_of_group][g]                   # the largest state of each row's contract
+        first_current = np.full(g[-1] + 1 if n else 0, n, dtype=np.int64)
+        np.minimum.at(first_current, g[s == top], order[s == top])
+        rank = np.empty_like(first_current)
+        rank[np.argsort(first_current, kind="stable")] = np.arange(len(first_current))
+        group_of_row = rank[group_of_row]
         order = np.lexsort((line, state, group_of_row))
         g, s = group_of_row[order], state[order]
         new_group = np.ones(n, dtype=bool)
@@ -477,19 +573,8 @@ class _Fold:
 
         # Where each contract is: its lines, in file order.
         lines_sorted = line[order]
-        single = (ends - starts) == 1
-        where = pc.binary_join_element_wise(
-            _LINE, pa.array(lines_sorted[starts]).cast(pa.large_string()), _EMPTY)
-        several_rows = np.flatnonzero(~single)
-        if len(several_rows):
-            texts = []
-            for gi in several_rows.tolist():
-                lines = sorted(lines_sorted[starts[gi]:ends[gi]].tolist())
-                texts.append(f"ligne {lines[0]} (et {', '.join(map(str, lines[1:]))})")
-            where = pc.replace_with_mask(where, pa.array(~single),
-                                         pa.array(texts, type=pa.large_string()))
-        self.where = where
-        ident_first = _take(ident, first)
+        self.where = where = _wheres(line[np.lexsort((line, group_of_row))], starts, ends)
+        ident_first = t.text("id", current)  # the same on every row of a contract
         self.ident = ident_first
 
         # Concessions: folded one at a time and read by the reference reader.
@@ -504,7 +589,7 @@ class _Fold:
         # --- identity: the JSON reader's rules and messages ---
         kept = ~concession
         no_id = kept & ~ident_first.is_valid().to_numpy(zero_copy_only=False)
-        buyer_first = _take(buyer, first)
+        buyer_first = _pad_siret(t.text("acheteur_id", current))
         no_buyer = kept & ~no_id & ~buyer_first.is_valid().to_numpy(zero_copy_only=False)
         when = notified[first]
         checked = kept & ~no_id & ~no_buyer
@@ -517,8 +602,9 @@ class _Fold:
         for gi in np.flatnonzero(no_buyer).tolist():
             self.reject(gi, 0, "acheteur.id obligatoire",
                         f"identifiant de l'acheteur absent (contrat {label(gi)})")
-        for gi in np.flatnonzero(no_date).tolist():
-            raw = t.raw("datenotification")[int(first[gi])].as_py()
+        undated = np.flatnonzero(no_date)
+        raw_dates = self.t.raw("datenotification", first[undated]).to_pylist()
+        for gi, raw in zip(undated.tolist(), raw_dates):
             raw = raw if raw is not None and raw.strip() else None
             self.reject(gi, 0, "dateNotification invalide",
                         f"date absente ou illisible : {raw!r} (contrat {label(gi)})")
@@ -533,15 +619,19 @@ class _Fold:
 
         # --- rules of consolidated tables ---
         if t.has("uid"):
-            mine = pc.fill_null(_take(buyer, order), "")
-            head = pc.fill_null(_take(buyer, first[group_at]), "")
-            differs = pc.not_equal(mine, head).to_numpy(zero_copy_only=False)
+            if pa.types.is_integer(t.kind("acheteur_id")):
+                buyers = pc.fill_null(t.columns["acheteur_id"], -1).to_numpy(zero_copy_only=False)
+                differs = buyers[order] != buyers[first[group_at]]
+            else:
+                buyers = pc.fill_null(t.text("acheteur_id"), "")
+                differs = pc.not_equal(_take(buyers, order), _take(buyers, first[group_at])
+                                       ).to_numpy(zero_copy_only=False)
             several = np.zeros(n_groups, dtype=bool)
             several[group_at[differs]] = True
             uid_text = t.text("uid")
             for gi in np.flatnonzero(several & kept).tolist():
-                names = list(dict.fromkeys(
-                    str(v) for v in _take(buyer, order[starts[gi]:ends[gi]]).to_pylist()))
+                names = list(dict.fromkeys(str(v) for v in _pad_siret(
+                    t.text("acheteur_id", order[starts[gi]:ends[gi]])).to_pylist()))
                 self.reject(gi, 1, "uid : acheteurs différents",
                             f"les lignes du marché {uid_text[int(first[gi])].as_py()} nomment "
                             f"plusieurs acheteurs ({', '.join(names)}) : marché écarté")
@@ -550,12 +640,11 @@ class _Fold:
             bad_sorted = state_bad[order]
             bad = np.zeros(n_groups, dtype=bool)
             bad[group_at[bad_sorted]] = True
-            raw_states = t.raw("modification_id")
             for gi in np.flatnonzero(bad & kept).tolist():
                 at = starts[gi] + int(np.flatnonzero(bad_sorted[starts[gi]:ends[gi]])[0])
                 self.reject(gi, 1, "modification_id illisible",
                             f"ligne {lines_sorted[at]} : modification_id "
-                            f"{raw_states[int(order[at])].as_py()!r} n'est pas un entier positif "
+                            f"{self._cell('modification_id', order[at])!r} n'est pas un entier positif "
                             f"ou nul (contrat {label(gi)}) : marché écarté")
             kept &= ~bad
         amounts, amount_bad = _numbers(t, "montant")
@@ -588,7 +677,7 @@ class _Fold:
         cols["id"], cols["acheteur_id"] = ident_k, buyer_k
         for column, name in (("objet", "objet"), ("nature", "nature"),
                              ("procedure", "procedure"), ("codeCPV", "codecpv"), ("ccag", "ccag")):
-            cols[column] = _take(t.text(name), cur)
+            cols[column] = t.text(name, cur)
         cpv = cols["codeCPV"]
         division = pc.utf8_slice_codeunits(cpv, 0, 2)
         cols["cpv_division"] = pc.if_else(pc.fill_null(pc.match_substring_regex(cpv, r"^\d\d"),
@@ -599,7 +688,7 @@ class _Fold:
         initial_amount = amounts[orig].copy()
         for k in np.flatnonzero(amount_bad[orig]).tolist():
             self.warn(groups[k], 3, "montant illisible",
-                      f"montant non numérique : {t.raw('montant')[int(orig[k])].as_py()!r} "
+                      f"montant non numérique : {self._cell('montant', orig[k])!r} "
                       f"(contrat {label(groups[k])})")
         nonpositive = initial_amount <= 0
         for k in np.flatnonzero(nonpositive).tolist():
@@ -647,22 +736,32 @@ class _Fold:
 
         self._place(cols, groups, cur)
         self._considerations(cols, groups, cur)
-        for k in np.flatnonzero(~_sirets_valid(buyer_k)).tolist():
+        buyer_codes, distinct_buyers = _encode(buyer_k)
+        buyer_ok = np.append(_sirets_valid(pa.array(distinct_buyers, type=pa.large_string())),
+                             False)
+        for k in np.flatnonzero(~buyer_ok[buyer_codes]).tolist():
             self.warn(groups[k], 4, "acheteur.id : SIRET invalide",
                       f"{buyer_k[k].as_py()!r} n'est pas un SIRET valide (14 chiffres, clé de "
                       "Luhn)")
 
         # Suppliers: those of the original state are checked, those of the current one kept.
-        kinds = t.text("titulaire_typeidentifiant")
-        suppliers_id = t.text("titulaire_id")
-        is_siret = pc.fill_null(pc.equal(kinds, "SIRET"), False).to_numpy(zero_copy_only=False)
-        suppliers_id = pc.if_else(pa.array(is_siret), _pad_siret(suppliers_id), suppliers_id)
-        id_code, _ = _encode(suppliers_id)
-        kind_code, _ = _encode(kinds)
+        kind_code, kind_values = t.codes("titulaire_typeidentifiant")
+        is_siret = kind_code == (kind_values.index("SIRET") if "SIRET" in kind_values else -2)
+        if t.has("titulaire_id") and pa.types.is_integer(t.kind("titulaire_id")):
+            id_code, _ = t.codes("titulaire_id")
+        else:
+            id_code, _ = _encode(t.text("titulaire_id"))
+
+        def supplier_ids(at: np.ndarray) -> pa.Array:
+            ids = t.text("titulaire_id", at)
+            return pc.if_else(pa.array(is_siret[at]), _pad_siret(ids), ids)
         rows = pd.DataFrame({"group": group_at, "run": run_at, "id": id_code[order],
                              "kind": kind_code[order], "at": order})
         rows = rows[keep_group[group_at]]
-        repeated = rows.duplicated(["run", "id", "kind"]).to_numpy()
+        combined = ((rows["run"].to_numpy() * (int(id_code.max(initial=0)) + 2)
+                     + rows["id"].to_numpy() + 1) * (int(kind_code.max(initial=0)) + 2)
+                    + rows["kind"].to_numpy() + 1)
+        repeated = pd.Series(combined).duplicated().to_numpy()
         for row in rows[repeated].itertuples(index=False):
             self.warn(int(row.group), 0, "ligne en double",
                       f"ligne {line[row.at]} : même état (modification_id {state[row.at]}) et "
@@ -672,32 +771,29 @@ class _Fold:
         run_of = rows["run"].to_numpy()
         group_of = rows["group"].to_numpy()
         original = rows[(run_of == first_run[group_of]) & is_siret[rows["at"].to_numpy()]]
-        at = original["at"].to_numpy()
-        for k in np.flatnonzero(~_sirets_valid(_take(suppliers_id, at))).tolist():
+        checked_ids = supplier_ids(original["at"].to_numpy())
+        for k in np.flatnonzero(~_sirets_valid(checked_ids)).tolist():
             gi = int(original["group"].iloc[k])
             self.warn(gi, 4, "titulaire : SIRET invalide",
-                      f"{suppliers_id[int(at[k])].as_py()!r} n'est pas un SIRET valide (contrat "
+                      f"{checked_ids[k].as_py()!r} n'est pas un SIRET valide (contrat "
                       f"{label(gi)})")
         now = rows[run_of == last_run[group_of]]
         cols["n_titulaires"] = pa.array(np.bincount(now["group"].to_numpy(),
                                                     minlength=n_groups)[groups])
         cols["n_modifications"] = pa.array(n_states[groups] - 1)
-        cols["source_file"] = pa.array(np.full(len(groups), result.path, dtype=object),
-                                       type=pa.large_string())
+        cols["source_file"] = _constant(result.path, len(groups))
         cols["source_record"] = _take(where, groups)
         v2 = np.zeros(len(groups), dtype=bool)
         for name in ("considerationssociales", "considerationsenvironnementales", "ccag", *_V2):
             if t.has(name):
-                v2 |= t.text(name).is_valid().to_numpy(zero_copy_only=False)[cur]
+                v2 |= t.text(name, cur).is_valid().to_numpy(zero_copy_only=False)
         cols["format"] = pa.array(np.where(v2, decp.FORMAT, decp.FORMAT_2019).astype(object),
                                   type=pa.large_string())
         widths = {"acheteur_departement_code": 2, "acheteur_region_code": 2,
                   "acheteur_commune_code": 5}
         for header, column in EXTRA_COLUMNS.items():
-            values = t.text(header)
-            if header in widths:
-                values = _pad_digits(values, widths[header])
-            cols[column] = _take(values, cur)
+            values = t.text(header, cur)
+            cols[column] = _pad_digits(values, widths[header]) if header in widths else values
         cols["titulaire_categorie"] = self._categories(order, group_at, run_at, last_run,
                                                        keep_group, groups)
 
@@ -708,10 +804,9 @@ class _Fold:
         now_groups = now["group"].to_numpy()
         suppliers = self._frame({
             "uid": _take(uid_of_group, now_groups),
-            "titulaire_id": _take(suppliers_id, now["at"].to_numpy()),
-            "typeIdentifiant": _take(kinds, now["at"].to_numpy()),
-            "source_file": pa.array(np.full(len(now), result.path, dtype=object),
-                                    type=pa.large_string()),
+            "titulaire_id": supplier_ids(now["at"].to_numpy()),
+            "typeIdentifiant": t.text("titulaire_typeidentifiant", now["at"].to_numpy()),
+            "source_file": _constant(result.path, len(now)),
             "source_record": _take(where, now_groups),
         }, decp.SUPPLIER_COLUMNS)
         per_run = np.bincount(run_of, minlength=len(run_starts))
@@ -725,12 +820,15 @@ class _Fold:
             "montant": pa.array(mod_amount, from_pandas=True),
             "dureeMois": pa.array(mod_duration, from_pandas=True),
             "n_titulaires": pa.array(per_run[later_runs]),
-            "source_file": pa.array(np.full(len(later_runs), result.path, dtype=object),
-                                    type=pa.large_string()),
+            "source_file": _constant(result.path, len(later_runs)),
             "source_record": _take(where, mod_group),
         }, decp.MODIFICATION_COLUMNS)
         self._emit()
         return {"contracts": contracts, "suppliers": suppliers, "modifications": modifications}
+
+    def _cell(self, name: str, row: int) -> str | None:
+        """One cell as read (for a message)."""
+        return self.t.raw(name, np.array([row], dtype=np.int64))[0].as_py()
 
     def _ident(self, gi: int) -> str | None:
         return self.ident[int(gi)].as_py()
@@ -746,8 +844,7 @@ class _Fold:
         """Place of execution: codes padded from their kind, département and région, per
         distinct (code, kind)."""
         t = self.t
-        code, kind = _take(t.text("lieuexecution_code"), cur), \
-            _take(t.text("lieuexecution_typecode"), cur)
+        code, kind = t.text("lieuexecution_code", cur), t.text("lieuexecution_typecode", cur)
         pairs = pc.binary_join_element_wise(code, kind, _SEP, null_handling="replace",
                                             null_replacement="\x00")
         codes, values = _encode(pairs)
@@ -773,7 +870,7 @@ class _Fold:
 
     def _considerations(self, cols: dict, groups: np.ndarray, cur: np.ndarray) -> None:
         """Social and environmental considerations, read per distinct text."""
-        social_codes, values = _encode(_take(self.t.text("considerationssociales"), cur))
+        social_codes, values = _encode(self.t.text("considerationssociales", cur))
         social = [decp.parse_considerations(v, "considerationSociale", decp._SOCIAL_VALUES)
                   for v in values] + [decp.Considerations()]
         for k in np.flatnonzero(np.array([bool(c.unknown) for c in social])[social_codes]
@@ -783,7 +880,7 @@ class _Fold:
                       f"valeur(s) non reconnue(s) : {', '.join(item.unknown)} ; statut social "
                       "inconnu" if not item.values else
                       f"valeur(s) non reconnue(s) ignorée(s) : {', '.join(item.unknown)}")
-        env_codes, values = _encode(_take(self.t.text("considerationsenvironnementales"), cur))
+        env_codes, values = _encode(self.t.text("considerationsenvironnementales", cur))
         env = [decp.parse_considerations(v, "considerationEnvironnementale", decp._ENV_VALUES)
                for v in values] + [decp.Considerations()]
         env_none = "Pas de considération environnementale"
@@ -808,7 +905,7 @@ class _Fold:
         """The current suppliers' categories (PME, ETI, GE), each once, in alphabetical order,
         joined with ``", "`` (whatever the row order)."""
         n_groups = len(keep_group)
-        codes, values = _encode(self.t.text("titulaire_categorie"))
+        codes, values = self.t.codes("titulaire_categorie")
         frame = pd.DataFrame({"group": group_at, "code": codes[order]})
         frame = frame[(frame["code"].to_numpy() >= 0) & keep_group[group_at]
                       & (run_at == last_run[group_at])].drop_duplicates()
@@ -848,7 +945,7 @@ class _Fold:
         for column, target in FIELDS.items():
             if not t.has(column):
                 continue
-            value = t.raw(column)[first_row].as_py()
+            value = self._cell(column, first_row)
             if value is None or value.strip() == "":
                 continue
             if len(target) == 1:
