@@ -269,6 +269,11 @@ def test_without_a_directory_the_buyers_come_from_the_table(tmp_path):
                                           "acheteur_departement": "93"}]
     contracts = pd.read_parquet(summary.path / "contracts.parquet")
     assert set(contracts["acheteur_categorie"]) == {"Commune"}
+    # Rebuilding another source keeps the table's own buyer columns, and the derived table.
+    summary = build(raw=raw, processed=tmp_path / "p", today=TODAY, only="acheteurs")
+    contracts = pd.read_parquet(summary.path / "contracts.parquet")
+    assert set(contracts["acheteur_categorie"]) == {"Commune"}
+    assert len(pd.read_parquet(summary.path / "buyers.parquet")) == 1
     # A directory decides for the buyers it lists.
     (raw / "acheteurs").mkdir()
     (raw / "acheteurs" / "acheteurs.csv").write_text(
