@@ -284,13 +284,6 @@ def _slots(codes: np.ndarray, values) -> pa.Array:
     return pa.array(np.where(codes < 0, len(values) - 1, codes))
 
 
-def _lookup(codes: np.ndarray, values: list, missing: Any = None) -> np.ndarray:
-    table = np.empty(len(values) + 1, dtype=object)
-    table[:len(values)] = values
-    table[-1] = missing
-    return table[codes]
-
-
 def _map_text(arr: pa.Array, rule: Callable[[str], str | None], where: np.ndarray) -> pa.Array:
     """``arr`` with ``rule`` applied to the values at the positions ``where`` (a mask)."""
     if not where.any():
@@ -348,9 +341,8 @@ def _dates(table: _Table, name: str) -> np.ndarray:
     them (``YYYY-MM-DD…`` or ``JJ/MM/AAAA``)."""
     kind = table.kind(name)
     if kind is not None and (pa.types.is_date(kind) or pa.types.is_timestamp(kind)):
-        return _strings(table.columns[name]).to_numpy(zero_copy_only=False).astype(
-            "datetime64[D]") if False else pc.cast(table.columns[name], pa.date32()) \
-            .to_numpy(zero_copy_only=False).astype("datetime64[D]")
+        return pc.cast(table.columns[name], pa.date32()).to_numpy(
+            zero_copy_only=False).astype("datetime64[D]")
     codes, values = _encode(table.text(name))
     days = np.array([np.datetime64(v, "D") if v is not None else np.datetime64("NaT")
                      for v in map(decp._date, values)] + [np.datetime64("NaT")],
@@ -644,8 +636,8 @@ class _Fold:
                 at = starts[gi] + int(np.flatnonzero(bad_sorted[starts[gi]:ends[gi]])[0])
                 self.reject(gi, 1, "modification_id illisible",
                             f"ligne {lines_sorted[at]} : modification_id "
-                            f"{self._cell('modification_id', order[at])!r} n'est pas un entier positif "
-                            f"ou nul (contrat {label(gi)}) : marché écarté")
+                            f"{self._cell('modification_id', order[at])!r} n'est pas un entier "
+                            f"positif ou nul (contrat {label(gi)}) : marché écarté")
             kept &= ~bad
         amounts, amount_bad = _numbers(t, "montant")
         durations, _ = _numbers(t, "dureemois")
