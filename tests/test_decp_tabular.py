@@ -232,7 +232,7 @@ def test_the_generated_tabular_layout_gives_the_json_figures(tmp_path):
     from analysis.warehouse import build
 
     yearly = {}
-    for layout in ("buyers", "tabular"):
+    for layout in ("buyers", "tabular", "tabular-csv"):
         raw = tmp_path / layout
         synthetic.generate(raw, seed=5, first_year=2018, last_year=2025, scale=0.03,
                            layout=layout)
@@ -252,6 +252,7 @@ def test_the_generated_tabular_layout_gives_the_json_figures(tmp_path):
                         use_cache=False)
         yearly[layout] = _yearly(pd.read_parquet(summary.path / "contracts.parquet"))
     pd.testing.assert_frame_equal(yearly["tabular"], yearly["buyers"])
+    pd.testing.assert_frame_equal(yearly["tabular-csv"], yearly["buyers"])
     shares = yearly["tabular"]["avec"] / (yearly["tabular"]["avec"] + yearly["tabular"]["sans"])
     assert shares.between(0.05, 0.5).all()
 
