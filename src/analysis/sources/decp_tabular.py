@@ -898,28 +898,20 @@ class _Fold:
         joined with ``", "`` (whatever the row order)."""
         n_groups = len(keep_group)
         codes, values = self.t.codes("titulaire_categorie")
-        frame = pd.DataFrame({"group": group_at, "code": codes[order]})
-        frame = frame[(frame["code"].to_numpy() >= 0) & keep_group[group_at]
-                      & (run_at == last_run[group_at])].drop_duplicates()
-        count = np.bincount(frame["group"].to_numpy(), minlength=n_groups)
-        names = np.array(values + [None], dtype=object)
-        out = np.full(n_groups, -1, dtype=np.int64)
-        lone = frame[count[frame["group"].to_numpy()] == 1]
-        out[lone["group"].to_numpy()] = lone["code"].to_numpy()
-        result = pa.array(names, type=pa.large_string()).take(_slots(out[groups], names))
-        mixed = frame[count[frame["group"].to_numpy()] > 1]
-        if len(mixed):
-            joined: dict[int, list[str]] = {}
-            for gi, code in zip(mixed["group"].tolist(), mixed["code"].tolist()):
-                joined.setdefault(gi, []).append(values[code])
-            position = np.full(n_groups, -1, dtype=np.int64)
-            position[groups] = np.arange(len(groups))
-            mask = np.zeros(len(groups), dtype=bool)
-            mask[position[list(joined)]] = True
-            texts = {position[gi]: ", ".join(sorted(names_)) for gi, names_ in joined.items()}
-            result = pc.replace_with_mask(result, pa.array(mask), pa.array(
-                [texts[k] for k in np.flatnonzero(mask).tolist()], type=pa.large_string()))
-        return result
+        codes = codes[order]
+        keep = (codes >= 0) & keep_group[group_at] & (run_at == last_run[group_at])
+        if len(values) <= 62:  # each contract's set of categories as the bits of an integer
+            sets = np.zeros(n_groups, dtype=np.int64)
+            np.bitwise_or.at(sets, group_at[keep], np.left_shift(1, codes[keep]))
+            distinct, slot = np.unique(sets[groups], return_inverse=True)
+            texts = [", ".join(sorted(values[k] for k in range(len(values)) if bits >> k & 1))
+                     or None for bits in distinct.tolist()]
+            return pa.array(texts, type=pa.large_string()).take(pa.array(slot.ravel()))
+        joined: dict[int, set[str]] = {}
+        for gi, code in zip(group_at[keep].tolist(), codes[keep].tolist()):
+            joined.setdefault(gi, set()).add(values[code])
+        return pa.array([", ".join(sorted(joined[gi])) if gi in joined else None
+                         for gi in groups.tolist()], type=pa.large_string())
 
     def _emit(self) -> None:
         q, path = self.result.quarantine, self.result.path
