@@ -427,11 +427,11 @@ def table(results: dict) -> str:
                          f"{note} |".replace(",", " "))
     for label, size in results.get("tabular", {}).items():
         case, med = size["case"], size["case"]["median"]
-        lines.append(f"| ingestion DECP, table consolidée Parquet {label} "
-                     f"({size['contracts']:,} marchés, {size['rows']:,} lignes) | ingest-ours | "
-                     f"{case['runs']} | {_fmt(med.get('seconds', med['wall_s']), 2)} | "
-                     f"{_cpu(med)} | {_fmt(case['rows_per_s'], 0)} lignes/s | "
-                     f"{_fmt(med['peak_rss_mb'], 0)} | |".replace(",", " "))
+        contracts, rows = (f"{size[k]:,}".replace(",", " ") for k in ("contracts", "rows"))
+        lines.append(f"| ingestion DECP, table consolidée Parquet {label} ({contracts} marchés, "
+                     f"{rows} lignes) | ingest-ours | {case['runs']} | "
+                     f"{_fmt(med.get('seconds', med['wall_s']), 2)} | {_cpu(med)} | "
+                     f"{_fmt(case['rows_per_s'], 0)} lignes/s | {_fmt(med['peak_rss_mb'], 0)} | |")
         gb = med["peak_rss_mb"] / 1024
         targets.append((f"Table consolidée {label} : ≥ 300 000 lignes/s",
                         case["rows_per_s"] >= TABULAR_TARGETS["rows_per_s"],
