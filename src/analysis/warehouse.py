@@ -147,13 +147,14 @@ def read_decp(files: list[Path], raw: Path, today: date | None = None,
     contract_frame, merged_contracts = decp.deduplicate(contracts)
     concession_frame, merged_concessions = decp.deduplicate(
         combined("concessions", decp.plain_frame([], decp.CONCESSION_COLUMNS)))
+    # When no contract was merged into another, every child row belongs to a kept contract.
+    children = (lambda frame: frame) if int(merged_contracts.sum()) == 0 else \
+        (lambda frame: decp.keep_children(frame, contract_frame))
     tables = {
         "contracts": contract_frame,
-        "suppliers": decp.keep_children(
-            combined("suppliers", decp.plain_frame([], decp.SUPPLIER_COLUMNS)), contract_frame),
-        "modifications": decp.keep_children(
-            combined("modifications", decp.plain_frame([], decp.MODIFICATION_COLUMNS)),
-            contract_frame),
+        "suppliers": children(combined("suppliers", decp.plain_frame([], decp.SUPPLIER_COLUMNS))),
+        "modifications": children(
+            combined("modifications", decp.plain_frame([], decp.MODIFICATION_COLUMNS))),
         "concessions": concession_frame,
     }
     accounting = []
