@@ -42,6 +42,7 @@ folded one contract at a time and read by the reference reader.
 from __future__ import annotations
 
 import re
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import Any, Callable
@@ -407,11 +408,13 @@ def read_decp_table(path: Path | str, today: date | None = None,
     """
     path = Path(path)
     today = today or date.today()
-    table = _read_table(path)
-    result = DecpFile(path=str(path), communes=communes)
-    if table.n == 0:
-        return result
-    frames = _Fold(table, result, today).run()
+    with _jemalloc():
+        table = _read_table(path)
+        result = DecpFile(path=str(path), communes=communes)
+        if table.n == 0:
+            return result
+        frames = _Fold(table, result, today).run()
+        del table
     if chunk_size:
         for name, frame in frames.items():
             if len(frame):
@@ -424,6 +427,24 @@ def read_decp_table(path: Path | str, today: date | None = None,
         result.suppliers.extend(_rows(frames["suppliers"]))
         result.modifications.extend(_rows(frames["modifications"]))
     return result
+
+
+@contextmanager
+def _jemalloc():
+    """Arrow's buffers from its jemalloc pool while the file is read, where the wheel has it:
+    the default pool (mimalloc) returns freed pages to the system at once, and a million-row
+    fold spent half its time in page faults (each buffer keeps its pool: switching is safe)."""
+    try:
+        pool = pa.jemalloc_memory_pool()
+    except (NotImplementedError, pa.ArrowNotImplementedError):
+        yield
+        return
+    previous = pa.default_memory_pool()
+    pa.set_memory_pool(pool)
+    try:
+        yield
+    finally:
+        pa.set_memory_pool(previous)
 
 
 def _rows(frame: pd.DataFrame) -> list[dict]:
