@@ -203,6 +203,16 @@ class _Table:
         """Cells as stripped text, blank cells missing (at the rows ``at``, or all)."""
         if at is None and name in self._text:
             return self._text[name]
+        column = self.columns.get(name)
+        if column is not None and pa.types.is_dictionary(column.type):
+            # Strip the distinct values, then give each row its own.
+            taken = _combined(column) if at is None else _take(column, at)
+            values = pa.array([None if v is None else (v.strip() or None)
+                               for v in taken.dictionary.to_pylist()], type=pa.large_string())
+            out = values.take(taken.indices)
+            if at is None:
+                self._text[name] = out
+            return out
         raw = self.raw(name, at)
         kind = self.kind(name)
         if kind is not None and (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
@@ -350,6 +360,21 @@ def _sirets_valid(arr: pa.Array) -> np.ndarray:
     from .decp_fast import _sirets_valid as valid
 
     return valid(arr, _Lazy(arr))
+
+
+_POWERS = 10 ** np.arange(13, -1, -1, dtype=np.int64)
+
+
+def _integer_sirets_valid(values: np.ndarray) -> np.ndarray:
+    """``siret_valid`` of SIRETs typed as integers, as :func:`_pad_siret` gives them back: 12 to
+    14 digits (zeros restored), Luhn key (La Poste's rule for SIREN 356 000 000)."""
+    ok = (values >= 10 ** 11) & (values < 10 ** 14)
+    digits = (np.where(ok, values, 0)[:, None] // _POWERS) % 10
+    doubled = digits[:, 12::-2] * 2
+    doubled = np.where(doubled > 9, doubled - 9, doubled)
+    luhn = (doubled.sum(axis=1) + digits[:, 13::-2].sum(axis=1)) % 10 == 0
+    poste = (values // 10 ** 5) == 356_000_000
+    return ok & np.where(poste, digits.sum(axis=1) % 5 == 0, luhn)
 
 
 def _dates(table: _Table, name: str) -> np.ndarray:
@@ -799,12 +824,21 @@ class _Fold:
         run_of = rows["run"].to_numpy()
         group_of = rows["group"].to_numpy()
         original = rows[(run_of == first_run[group_of]) & is_siret[rows["at"].to_numpy()]]
-        checked_ids = supplier_ids(original["at"].to_numpy())
-        for k in np.flatnonzero(~_sirets_valid(checked_ids)).tolist():
-            gi = int(original["group"].iloc[k])
+        checked_at = original["at"].to_numpy()
+        if pa.types.is_integer(t.kind("titulaire_id")):  # by arithmetic on the integers
+            numbers = _take(t.columns["titulaire_id"], checked_at)
+            invalid = np.flatnonzero(~_integer_sirets_valid(
+                pc.fill_null(numbers, -1).to_numpy(zero_copy_only=False).astype(np.int64)))
+            shown = supplier_ids(checked_at[invalid])
+        else:
+            checked_ids = supplier_ids(checked_at)
+            invalid = np.flatnonzero(~_sirets_valid(checked_ids))
+            shown = _take(checked_ids, invalid)
+        groups_of = original["group"].to_numpy()
+        for k, value in zip(invalid.tolist(), shown.to_pylist()):
+            gi = int(groups_of[k])
             self.warn(gi, 4, "titulaire : SIRET invalide",
-                      f"{checked_ids[k].as_py()!r} n'est pas un SIRET valide (contrat "
-                      f"{label(gi)})")
+                      f"{value!r} n'est pas un SIRET valide (contrat {label(gi)})")
         now = rows[run_of == last_run[group_of]]
         cols["n_titulaires"] = pa.array(np.bincount(now["group"].to_numpy(),
                                                     minlength=n_groups)[groups])
