@@ -362,19 +362,22 @@ def _sirets_valid(arr: pa.Array) -> np.ndarray:
     return valid(arr, _Lazy(arr))
 
 
-_POWERS = 10 ** np.arange(13, -1, -1, dtype=np.int64)
-
-
 def _integer_sirets_valid(values: np.ndarray) -> np.ndarray:
     """``siret_valid`` of SIRETs typed as integers, as :func:`_pad_siret` gives them back: 12 to
     14 digits (zeros restored), Luhn key (La Poste's rule for SIREN 356 000 000)."""
     ok = (values >= 10 ** 11) & (values < 10 ** 14)
-    digits = (np.where(ok, values, 0)[:, None] // _POWERS) % 10
-    doubled = digits[:, 12::-2] * 2
-    doubled = np.where(doubled > 9, doubled - 9, doubled)
-    luhn = (doubled.sum(axis=1) + digits[:, 13::-2].sum(axis=1)) % 10 == 0
+    rest = np.where(ok, values, 0)
+    luhn = np.zeros(len(values), dtype=np.int64)
+    digits = np.zeros(len(values), dtype=np.int64)
+    for position in range(14):  # from the right: every second digit is doubled
+        rest, digit = np.divmod(rest, 10)
+        digits += digit
+        if position % 2:
+            digit = digit * 2
+            digit -= 9 * (digit > 9)
+        luhn += digit
     poste = (values // 10 ** 5) == 356_000_000
-    return ok & np.where(poste, digits.sum(axis=1) % 5 == 0, luhn)
+    return ok & np.where(poste, digits % 5 == 0, luhn % 10 == 0)
 
 
 def _dates(table: _Table, name: str) -> np.ndarray:
