@@ -1,4 +1,5 @@
-"""Benchmarks of the observatory: ``python -m benchmarks.run [ingest] [build] [render] [pipeline]``.
+"""Benchmarks of the observatory: ``python -m benchmarks.run [ingest] [tabular] [build] [render]
+[pipeline]``.
 
 Every measured case runs in a fresh process; the runner takes its wall time and its peak resident
 memory from ``wait4`` (the largest process of the tree for commands that fan out). Each figure is
@@ -109,9 +110,11 @@ def _generator_hash() -> str:
     return digest.hexdigest()[:10]
 
 
-def dataset(scale: float, decp_only: bool, log=print) -> Path:
-    """A generated data set, cached under ``benchmarks/.data/`` by its parameters."""
-    kind = "decp-consolidated" if decp_only else "full"
+def dataset(scale: float, decp_only: bool, log=print, layout: str = "consolidated") -> Path:
+    """A generated data set, cached under ``benchmarks/.data/`` by its parameters (with
+    ``decp_only``, the DECP alone in one file laid out as ``layout``)."""
+    kind = ("decp-consolidated" if layout == "consolidated" else f"decp-{layout}") \
+        if decp_only else "full"
     folder = DATA / f"{kind}-s{scale:g}-seed{SEED}-g{_generator_hash()}"
     if (folder / ".complete").is_file():
         return folder
@@ -120,7 +123,7 @@ def dataset(scale: float, decp_only: bool, log=print) -> Path:
     cmd = [str(BIN / "observatoire"), "generate", "--out", str(folder), "--seed", str(SEED),
            "--scale", str(scale)]
     if decp_only:
-        cmd += ["--sources", "decp", "--decp-layout", "consolidated"]
+        cmd += ["--sources", "decp", "--decp-layout", layout]
     subprocess.run(cmd, check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
     (folder / ".complete").write_text("ok\n")
     return folder
@@ -161,6 +164,29 @@ def bench_ingest(full: bool, log=print) -> dict:
             timed = case["median"].get("seconds", case["median"]["wall_s"])
             case["records_per_s"] = records / timed
         out[label] = {"records": records, "bytes": path.stat().st_size, "cases": cases}
+    return out
+
+
+#: The national consolidated table (decp-processing's Parquet layout): label → generator scale.
+TABULAR_SIZES = {"1M": 7.82}
+TABULAR_TARGETS = {"rows_per_s": 300_000, "peak_gb": 3.0}
+
+
+def bench_tabular(full: bool, log=print) -> dict:
+    """The build's DECP path on the consolidated Parquet table: rows read per second (one row
+    per contract, state and supplier), peak memory."""
+    out = {}
+    for label, scale in TABULAR_SIZES.items():
+        folder = dataset(scale, decp_only=True, log=log, layout="tabular")
+        path = folder / "decp" / "decp_consolide.parquet"
+        log(f"Ingestion DECP, table consolidée Parquet {label} : "
+            f"{path.stat().st_size / 1e6:.0f} Mo, 3 exécutions")
+        case = repeat("ingest-ours", 3, lambda: [PYTHON, "-m", "benchmarks.probes", "ingest-ours",
+                                                 str(path)], log=log)
+        med = case["median"]
+        case["rows_per_s"] = med["records"] / med.get("seconds", med["wall_s"])
+        out[label] = {"contracts": int(med["kept"]), "rows": int(med["records"]),
+                      "bytes": path.stat().st_size, "case": case}
     return out
 
 
@@ -399,6 +425,19 @@ def table(results: dict) -> str:
                          f"{_cpu(med)} | "
                          f"{_fmt(case['records_per_s'], 0)} | {_fmt(med['peak_rss_mb'], 0)} | "
                          f"{note} |".replace(",", " "))
+    for label, size in results.get("tabular", {}).items():
+        case, med = size["case"], size["case"]["median"]
+        contracts, rows = (f"{size[k]:,}".replace(",", " ") for k in ("contracts", "rows"))
+        lines.append(f"| ingestion DECP, table consolidée Parquet {label} ({contracts} marchés, "
+                     f"{rows} lignes) | ingest-ours | {case['runs']} | "
+                     f"{_fmt(med.get('seconds', med['wall_s']), 2)} | {_cpu(med)} | "
+                     f"{_fmt(case['rows_per_s'], 0)} lignes/s | {_fmt(med['peak_rss_mb'], 0)} | |")
+        gb = med["peak_rss_mb"] / 1024
+        targets.append((f"Table consolidée {label} : ≥ 300 000 lignes/s",
+                        case["rows_per_s"] >= TABULAR_TARGETS["rows_per_s"],
+                        f"{_fmt(case['rows_per_s'], 0)} lignes/s"))
+        targets.append((f"Table consolidée {label} : < 3 Go", gb < TABULAR_TARGETS["peak_gb"],
+                        f"{gb:.2f} Go"))
     for scale, case in results.get("build", {}).items():
         med = case["median"]
         lines.append(f"| construction de l'entrepôt | échelle {scale} | {case['runs']} | "
@@ -463,8 +502,8 @@ def write_doc(results: dict) -> None:
     _atomic_write(DOC, f"{head}{BEGIN}\n{table(results)}\n{END}{tail}")
 
 
-BENCHES = {"ingest": bench_ingest, "build": bench_build, "render": bench_render,
-           "pipeline": bench_pipeline}
+BENCHES = {"ingest": bench_ingest, "tabular": bench_tabular, "build": bench_build,
+           "render": bench_render, "pipeline": bench_pipeline}
 
 
 def main(argv: list[str] | None = None) -> int:

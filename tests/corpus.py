@@ -218,7 +218,11 @@ def count_raw(raw: Path) -> dict[str, int]:
     """Records per input file (path relative to ``raw``), for every file a build reads."""
     out = {}
     for path in sorted(raw.rglob("*")):
-        if path.is_file() and path.suffix in (".json", ".csv", ".xlsx") \
+        if path.is_file() and path.suffix == ".parquet":  # rows, from the file's own metadata
+            import pyarrow.parquet as pq
+
+            out[str(path.relative_to(raw))] = pq.ParquetFile(path).metadata.num_rows
+        elif path.is_file() and path.suffix in (".json", ".csv", ".xlsx") \
                 and path.name != "manifest.json" and not path.name.startswith("."):
             out[str(path.relative_to(raw))] = count_records(path)
     return out
@@ -318,6 +322,61 @@ def _duplicate_header(rows):
     return rows
 
 
+# --- The national consolidated DECP table (decp-processing 2.x) ----------------------------------
+
+
+def consolidated_rows() -> list[dict]:
+    """A consolidated table as decp-processing writes it: one row per contract × state ×
+    supplier, latest state first. Lines 2-3: CONS-1 (modified), 4: CONS-2, 5-6: CONS-3 (two
+    suppliers)."""
+    def row(ident, state, notified, amount, supplier=COMPANY, last=True):
+        return {"uid": f"{BUYER}{ident}", "id": ident, "acheteur_id": int(BUYER),
+                "acheteur_categorie": "Commune", "acheteur_departement_code": "93",
+                "titulaire_id": int(supplier), "titulaire_typeIdentifiant": "SIRET",
+                "titulaire_categorie": "PME", "objet": f"Travaux {ident}", "montant": amount,
+                "codeCPV": "45000000", "dureeMois": 12, "dateNotification": notified,
+                "considerationsSociales": "Clause sociale", "lieuExecution_code": 93066,
+                "lieuExecution_typeCode": "Code commune", "modification_id": state,
+                "donneesActuelles": last, "sourceDataset": "corpus"}
+    return [row("CONS-1", 1, "2022-09-01", 60000.0), row("CONS-1", 0, "2022-03-01", 50000.0,
+                                                         last=False),
+            row("CONS-2", 0, "2022-04-01", 9000.0),
+            row("CONS-3", 0, "2022-05-01", 20000.0),
+            row("CONS-3", 0, "2022-05-01", 20000.0, supplier="44306184100047")]
+
+
+def _consolidated(relative: str, change: Callable[[list[dict]], list[dict]] = lambda r: r
+                  ) -> Callable[[Path], None]:
+    """Write the consolidated table, changed, as Parquet (typed as decp-processing types it) or
+    CSV."""
+    def inject(raw: Path) -> None:
+        import pandas as pd
+
+        frame = pd.DataFrame(change(consolidated_rows()))
+        path = raw / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.suffix == ".csv":
+            frame.to_csv(path, sep=";", index=False)
+            return
+        if "dateNotification" in frame:
+            frame["dateNotification"] = pd.to_datetime(frame["dateNotification"]).dt.date
+        frame.to_parquet(path, index=False)
+    return inject
+
+
+def _truncated_parquet(raw: Path) -> bytes:
+    _consolidated("decp/consolide.parquet")(raw)
+    data = (raw / "decp" / "consolide.parquet").read_bytes()
+    return data[: len(data) // 2]
+
+
+def _cell(index: int, **changes):
+    def change(rows):
+        rows[index].update(changes)
+        return rows
+    return change
+
+
 HUGE = "x" * 2_000_000  # a 2 MB cell
 
 P = "tracking/93/participants.csv"
@@ -402,6 +461,25 @@ FAULTS: list[Fault] = [
     Fault("tracking_header_only", "count", C, _rewrite_csv(C, lambda r: r[:1])),
     Fault("decp_consolidated_header_only", "count", "decp/consolide.csv",
           _write_bytes("decp/consolide.csv", b"id;acheteur.id;dateNotification\n")),
+    Fault("decp_consolidated_column_missing", "file", "decp/consolide.parquet",
+          _consolidated("decp/consolide.parquet",
+                        lambda rows: [{k: v for k, v in r.items() if k != "dateNotification"}
+                                      for r in rows]),
+          ("pas un export DECP tabulaire", "dateNotification")),
+    Fault("decp_consolidated_truncated", "file", "decp/consolide.parquet",
+          _write_bytes("decp/consolide.parquet", _truncated_parquet), ("Parquet illisible",)),
+    Fault("decp_consolidated_mixed_types", "row", "decp/consolide.csv",
+          _consolidated("decp/consolide.csv", _cell(0, modification_id="un")),
+          rule="modification_id illisible", record="ligne 2 (et 3)"),
+    Fault("decp_consolidated_buyer_mismatch", "row", "decp/consolide.parquet",
+          _consolidated("decp/consolide.parquet", _cell(4, acheteur_id=int(BUYER_2))),
+          rule="uid : acheteurs différents", record="ligne 5 (et 6)"),
+    Fault("decp_consolidated_duplicated_state", "row", "decp/consolide.parquet",
+          _consolidated("decp/consolide.parquet", _cell(4, montant=25000.0)),
+          rule="modification_id en double", record="ligne 5 (et 6)"),
+    Fault("decp_consolidated_duplicated_row", "row", "decp/consolide.parquet",
+          _consolidated("decp/consolide.parquet", lambda rows: rows + [dict(rows[2])]),
+          rule="ligne en double", record="ligne 4 (et 7)", warning=True),
     Fault("tracking_cp1252_comma", "ok", C, _rewrite_csv(C, lambda r: r, ",", "cp1252")),
     Fault("tracking_xlsx_serial_dates", "ok", "export_clauses_93.xlsx", _xlsx(_xlsx_serial_dates)),
     Fault("structures_invalid_siret", "row", S, _rewrite_csv(S, _set(2, "SIRET", "92711603893678")),

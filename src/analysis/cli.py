@@ -151,8 +151,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="dossier de sortie (défaut : data/raw/synthetic)")
     p.add_argument("--sources", help="sources à écrire, séparées par des virgules "
                    "(défaut : decp,structures,tracking,grand_paris)")
-    p.add_argument("--decp-layout", choices=["buyers", "consolidated"], default="buyers",
-                   help="un fichier DECP par acheteur et par an, ou un seul fichier consolidé")
+    p.add_argument("--decp-layout", choices=["buyers", "consolidated", "tabular", "tabular-csv"],
+                   default="buyers",
+                   help="un fichier DECP par acheteur et par an, un seul fichier JSON consolidé, "
+                        "ou la table consolidée nationale (Parquet ou CSV, une ligne par marché, "
+                        "état et titulaire)")
     p.set_defaults(func=cmd_generate)
 
     p = sub.add_parser("calibrate", help="écrire docs/calibration.md : cibles publiées et jeu généré")

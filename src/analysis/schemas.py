@@ -513,18 +513,43 @@ CONTRACTS = pa.DataFrameSchema(
                          "`decp-2019-json`: none of them (its social status is unknown).",
                          allowed(FORMATS)),
         "acheteur_nom": column(TEXT, "Nom de l'acheteur",
-                               "From the buyers directory (only when one is read).",
+                               "From the buyers directory when one is read and knows the buyer; "
+                               "else from the consolidated DECP table (`acheteur_nom`).",
                                nullable=True, required=False),
         "acheteur_categorie": column(TEXT, "Catégorie d'acheteur",
-                                     "From the buyers directory, e.g. Commune, Département, "
-                                     "Bailleur social (only when one is read).",
+                                     "From the buyers directory when one is read and knows the "
+                                     "buyer (e.g. Commune, Département, Bailleur social); else "
+                                     "from the consolidated DECP table (`acheteur_categorie`: "
+                                     "Commune, Comm. de communes, Région, État…).",
                                      nullable=True, required=False),
         "acheteur_departement": column(TEXT, "Département de l'acheteur",
-                                       "From the buyers directory (only when one is read).",
+                                       "From the buyers directory when one is read and knows the "
+                                       "buyer; else from the consolidated DECP table "
+                                       "(`acheteur_departement_code`, zeros restored).",
                                        pattern(_DEPARTEMENT_PATTERN,
                                                "code de département (01-95, 2A, 2B, 97x, 98x)",
                                                warn=True),
                                        nullable=True, required=False),
+        "acheteur_commune": column(TEXT, "Commune de l'acheteur (code INSEE)",
+                                   "From the consolidated DECP table (`acheteur_commune_code`, "
+                                   "5 characters, zeros restored); missing for JSON sources.",
+                                   pattern(r"^(?:\d{5}|2[AB]\d{3})$", "code INSEE à 5 caractères",
+                                           warn=True), nullable=True, required=False),
+        "acheteur_region": column(TEXT, "Région de l'acheteur (code)",
+                                  "From the consolidated DECP table (`acheteur_region_code`); "
+                                  "missing for JSON sources.",
+                                  pattern(r"^\d{2,3}$", "code de région (chiffres)", warn=True),
+                                  nullable=True, required=False),
+        "titulaire_categorie": column(TEXT, "Catégorie des titulaires",
+                                      "Company category of the current suppliers (PME, ETI, GE, "
+                                      "INSEE), each once in alphabetical order, joined with `, `, "
+                                      "from the consolidated DECP table; missing for JSON sources "
+                                      "or when not given.",
+                                      nullable=True, required=False),
+        "sourceDataset": column(TEXT, "Jeu de données d'origine",
+                                "Code of the data set the consolidated DECP table took the "
+                                "contract from (`sourceDataset`); missing for JSON sources.",
+                                nullable=True, required=False),
     },
     checks=[
         rows(_uid_is_key("acheteur_id"), "uid", "uid_compose",

@@ -19,6 +19,7 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pandas as pd
 
 from . import __version__, config
@@ -139,17 +140,21 @@ def read_decp(files: list[Path], raw: Path, today: date | None = None,
         chunks = frames[table]
         return pd.concat(chunks, ignore_index=True) if chunks else empty
 
-    contract_frame, merged_contracts = decp.deduplicate(
-        combined("contracts", decp.contracts_frame([])))
+    contracts = combined("contracts", decp.contracts_frame([]))
+    for column in decp_tabular.CONTRACT_EXTRA:  # absent from JSON files' chunks
+        if column in contracts.columns:
+            contracts[column] = contracts[column].astype("string")
+    contract_frame, merged_contracts = decp.deduplicate(contracts)
     concession_frame, merged_concessions = decp.deduplicate(
         combined("concessions", decp.plain_frame([], decp.CONCESSION_COLUMNS)))
+    # When no contract was merged into another, every child row belongs to a kept contract.
+    children = (lambda frame: frame) if int(merged_contracts.sum()) == 0 else \
+        (lambda frame: decp.keep_children(frame, contract_frame))
     tables = {
         "contracts": contract_frame,
-        "suppliers": decp.keep_children(
-            combined("suppliers", decp.plain_frame([], decp.SUPPLIER_COLUMNS)), contract_frame),
-        "modifications": decp.keep_children(
-            combined("modifications", decp.plain_frame([], decp.MODIFICATION_COLUMNS)),
-            contract_frame),
+        "suppliers": children(combined("suppliers", decp.plain_frame([], decp.SUPPLIER_COLUMNS))),
+        "modifications": children(
+            combined("modifications", decp.plain_frame([], decp.MODIFICATION_COLUMNS))),
         "concessions": concession_frame,
     }
     accounting = []
@@ -215,6 +220,40 @@ SOURCES: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
 }
 #: Columns the buyers directory adds to ``contracts`` (re-joined at every build).
 BUYER_COLUMNS = ("acheteur_nom", "acheteur_categorie", "acheteur_departement")
+
+
+def join_buyers(contracts: pd.DataFrame, directory: pd.DataFrame | None
+                ) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """Give the contracts their buyer's columns (:data:`BUYER_COLUMNS`).
+
+    A buyers directory, when one is read, decides for the buyers it lists; the consolidated DECP
+    table's own columns (``acheteur_nom``, ``acheteur_categorie``, ``acheteur_departement``)
+    stand for the others. Without a directory, a ``buyers`` table is derived from those columns
+    (one row per buyer with a valid SIRET, its most recent non-missing values) and returned
+    second; ``None`` when the directory is read or the DECP carries none of them.
+    """
+    from .identifiers import siret_valid
+
+    own = [c for c in BUYER_COLUMNS if c in contracts.columns]
+    if directory is not None:
+        joined = contracts.drop(columns=own).merge(directory, on="acheteur_id", how="left",
+                                                   indicator="_listed")
+        listed = (joined.pop("_listed") == "both").to_numpy()
+        for column in own:
+            mine = contracts[column].astype("string").to_numpy(dtype=object, na_value=None)
+            theirs = joined[column].astype("string").to_numpy(dtype=object, na_value=None)
+            joined[column] = pd.array(np.where(listed, theirs, mine), dtype="string")
+        return joined, None
+    if not own or not contracts[own].notna().any().any():
+        return contracts, None
+    latest = contracts.sort_values("dateNotification", ascending=False, kind="stable")
+    latest = latest[latest["acheteur_id"].map(siret_valid).astype(bool)]
+    derived = latest.groupby("acheteur_id", sort=True)[own].first().reset_index()
+    for column in BUYER_COLUMNS:
+        if column not in derived.columns:
+            derived[column] = pd.Series(pd.NA, index=derived.index, dtype="string")
+    derived = derived[["acheteur_id", *BUYER_COLUMNS]].astype("string")
+    return contracts, derived
 
 
 @dataclass
@@ -321,18 +360,23 @@ def _from_warehouse(source: str, processed: Path) -> SourceOutput | None:
     folder = processed / WAREHOUSE
     if not (folder / MANIFEST).is_file():
         return None
+    manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    read_sources = manifest.get("sources", {source: "lu" for source in SOURCES})
+    if source not in read_sources:  # e.g. a buyers table derived from the DECP, not read
+        return None
     tables = {}
     for name in SOURCES[source][2]:
         path = folder / f"{name}.parquet"
         if path.is_file():
             frame = pd.read_parquet(path)
-            if name == "contracts":
+            if name == "contracts" and "acheteurs" in read_sources:
+                # The directory's columns are joined again; without a directory they are the
+                # consolidated DECP's own and stay.
                 frame = frame.drop(columns=[c for c in BUYER_COLUMNS if c in frame.columns])
             tables[name] = frame
     if not tables:
         return None
     pick = lambda frame: frame[frame["source"] == source].reset_index(drop=True)  # noqa: E731
-    manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
     return SourceOutput(tables, pick(pd.read_parquet(folder / REJECTS)),
                         pick(pd.read_parquet(folder / WARNINGS)),
                         pick(pd.read_parquet(folder / ACCOUNTING)),
@@ -417,9 +461,10 @@ def build(raw: Path | None = None, processed: Path | None = None, today: date | 
     tables: dict[str, pd.DataFrame] = {}
     for output in outputs.values():
         tables.update(output.tables)
-    if "contracts" in tables and "buyers" in tables:
-        tables["contracts"] = tables["contracts"].merge(
-            tables["buyers"], on="acheteur_id", how="left")
+    if "contracts" in tables:
+        tables["contracts"], derived = join_buyers(tables["contracts"], tables.get("buyers"))
+        if derived is not None:
+            tables["buyers"] = derived
     concat = lambda frames: pd.concat(frames, ignore_index=True)  # noqa: E731
     accounting = accounting_frame(concat([o.accounting for o in outputs.values()])
                                   .to_dict("records"))

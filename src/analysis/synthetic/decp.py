@@ -295,8 +295,195 @@ class _ConsolidatedWriter:
         self.tmp.replace(self.target)
 
 
-#: How the DECP publications are laid out: one file per buyer and year, or one consolidated file.
-LAYOUTS = {"buyers": _Writer, "consolidated": _ConsolidatedWriter}
+#: Company categories of the suppliers in the tabular layout (INSEE), with their shares.
+SUPPLIER_CATEGORIES = {"PME": 0.72, "ETI": 0.18, "GE": 0.10}
+#: Share of contracts given a co-contractor (a second supplier) in the tabular layout.
+CO_CONTRACTOR_SHARE = 0.12
+#: Rows per Parquet row group in the tabular layout (a reader can stream them).
+ROW_GROUP = 100_000
+
+_TABULAR_SCHEMA = [
+    ("uid", "string"), ("id", "string"), ("nature", "string"), ("acheteur_id", "int64"),
+    ("acheteur_nom", "string"), ("titulaire_id", "int64"), ("titulaire_typeIdentifiant", "string"),
+    ("objet", "string"), ("montant", "float64"), ("type", "string"), ("codeCPV", "string"),
+    ("procedure", "string"), ("dureeMois", "int64"), ("dateNotification", "date32"),
+    ("datePublicationDonnees", "date32"), ("considerationsSociales", "string"),
+    ("considerationsEnvironnementales", "string"), ("ccag", "string"),
+    ("lieuExecution_code", "int64"), ("lieuExecution_typeCode", "string"),
+    ("acheteur_categorie", "string"), ("acheteur_departement_code", "string"),
+    ("acheteur_region_code", "string"), ("titulaire_categorie", "string"),
+    ("modification_id", "int64"), ("donneesActuelles", "bool_"), ("sourceDataset", "string"),
+]
+
+
+def _integer(value) -> int | None:
+    """A code or identifier as decp-processing types it: an integer (leading zeros lost), or
+    missing when it is not made of digits."""
+    text = "" if value is None else str(value).strip()
+    return int(text) if text.isdigit() and len(text) <= 18 else None
+
+
+def _tabular_number(value) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    return float(str(value).replace("\u00a0", "").replace(" ", "").replace(",", "."))
+
+
+def _day(text: str | None) -> date | None:
+    """A date column's value: missing when the text is not a date (« 2099-02-29 »)."""
+    try:
+        return date.fromisoformat(text) if text else None
+    except ValueError:
+        return None
+
+
+def _purchase_type(cpv: str | None) -> str | None:
+    """Supplies, services or works, from the CPV division (45 works; up to 44 and 48
+    supplies)."""
+    if not cpv or not cpv[:2].isdigit():
+        return None
+    division = int(cpv[:2])
+    return "Travaux" if division == 45 else (
+        "Fournitures" if division < 45 or division == 48 else "Services")
+
+
+def _sans_objet(values: list, none: str) -> str | None:
+    """Multi-values joined with ``", "``, « Sans objet » for « Pas de considération … »; missing
+    when the record says nothing."""
+    if not values:
+        return None
+    return ", ".join("Sans objet" if value == none else value for value in values)
+
+
+class _TabularWriter:
+    """One national consolidated table as decp-processing 2.x publishes it,
+    ``decp/decp_consolide.parquet`` (or ``.csv``): one row per contract × state × supplier.
+
+    A contract's states are ``modification_id`` 0 (as notified) then one per modification, each
+    row carrying that state's notification and publication dates, amount, duration and
+    suppliers (the earlier values carried forward); ``donneesActuelles`` marks the latest.
+    Rows are sorted by ``uid``, then ``dateNotification`` descending (the latest state first).
+    Identifiers and place codes are integers, « Pas de considération sociale » is written
+    « Sans objet », and the table carries the buyer's category and place, the suppliers'
+    categories (PME, ETI, GE) and ``sourceDataset``. A contract published again (republication,
+    exact duplicate) is written once, as the consolidated table deduplicates them; a
+    co-contractor is added to some contracts (:data:`CO_CONTRACTOR_SHARE`, drawn from a stream
+    of its own: the other sources do not change).
+    """
+
+    suffix = ".parquet"
+
+    def __init__(self, folder: Path, seed: int = 0):
+        folder.mkdir(parents=True, exist_ok=True)
+        self.target = folder / f"decp_consolide{self.suffix}"
+        self.rng = np.random.default_rng([seed, 15])
+        self.seen: set[str] = set()
+        self.tables: list = []
+        self.categories = list(SUPPLIER_CATEGORIES)
+        self.category_cdf = _cdf(np.array(list(SUPPLIER_CATEGORIES.values())))
+
+    def _supplier(self, supplier_id: str | None, kind: str | None) -> tuple:
+        category = self.categories[_weighted(self.rng, self.category_cdf)]
+        return (_integer(supplier_id), kind, category)
+
+    def write(self, year: int, buyer: Buyer, records: list[dict]) -> None:
+        import pyarrow as pa
+
+        columns: dict[str, list] = {name: [] for name, _ in _TABULAR_SCHEMA}
+        label = BUYER_TYPES[buyer.kind][0]
+        for record in records:
+            uid = f"{buyer.siret}{record['id']}"
+            if uid in self.seen:  # republished or repeated: one contract in the table
+                continue
+            self.seen.add(uid)
+            suppliers = [self._supplier(item["titulaire"].get("id"),
+                                        item["titulaire"].get("typeIdentifiant"))
+                         for item in record.get("titulaires", [])]
+            if self.rng.random() < CO_CONTRACTOR_SHARE:
+                suppliers.append(self._supplier(siret(self.rng), "SIRET"))
+            states = [(record.get("dateNotification"), record.get("datePublicationDonnees"),
+                       _tabular_number(record.get("montant")),
+                       _integer(record.get("dureeMois")))]
+            for item in record.get("modifications", []):
+                mod = item["modification"]
+                before = states[-1]
+                states.append((mod.get("dateNotificationModification"),
+                               mod.get("datePublicationDonneesModification"),
+                               _tabular_number(mod.get("montant")) or before[2],
+                               _integer(mod.get("dureeMois")) or before[3]))
+            place = record.get("lieuExecution") or {}
+            cpv = record.get("codeCPV")
+            social = None if "considerationsSociales" not in record else _sans_objet(
+                kinds_of(record), "Pas de considération sociale")
+            environment = _sans_objet(
+                (record.get("considerationsEnvironnementales") or {}).get(
+                    "considerationEnvironnementale", []), "Pas de considération environnementale")
+            fixed = {
+                "uid": uid, "id": record["id"], "nature": record.get("nature"),
+                "acheteur_id": _integer(buyer.siret), "acheteur_nom": buyer.name,
+                "objet": record.get("objet"),
+                "type": _purchase_type(cpv),
+                "codeCPV": cpv, "procedure": record.get("procedure"),
+                "considerationsSociales": social, "considerationsEnvironnementales": environment,
+                "ccag": record.get("ccag"), "lieuExecution_code": _integer(place.get("code")),
+                "lieuExecution_typeCode": place.get("typeCode"), "acheteur_categorie": label,
+                "acheteur_departement_code": buyer.departement, "acheteur_region_code": "11",
+                "sourceDataset": "decp_synthetique",
+            }
+            for number, (notified, published, amount, duration) in enumerate(states):
+                for supplier_id, kind, category in suppliers:
+                    for name, value in fixed.items():
+                        columns[name].append(value)
+                    columns["titulaire_id"].append(supplier_id)
+                    columns["titulaire_typeIdentifiant"].append(kind)
+                    columns["titulaire_categorie"].append(category)
+                    columns["montant"].append(amount)
+                    columns["dureeMois"].append(duration)
+                    columns["dateNotification"].append(_day(notified))
+                    columns["datePublicationDonnees"].append(_day(published))
+                    columns["modification_id"].append(number)
+                    columns["donneesActuelles"].append(number == len(states) - 1)
+        if columns["uid"]:
+            self.tables.append(pa.table({name: pa.array(columns[name], type=getattr(pa, kind)())
+                                         for name, kind in _TABULAR_SCHEMA}))
+
+    def close(self) -> None:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        schema = pa.schema([(name, getattr(pa, kind)()) for name, kind in _TABULAR_SCHEMA])
+        table = pa.concat_tables(self.tables) if self.tables else schema.empty_table()
+        self.tables = []
+        order = pc.sort_indices(table, sort_keys=[("uid", "ascending"),
+                                                  ("dateNotification", "descending")])
+        table = table.take(order)
+        tmp = self.target.with_name(f".{self.target.name}.tmp")
+        self._write(table, tmp)
+        tmp.replace(self.target)
+
+    def _write(self, table, path: Path) -> None:
+        import pyarrow.parquet as pq
+
+        pq.write_table(table, path, row_group_size=ROW_GROUP)
+
+
+class _TabularCsvWriter(_TabularWriter):
+    """The same table as CSV (comma-separated, UTF-8, dates ``AAAA-MM-JJ``)."""
+
+    suffix = ".csv"
+
+    def _write(self, table, path: Path) -> None:
+        import pyarrow.csv as pacsv
+
+        pacsv.write_csv(table, path)
+
+
+#: How the DECP publications are laid out: one file per buyer and year, one consolidated JSON
+#: file, or one consolidated table as decp-processing publishes it (Parquet or CSV).
+LAYOUTS = {"buyers": _Writer, "consolidated": _ConsolidatedWriter, "tabular": _TabularWriter,
+           "tabular-csv": _TabularCsvWriter}
 
 
 def generate(out: Path, seed: int = config.DEFAULT_SEED, first_year: int = 2018,
@@ -321,7 +508,9 @@ def generate(out: Path, seed: int = config.DEFAULT_SEED, first_year: int = 2018,
         default: the committed reference geography.
     layout
         ``"buyers"``: one file per buyer and year, in the buyer's own shape (default);
-        ``"consolidated"``: one national-style file ``decp/decp_consolide.json``.
+        ``"consolidated"``: one national-style file ``decp/decp_consolide.json``;
+        ``"tabular"`` (``"tabular-csv"``): one consolidated table as decp-processing publishes
+        it, ``decp/decp_consolide.parquet`` (``.csv``), see :class:`_TabularWriter`.
 
     Returns
     -------
@@ -359,7 +548,8 @@ def generate(out: Path, seed: int = config.DEFAULT_SEED, first_year: int = 2018,
     light: list[tuple] = []
     if layout not in LAYOUTS:
         raise ValueError(f"disposition inconnue : {layout!r} ({', '.join(LAYOUTS)})")
-    writer = LAYOUTS[layout](out / "decp")
+    writer = (LAYOUTS[layout](out / "decp", seed) if layout.startswith("tabular")
+              else LAYOUTS[layout](out / "decp"))
     pending: dict[str, list[dict]] = {}  # republications due in the buyer's next file
     year_streams = root.spawn(len(years) + 1)[1:]
     for year, stream in zip(years, year_streams):
@@ -499,8 +689,12 @@ def generate(out: Path, seed: int = config.DEFAULT_SEED, first_year: int = 2018,
         "seed": seed,
         "scale": scale,
         "years": [first_year, last_year],
-        "layout": ("decp/<année>/<SIRET acheteur>.json" if layout == "buyers"
-                   else "decp/decp_consolide.json") + " ; acheteurs/acheteurs.csv",
+        "layout": {"buyers": "decp/<année>/<SIRET acheteur>.json",
+                   "consolidated": "decp/decp_consolide.json",
+                   "tabular": "decp/decp_consolide.parquet (table consolidée, lignes marché × "
+                              "état × titulaire)",
+                   "tabular-csv": "decp/decp_consolide.csv (table consolidée, lignes marché × "
+                                  "état × titulaire)"}[layout] + " ; acheteurs/acheteurs.csv",
         "model": {
             "description": (
                 "logit P(au moins une considération sociale) = alpha(année) + beta(type d'acheteur)"
