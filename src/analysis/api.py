@@ -188,6 +188,28 @@ class Warehouse:
             self._tables[name] = frame
         return self._tables[name]
 
+    def summary_fr(self) -> str:
+        """What was opened, in French: built or reopened, from what, records read = kept +
+        rejected + merged (public sources), contracts and years covered."""
+        from .present import number_fr
+
+        manifest = self.manifest()
+        accounting = self.table("accounting")
+        totals = {c: int(accounting[c].sum()) for c in ("read", "kept", "rejected", "merged")}
+        years = self.years()
+        origin = ("construit à l'instant" if self.built else "déjà construit, rouvert sans relire "
+                  "les fichiers")
+        where = self.source if self.source is not None else manifest.get("raw", "")
+        contracts = int(manifest.get("tables", {}).get("contracts", 0))
+        span = (f"notifiés de {years[0]} à {years[-1]}" if len(years) > 1 else
+                f"notifiés en {years[0]}" if years else "")
+        return (f"Entrepôt {origin} : {self.folder}\n"
+                f"Entrées : {where} ({number_fr(len(accounting))} fichiers)\n"
+                f"Enregistrements lus : {number_fr(totals['read'])} = {number_fr(totals['kept'])} "
+                f"gardés + {number_fr(totals['rejected'])} rejetés (quarantaine) + "
+                f"{number_fr(totals['merged'])} doublons fusionnés\n"
+                f"Marchés : {number_fr(contracts)} {span}".rstrip())
+
     def years(self) -> list[int]:
         """The notification years of the warehouse's contracts, in order."""
         years = self.table("contracts")["annee"].dropna().astype(int)
@@ -425,7 +447,7 @@ def open_warehouse(source: str | Path | None = None, *, rebuild: bool = False,
     >>> entrepot.built, open_warehouse("decp-consolide.parquet").built   # doctest: +SKIP
     (True, False)
     """
-    from .warehouse import MANIFEST, WAREHOUSE, build
+    from .warehouse import MANIFEST, WAREHOUSE
 
     if source is None or str(source) == "":
         cfg = config.paths()
@@ -435,7 +457,7 @@ def open_warehouse(source: str | Path | None = None, *, rebuild: bool = False,
             raise FileNotFoundError(
                 f"{cfg.raw} : ni entrepôt construit ni données d'entrée ; lancez `make data` "
                 "(le jeu de données embarqué) ou donnez un fichier DECP")
-        summary = build(raw=cfg.raw, processed=cfg.processed, today=today, progress=progress)
+        summary = _build(cfg.raw, cfg.processed, today, progress)
         return Warehouse(cfg.processed, summary=summary)
 
     path = Path(source).expanduser().resolve()
@@ -453,11 +475,23 @@ def open_warehouse(source: str | Path | None = None, *, rebuild: bool = False,
     if _up_to_date(slot, processed, state) and not rebuild:
         return Warehouse(processed, source=path)
     raw = inputs.raw_folder(slot)
-    summary = build(raw=raw, processed=processed, today=today, progress=progress)
+    summary = _build(raw, processed, today, progress)
     state["build"] = (processed / WAREHOUSE).resolve().name
     write_text(slot / MARKER, json.dumps(state, ensure_ascii=False, indent=2))
     _prune_raw_folders(slot, keep=raw)
     return Warehouse(processed, source=path, summary=summary)
+
+
+def _build(raw: Path, processed: Path, today: date | None, progress: bool):
+    """:func:`analysis.warehouse.build`, without tqdm's warning about notebook widgets (the
+    progress bars are off unless asked for)."""
+    import warnings
+
+    from .warehouse import build
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="IProgress not found")
+        return build(raw=raw, processed=processed, today=today, progress=progress)
 
 
 def _slot_name(path: Path) -> str:
@@ -656,6 +690,7 @@ def plot_share(table: pd.DataFrame, title: str | None = None,
     from .sections.progression import natural_order
     from .schemas import SCHEMAS
 
+    _show_figures_in_notebooks()
     missing = [c for c in ("contrats", "part", "ic_bas", "ic_haut") if c not in table.columns]
     if missing:
         raise ValueError(f"tableau sans les colonnes {', '.join(missing)} : attendu un résultat "
@@ -688,6 +723,24 @@ def plot_share(table: pd.DataFrame, title: str | None = None,
         title = "Marchés avec au moins une considération sociale" + (
             f"\npar {by_fr}" if by else "") + (f" — {where}" if where else "")
     return plots.share_chart(shown, names, title, target=target)
+
+
+def _show_figures_in_notebooks() -> None:
+    """In a Jupyter kernel, show a returned Figure as a PNG image.
+
+    :mod:`analysis.plots` draws with the Agg backend (the reports embed their figures as HTML),
+    under which IPython shows a Figure as its text; registering matplotlib's PNG formatter makes
+    ``plot_share(table)`` at the end of a cell show the chart. Outside IPython: nothing."""
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython is a dependency
+        return
+    shell = get_ipython()
+    if shell is None:
+        return
+    from matplotlib_inline.backend_inline import set_matplotlib_formats
+
+    set_matplotlib_formats("png")
 
 
 def _lower_first(text: str) -> str:
