@@ -230,6 +230,11 @@ def test_query_reads_the_public_tables_only(warehouse):
     assert "tracking" not in set(warehouse.query("SELECT DISTINCT source FROM accounting")["source"])
     assert "tracking" not in set(warehouse.table("rejects")["source"])
     assert (warehouse.table("accounting")["source"] == "tracking").sum() == 0
+    listed = warehouse.tables().set_index("table")
+    assert set(api.WITHHELD_TABLES) <= set(listed.index)  # listed, not counted
+    assert listed.loc[list(api.WITHHELD_TABLES), "lignes"].isna().all()
+    assert not listed.loc[list(api.WITHHELD_TABLES), "accessible"].any()
+    assert listed.loc["contracts", "lignes"] == len(warehouse.table("contracts"))
     # No file can be read or written from a query.
     participants = warehouse.folder / "participants.parquet"
     assert participants.is_file()

@@ -133,15 +133,20 @@ class Warehouse:
         return json.loads((self.folder / MANIFEST).read_text(encoding="utf-8"))
 
     def tables(self) -> pd.DataFrame:
-        """The warehouse's tables: ``table``, ``titre`` (French), ``lignes``, ``accessible``
-        (False for the tracking tables the API withholds, :data:`WITHHELD_TABLES`)."""
+        """The warehouse's tables: ``table``, ``titre`` (French), ``lignes``, ``accessible``.
+
+        The tracking tables the API withholds (:data:`WITHHELD_TABLES`) are listed with
+        ``accessible`` False and no row count (their rows are people: no count of people here).
+        """
         from .schemas import SCHEMAS
 
         counts = self.manifest().get("tables", {})
         rows = [{"table": name, "titre": SCHEMAS[name].title if name in SCHEMAS else "",
-                 "lignes": int(rows), "accessible": name not in WITHHELD_TABLES}
+                 "lignes": pd.NA if name in WITHHELD_TABLES else int(rows),
+                 "accessible": name not in WITHHELD_TABLES}
                 for name, rows in counts.items()]
-        return pd.DataFrame(rows, columns=["table", "titre", "lignes", "accessible"])
+        frame = pd.DataFrame(rows, columns=["table", "titre", "lignes", "accessible"])
+        return frame.astype({"lignes": "Int64"})
 
     def table(self, name: str) -> pd.DataFrame:
         """A table of the warehouse, loaded once (do not modify it in place).
