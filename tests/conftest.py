@@ -20,6 +20,7 @@ _SESSION_DIR = Path(tempfile.mkdtemp(prefix="observatoire-tests-"))
 os.environ["OBSERVATOIRE_RAW_DIR"] = str(_SESSION_DIR / "raw")
 os.environ["OBSERVATOIRE_PROCESSED_DIR"] = str(_SESSION_DIR / "processed")
 os.environ["OBSERVATOIRE_REPORTS_DIR"] = str(_SESSION_DIR / "reports")
+os.environ["OBSERVATOIRE_CACHE_DIR"] = str(_SESSION_DIR / "cache")  # analysis.api's builds
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 FIXTURES = Path(__file__).parent / "fixtures"

@@ -21,6 +21,8 @@ from conftest import SUITE_PERIOD, SUITE_QUARTER
 pytestmark = pytest.mark.slow
 
 NOTEBOOKS = sorted((config.ROOT / "notebooks").glob("*.ipynb"))
+#: The report templates (every notebook but the explorer, checked below).
+REPORT_NOTEBOOKS = [p for p in NOTEBOOKS if p.name != reporting.EXPLORER]
 
 
 class Page(HTMLParser):
@@ -93,8 +95,10 @@ def test_the_suite_renders_every_report(rendered_suite):
                     | {(SUITE_PERIOD, "11", slug) for slug in themes})
     assert [(r.job.period.label, r.job.spec.slug) for r in quarterly.results] == \
         [(SUITE_QUARTER, "fiche_departementale")]
-    # Every notebook of notebooks/ is part of the suite, so every one was executed here.
-    assert {s.notebook for s in reporting.REPORTS} == {p.name for p in NOTEBOOKS}
+    # Every notebook of notebooks/ is part of the suite, so every one was executed here — but
+    # the researcher's explorer, which is no report (executed by tests/test_api.py).
+    assert {s.notebook for s in reporting.REPORTS} == {p.name for p in REPORT_NOTEBOOKS}
+    assert {p.name for p in NOTEBOOKS} - {p.name for p in REPORT_NOTEBOOKS} == {reporting.EXPLORER}
     reports = config.paths().reports
     for result in yearly.results + quarterly.results:
         assert result.html == reports / result.job.period.label / result.job.territory / \
@@ -231,13 +235,19 @@ def test_plan_of_the_suite():
         reporting.plan(reports=["inconnu"])
 
 
+#: The parameters papermill must document, by notebook (every report takes the same ones).
+PARAMETERS = {reporting.EXPLORER: ("source", "period", "territory", "breakdown")}
+
+
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.name)
 def test_papermill_documents_every_parameter(notebook):
     out = subprocess.run([str(Path(sys.executable).parent / "papermill"), "--help-notebook",
                           str(notebook)], capture_output=True, text=True, check=True).stdout
     # papermill prints « name: type (default …) » then the comment, on the same line or the next.
     documented = dict(re.findall(r"^  (\w+): \w+ \(default [^)]*\)\s+(\S.*)$", out, re.M))
-    for name in ("territory", "period", "target", "suppression_k", "output_dir"):
+    expected = PARAMETERS.get(notebook.name,
+                              ("territory", "period", "target", "suppression_k", "output_dir"))
+    for name in expected:
         assert len(documented.get(name, "")) > 10, (notebook.name, name, out)
     nb = nbformat.read(notebook, as_version=4)
     assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code")

@@ -12,6 +12,10 @@ never write over the default data set or the published reports:
     the warehouse; default ``data/processed``.
 ``OBSERVATOIRE_REPORTS_DIR``
     the rendered reports; default ``reports``.
+``OBSERVATOIRE_CACHE_DIR``
+    where :func:`analysis.api.open_warehouse` builds the warehouses of the DECP files a researcher
+    points it at; default: the user's cache folder (``platformdirs.user_cache_dir``, e.g.
+    ``$XDG_CACHE_HOME/observatoire`` on Linux).
 ``OBSERVATOIRE_SUPPRESSION_K``
     the small-cell threshold; default 5.
 """
@@ -59,6 +63,14 @@ class Paths:
         """Local pseudonymisation key file (``*.key`` is ignored by git)."""
         return Path(os.environ.get("OBSERVATOIRE_PSEUDO_KEY_FILE",
                                    str(self.root / "pseudonymisation.key")))
+
+    @property
+    def cache(self) -> Path:
+        """The user cache folder of the warehouses built by :func:`analysis.api.open_warehouse`
+        (``OBSERVATOIRE_CACHE_DIR``, else the platform's user cache folder)."""
+        from platformdirs import user_cache_dir
+
+        return _env_path("OBSERVATOIRE_CACHE_DIR", Path(user_cache_dir("observatoire")))
 
     @property
     def communes(self) -> Path:

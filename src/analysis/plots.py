@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import textwrap
+
 import matplotlib
 
 matplotlib.use("Agg")  # rendering to files and notebooks; never needs a screen
@@ -102,4 +104,74 @@ def progression_chart(table: pd.DataFrame, territory_label: str,
     # Below the plot: never over the curve, whatever the level.
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, fontsize=9)
     fig.tight_layout()
+    return fig
+
+
+#: The longest group name :func:`share_chart` writes in full (longer ones are shortened).
+LABEL_WIDTH = 48
+
+
+def share_chart(table: pd.DataFrame, labels: pd.Series, title: str,
+                xlabel: str = "Part des marchés au statut connu",
+                target: float | None = config.DEFAULT_TARGET):
+    """Shares by group as horizontal bars with their 95 % intervals, in the house style.
+
+    Parameters
+    ----------
+    table
+        One row per group, in the order shown (top to bottom), with ``part``, ``ic_bas`` and
+        ``ic_haut`` (e.g. :func:`analysis.indicators.progression.share_by`); rows without a
+        share are left out.
+    labels
+        The group names, aligned on ``table``.
+    title
+        The chart's title.
+    xlabel
+        The axis label.
+    target
+        A target drawn as a dashed vertical line (``None``: none).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    import numpy as np
+
+    apply_style()
+    rated = table["part"].notna().to_numpy()
+    rows = table.loc[rated]
+    names = pd.Series(labels, index=table.index).loc[rated].astype(str)
+    fig, ax = plt.subplots(figsize=(8.5, 0.42 * max(len(rows), 1) + 2.0))
+    if rows.empty:
+        ax.text(0.5, 0.5, "Aucun marché au statut connu", ha="center", va="center",
+                transform=ax.transAxes)
+        ax.set_axis_off()
+        ax.set_title(title)
+        return fig
+    y = np.arange(len(rows))
+    part = rows["part"].astype(float).to_numpy()
+    low, high = rows["ic_bas"].astype(float).to_numpy(), rows["ic_haut"].astype(float).to_numpy()
+    ax.barh(y, part, color=PALETTE["main"], height=0.6,
+            label="Part des marchés avec considération sociale")
+    ax.errorbar(part, y, xerr=[np.clip(part - low, 0, None), np.clip(high - part, 0, None)],
+                linestyle="none", color="#333333", capsize=3, linewidth=1,
+                label="Intervalle de confiance à 95 %")
+    for position, value, upper in zip(y, part, high):
+        ax.text((upper if np.isfinite(upper) else value) + 0.01, position, percent_fr(value),
+                va="center", fontsize=9)
+    if target is not None:
+        ax.axvline(target, linestyle="--", color=PALETTE["target"], linewidth=1.2,
+                   label=f"Objectif de {percent_fr(target, 0)}")
+    ax.set_yticks(y, [textwrap.shorten(name, LABEL_WIDTH, placeholder=" …") for name in names])
+    ax.invert_yaxis()
+    ax.grid(axis="y", visible=False)
+    top = np.nanmax(np.r_[high, part, [target or 0]])
+    ax.set_xlim(0, min(1.0, top * 1.1 + 0.08))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: percent_fr(v, 0)))
+    ax.set_xlabel(xlabel)
+    ax.set_title(title)
+    # Below the plot, in a band of fixed height whatever the number of rows.
+    height = fig.get_figheight()
+    fig.legend(*ax.get_legend_handles_labels(), loc="lower center", ncol=3, fontsize=9)
+    fig.tight_layout(rect=(0, 0.45 / height, 1, 1))
     return fig

@@ -82,6 +82,11 @@ REPORTS: tuple[ReportSpec, ...] = (
 )
 SPECS = {spec.slug: spec for spec in REPORTS}
 
+#: The researcher's notebook (:mod:`analysis.api`): under ``notebooks/`` with the reports but not
+#: one of them — never rendered by :func:`render` nor listed in ``reports/index.html``; the test
+#: suite executes it on its own (``tests/test_api.py``).
+EXPLORER = "00_explorer.ipynb"
+
 #: nbconvert templates of the observatory (``observatoire``: JupyterLab's, offline, house style).
 TEMPLATES = Path(__file__).parent / "templates"
 #: Longest a single cell may run before the report is declared failed (seconds).

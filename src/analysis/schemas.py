@@ -1389,7 +1389,10 @@ def _check_text(check: pa.Check) -> str:
     return label
 
 
-def _column_rows(schema: pa.DataFrameSchema) -> list[str]:
+def _column_entries(schema: pa.DataFrameSchema) -> list[dict]:
+    """One entry per column of ``schema``: name, French title, dtype, nullable, checks (French
+    labels) and description — what both the Markdown dictionary and :func:`dictionary_frame`
+    show."""
     by_column: dict[str, list[pa.Check]] = {}
     for check in schema.checks:
         by_column.setdefault((check.statistics or {}).get("column"), []).append(check)
@@ -1402,10 +1405,55 @@ def _column_rows(schema: pa.DataFrameSchema) -> list[str]:
         if col.unique:
             checks.append("valeurs uniques")
         checks += [_check_text(c) for c in [*col.checks, *by_column.get(name, [])]]
-        out.append("| " + " | ".join(_cell(part) for part in (
-            f"`{name}`", col.title, f"{_TYPE_LABELS.get(dtype, dtype)} (`{dtype}`)",
-            "yes" if col.nullable else "no", "<br>".join(checks) or "—", col.description)) + " |")
+        out.append({"colonne": name, "titre": col.title, "dtype": dtype,
+                    "type": _TYPE_LABELS.get(dtype, dtype), "manquant_possible": bool(col.nullable),
+                    "controles": checks, "description": col.description})
     return out
+
+
+def _column_rows(schema: pa.DataFrameSchema) -> list[str]:
+    return ["| " + " | ".join(_cell(part) for part in (
+        f"`{e['colonne']}`", e["titre"], f"{e['type']} (`{e['dtype']}`)",
+        "yes" if e["manquant_possible"] else "no", "<br>".join(e["controles"]) or "—",
+        e["description"])) + " |" for e in _column_entries(schema)]
+
+
+def dictionary_frame(table: str | None = None) -> pd.DataFrame:
+    """The data dictionary as a table: every column of every warehouse table (:data:`SCHEMAS`).
+
+    The same entries as ``docs/data_dictionary.md`` (:func:`data_dictionary_markdown`), from the
+    same pandera schemas that validate every build.
+
+    Parameters
+    ----------
+    table
+        A table name (``"contracts"``, ``"suppliers"`` …); ``None`` for every table.
+
+    Returns
+    -------
+    DataFrame
+        One row per column: ``table``, ``titre_table``, ``colonne``, ``titre`` (French title),
+        ``type`` (French label), ``dtype``, ``manquant_possible`` (whether a value may be
+        missing), ``controles`` (the checks, in French, joined by « ; »; *(avertissement)* marks
+        a warning) and ``description``.
+
+    Raises
+    ------
+    ValueError
+        An unknown table, with the names of the tables.
+    """
+    if table is not None and table not in SCHEMAS:
+        raise ValueError(f"table inconnue : {table!r} (tables du dictionnaire : "
+                         f"{', '.join(SCHEMAS)})")
+    rows = []
+    for name, schema in SCHEMAS.items():
+        if table is not None and name != table:
+            continue
+        for entry in _column_entries(schema):
+            rows.append({"table": name, "titre_table": schema.title, **entry,
+                         "controles": " ; ".join(entry["controles"])})
+    return pd.DataFrame(rows, columns=["table", "titre_table", "colonne", "titre", "type", "dtype",
+                                       "manquant_possible", "controles", "description"])
 
 
 def data_dictionary_markdown() -> str:

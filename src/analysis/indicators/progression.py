@@ -17,7 +17,7 @@ from __future__ import annotations
 import pandas as pd
 
 from .. import config
-from ..stats import FEW_CLUSTERS, clustered_ratio, clustered_share, share
+from ..stats import FEW_CLUSTERS, clustered_ratio, clustered_share, share, wilson_interval
 
 #: Column names of the published table, in French as reviewers read them.
 COLUMNS_FR = {
@@ -304,8 +304,49 @@ def amount_band(amounts: pd.Series) -> pd.Series:
     return pd.cut(amounts.astype(float), bins=edges, labels=labels, right=False).astype("string")
 
 
-def share_by(contracts: pd.DataFrame, by: list[str], amounts: bool = True) -> pd.DataFrame:
+#: Breakdowns :func:`share_by` derives from the contracts (not warehouse columns).
+DERIVED_BREAKDOWNS = ("tranche_montant",)
+
+
+def check_breakdown(contracts: pd.DataFrame, by) -> list[str]:
+    """The breakdown columns ``by`` as a list, each checked against ``contracts``.
+
+    Parameters
+    ----------
+    contracts
+        The ``contracts`` table (or a part of it).
+    by
+        A column name, or a sequence of them (empty: no breakdown). A column of the table or one
+        of :data:`DERIVED_BREAKDOWNS`.
+
+    Returns
+    -------
+    list of str
+
+    Raises
+    ------
+    ValueError
+        In French, naming the unknown column and the columns a breakdown may use.
+    """
+    columns = [by] if isinstance(by, str) else list(by)
+    allowed = [c for c in contracts.columns if not str(c).startswith("_")]
+    allowed += [c for c in DERIVED_BREAKDOWNS if c not in allowed]
+    for column in columns:
+        if not isinstance(column, str) or column not in allowed:
+            raise ValueError(
+                f"colonne de ventilation inconnue : {column!r} ; colonnes possibles : "
+                f"{', '.join(sorted(allowed))}")
+    if len(set(columns)) != len(columns):
+        raise ValueError(f"colonne de ventilation répétée : {columns!r}")
+    return columns
+
+
+def share_by(contracts: pd.DataFrame, by, amounts: bool = True,
+             clustered: bool = True) -> pd.DataFrame:
     """Share of contracts with a social consideration by any breakdown, by number and by amount.
+
+    The function behind every breakdown table of the reports (:mod:`analysis.sections.progression`)
+    and behind :meth:`analysis.api.Warehouse.share`.
 
     Parameters
     ----------
@@ -314,20 +355,36 @@ def share_by(contracts: pd.DataFrame, by: list[str], amounts: bool = True) -> pd
         of its columns (``acheteur_id``, ``acheteur_categorie``, ``acheteur_departement``,
         ``cpv_division``, ``procedure``, ``annee`` …) or ``tranche_montant``, derived here.
     by
-        Breakdown columns.
+        Breakdown columns (a name or a list; empty: one row for all the contracts), checked by
+        :func:`check_breakdown`.
     amounts
         Whether to compute the amount share (a bootstrap; skip it when only the number is shown).
+    clustered
+        Buyer-clustered intervals, as the reports publish them (default). ``False``: contracts
+        taken as independent draws — Wilson's interval for the number (``deff`` 1) and a
+        one-stage bootstrap of contracts for the amount; narrower, for comparison only.
 
     Returns
     -------
     DataFrame
         One row per group: ``contrats, avec_consideration, part, ic_bas, ic_haut, acheteurs,
-        deff`` (by number, interval clustered by buyer: :func:`analysis.stats.clustered_share`),
-        ``montant, montant_avec, part_montant, ic_montant_bas, ic_montant_haut`` (by amount, over
-        contracts with a known amount: ratio of sums, two-stage percentile bootstrap by buyer
-        then contract, :func:`analysis.stats.clustered_ratio`), ``statut_inconnu``. A missing
-        breakdown value forms its own « non renseigné » group.
+        deff`` (by number, interval clustered by buyer: :func:`analysis.stats.clustered_share`,
+        which is Wilson's interval for a group of a single buyer), ``montant, montant_avec,
+        part_montant, ic_montant_bas, ic_montant_haut`` (by amount, over contracts with a known
+        amount: ratio of sums, two-stage percentile bootstrap by buyer then contract,
+        :func:`analysis.stats.clustered_ratio`), ``statut_inconnu``. A missing breakdown value
+        forms its own « non renseigné » group. Breakdown values are text.
+
+    Raises
+    ------
+    ValueError
+        A breakdown column the contracts do not have (:func:`check_breakdown`).
     """
+    by = check_breakdown(contracts, by)
+    whole = not by
+    if whole:
+        by = ["_ensemble"]
+        contracts = contracts.assign(_ensemble="ensemble")
     frame = contracts.copy()
     if "tranche_montant" in by:
         frame["tranche_montant"] = amount_band(frame["montant"])
@@ -342,9 +399,19 @@ def share_by(contracts: pd.DataFrame, by: list[str], amounts: bool = True) -> pd
     grouped = frame.groupby(by)
     table = pd.DataFrame({"contrats": grouped.size(), "avec_consideration": grouped["_with"].sum()})
     table["part"] = share(table["avec_consideration"], table["contrats"])
-    table = table.join(_clustered(frame, by))
+    if clustered:
+        table = table.join(_clustered(frame, by))
+    else:
+        table["ic_bas"], table["ic_haut"] = wilson_interval(table["avec_consideration"],
+                                                            table["contrats"])
+        table["acheteurs"] = grouped["acheteur_id"].nunique()
+        table["deff"] = 1.0
     if amounts:
-        by_amount = clustered_ratio(frame, "_amount_with", "_amount", by)
+        cluster = "acheteur_id"
+        if not clustered:
+            frame["_contrat"] = pd.RangeIndex(len(frame)).astype(str)
+            cluster = "_contrat"
+        by_amount = clustered_ratio(frame, "_amount_with", "_amount", by, cluster=cluster)
         table["montant"] = by_amount["denominateur"]
         table["montant_avec"] = by_amount["numerateur"]
         table["part_montant"] = by_amount["ratio"]
@@ -353,4 +420,5 @@ def share_by(contracts: pd.DataFrame, by: list[str], amounts: bool = True) -> pd
     table = table.join(unknown, how="outer")
     counts = ["contrats", "avec_consideration", "statut_inconnu", "acheteurs"]
     table[counts] = table[counts].fillna(0).astype("int64")
-    return table.reset_index()
+    table = table.reset_index()
+    return table.drop(columns=["_ensemble"]) if whole else table

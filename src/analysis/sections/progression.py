@@ -43,9 +43,10 @@ def yearly(scope, report):
 
 
 def period_share(scope) -> dict | None:
-    """Share of the period's contracts with a social consideration (interval clustered by buyer)."""
-    table = progression.share_by(scope.period_contracts.assign(_all="ensemble"), ["_all"],
-                                 amounts=False)
+    """Share of the period's contracts with a social consideration (interval clustered by buyer):
+    :func:`analysis.indicators.progression.share_by` without a breakdown, the same call as
+    :meth:`analysis.api.Warehouse.share` with ``by=()``."""
+    table = progression.share_by(scope.period_contracts, [], amounts=False)
     if table.empty or table["contrats"].iloc[0] == 0:
         return None
     return table.iloc[0].to_dict()
@@ -203,7 +204,9 @@ def natural_order(table: pd.DataFrame, by: str) -> pd.DataFrame:
 
 
 def breakdown(scope, report, by: str, name: str, caption: str, limit: int | None = None) -> list:
-    """Share by one breakdown over the period's contracts, by number and by amount."""
+    """Share by one breakdown over the period's contracts, by number and by amount
+    (:func:`analysis.indicators.progression.share_by`, as :meth:`analysis.api.Warehouse.share`
+    computes it for the same territory and period)."""
     table = progression.share_by(scope.period_contracts, [by])
     if table.empty:
         return [Markdown("Aucun marché sur la période.")]
