@@ -431,6 +431,22 @@ def numbers(values) -> tuple[np.ndarray, np.ndarray]:
             return out, unreadable
         except (pa.ArrowTypeError, pa.ArrowInvalid, OverflowError):
             pass
+    if str in kinds and kinds <= _NUMERIC | {str}:  # numbers by Arrow, texts one by one (once per distinct text)
+        at = [i for i, v in enumerate(values) if v.__class__ is str]
+        given = [values[i] for i in at]
+        rest = list(values)
+        for i in at:
+            rest[i] = None
+        out, unreadable = numbers(rest)
+        out = out.copy()
+        read: dict[str, float | None] = {}
+        for i, text in zip(at, given):
+            number = read[text] if text in read else read.setdefault(text, _number(text))
+            if number is None:
+                unreadable[i] = True
+            else:
+                out[i] = number
+        return out, unreadable
     out = np.full(len(values), np.nan)
     for i, value in enumerate(values):
         if value is None:
