@@ -1,14 +1,17 @@
-"""The fast DECP JSON reader (``analysis.sources.decp_fast``) against the reference one.
+"""The DECP pipeline (``analysis.sources.decp``: parse → rules → tables) against the reference
+reader, one record at a time (``tests/decp_reference.py``, the reader the pipeline replaced).
 
-``read_decp_json(..., chunk_size=n)`` reads by columns (the fast path); ``fast=False`` reads one
-record at a time (``read_record``), the reference. For every input — the fixtures, generated
-files, the corpus' faults, hand-written odd shapes and hypothesis-generated records — both must
-give the same frames (chunk by chunk: columns, types, values, row order), the same counts and the
-same quarantine (rule, message, record, in the same order), or fail with the same error.
+For every input — the fixtures, generated files, the corpus' faults, hand-written odd shapes and
+hypothesis-generated records — both must give the same frames (chunk by chunk: columns, types,
+values, row order), the same counts and the same quarantine (rule, message, record, in the same
+order), or fail with the same error. The pipeline is checked both ways it parses JSON: through
+the typed structures (``fast=True``, odd records parsed again with ``json``) and with ``json`` /
+``ijson`` alone (``fast=False``), the same rules applied to either.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import random
 import tempfile
@@ -21,7 +24,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from analysis.sources import decp, decp_fast
+import decp_reference
+from analysis.sources import decp
+from analysis.sources.decp import json_source, rules
 from analysis.sources.base import SourceFileError
 from conftest import DECP_EXAMPLES, FIXTURES, TODAY
 from corpus import BUYER, BUYER_2, COMPANY, FAULTS, decp_record, write_corpus
@@ -31,13 +36,13 @@ SETTINGS = settings(max_examples=60, deadline=None, derandomize=True,
                     suppress_health_check=[HealthCheck.too_slow])
 
 
-def read_both(path: Path, chunk_size: int = 100_000, **options):
-    """(fast, reference) results, flushed; or the exceptions each raised."""
+def read_both(path: Path, chunk_size: int = 100_000, fast: bool = True, **options):
+    """(pipeline, reference) results, flushed; or the exceptions each raised."""
     results = []
-    for fast in (True, False):
+    for reader in (functools.partial(decp.read_decp_json, fast=fast),
+                   decp_reference.read_decp_json):
         try:
-            parsed = decp.read_decp_json(path, today=TODAY, chunk_size=chunk_size, fast=fast,
-                                         **options)
+            parsed = reader(path, today=TODAY, chunk_size=chunk_size, **options)
             parsed.flush()
             results.append(parsed)
         except Exception as exc:  # compared below
@@ -47,12 +52,17 @@ def read_both(path: Path, chunk_size: int = 100_000, **options):
 
 def assert_same(path: Path, chunk_size: int = 100_000, **options) -> decp.DecpFile | None:
     fast, reference = read_both(path, chunk_size, **options)
+    _compare(fast, reference)
+    return fast if not isinstance(fast, Exception) else None
+
+
+def _compare(fast, reference) -> None:
     if isinstance(reference, RecursionError):  # json's own limit: the message may differ
         assert isinstance(fast, RecursionError), fast
-        return None
+        return
     if isinstance(reference, Exception):
         assert type(fast) is type(reference) and str(fast) == str(reference), (fast, reference)
-        return None
+        return
     assert not isinstance(fast, Exception), fast
     assert fast.read == reference.read
     assert fast.produced == reference.produced
@@ -66,7 +76,6 @@ def assert_same(path: Path, chunk_size: int = 100_000, **options) -> decp.DecpFi
         vars(r) for r in reference.quarantine.rejects]
     assert [vars(r) for r in fast.quarantine.warnings] == [
         vars(r) for r in reference.quarantine.warnings]
-    return fast
 
 
 def write(document, name: str = "decp.json", raw: bytes | None = None) -> Path:
@@ -79,7 +88,7 @@ def write(document, name: str = "decp.json", raw: bytes | None = None) -> Path:
 
 
 def test_whitespace_is_what_str_strip_removes():
-    assert decp_fast.WHITESPACE == "".join(
+    assert rules.WHITESPACE == "".join(
         chr(c) for c in range(0x110000) if chr(c).isspace())
 
 
@@ -95,12 +104,30 @@ def test_fixtures(path, chunk_size, stream):
     assert_same(path, chunk_size, stream=stream, communes=COMMUNES)
 
 
+@pytest.mark.parametrize("path", JSON_FIXTURES, ids=lambda p: p.name)
+def test_fixtures_parsed_by_json_alone(path):
+    """Every record through ``json`` / ``ijson`` (no typed structures): the same result."""
+    for stream in (False, True):
+        _compare(*read_both(path, 2, fast=False, stream=stream, communes=COMMUNES))
+
+
+def _through_structures(path: Path) -> bool:
+    """Whether the file is read through the typed structures (not parsed whole by ``json``)."""
+    result = decp.DecpFile(path=str(path))
+    context = rules.Context(str(path), TODAY, None)
+    try:
+        json_source._read_mapped(path, context, json_source.Chunks(result, 10, []), False)
+    except json_source._Fallback:
+        return False
+    return True
+
+
 def test_fixtures_are_read_by_the_fast_path():
-    """The ordinary fixtures do not fall back to the reference path as a whole."""
+    """The ordinary fixtures do not fall back to parsing the whole file with ``json``."""
     for name in ("nested_marche.json", "flat_list.json", "republication.json"):
-        assert decp_fast.read_fast(FIXTURES / "decp" / name, TODAY, False, None, 10) is not None
+        assert _through_structures(FIXTURES / "decp" / name)
     for name in ("truncated.json", "not_utf8.json", "not_decp.json"):
-        assert decp_fast.read_fast(FIXTURES / "decp" / name, TODAY, False, None, 10) is None
+        assert not _through_structures(FIXTURES / "decp" / name)
 
 
 @pytest.fixture(scope="module")
@@ -520,7 +547,7 @@ def test_generated_ordinary_records(marches, chunk_size):
 
 
 def test_batches_are_cut_like_the_reference_chunks(monkeypatch):
-    monkeypatch.setattr(decp_fast, "BATCH", 7)
+    monkeypatch.setattr(json_source, "BATCH", 7)
     records = odd_records()
     for chunk_size in (1, 3, 10, 1000):
         assert_same(write({"marches": records + CONCESSIONS}), chunk_size, communes=COMMUNES)

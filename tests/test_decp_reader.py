@@ -250,7 +250,7 @@ def test_2019_format_is_unknown_never_none(tmp_path):
 # --- Consolidated tabular DECP -------------------------------------------------------------------------
 
 def test_tabular_rows_fold_into_contracts():
-    from analysis.sources.decp_tabular import read_decp_table
+    from analysis.sources.decp import read_decp_table
 
     parsed = read_decp_table(FIXTURES / "decp" / "consolide.csv", today=TODAY)
     rows = by_id(parsed)
@@ -266,7 +266,7 @@ def test_tabular_rows_fold_into_contracts():
 
 
 def test_tabular_parquet_and_the_warehouse_accounting(tmp_path):
-    from analysis.sources.decp_tabular import read_decp_table
+    from analysis.sources.decp import read_decp_table
     from analysis.warehouse import build
 
     frame = pd.read_csv(FIXTURES / "decp" / "consolide.csv", dtype=str)
@@ -283,7 +283,7 @@ def test_tabular_parquet_and_the_warehouse_accounting(tmp_path):
 
 
 def test_tabular_without_identifiers_is_refused(tmp_path):
-    from analysis.sources.decp_tabular import read_decp_table
+    from analysis.sources.decp import read_decp_table
 
     path = tmp_path / "autre.csv"
     path.write_text("a;b\n1;2\n", encoding="utf-8")

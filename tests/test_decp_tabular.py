@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from analysis.sources.base import SourceFileError
-from analysis.sources.decp_tabular import read_decp_table
+from analysis.sources.decp import read_decp_table
 
 TODAY = date(2026, 6, 30)
 BUYER = "21930066400014"          # valid SIRET
@@ -285,21 +285,3 @@ def test_without_a_directory_the_buyers_come_from_the_table(tmp_path):
     assert set(contracts["acheteur_categorie"]) == {"Commune (annuaire)"}
     assert list(pd.read_parquet(summary.path / "buyers.parquet")["acheteur_nom"]) == \
         ["Saint-Denis"]
-
-
-def test_siret_keys_of_integers_are_those_of_the_text():
-    """The arithmetic check of SIRETs typed as integers agrees with ``siret_valid`` of the text
-    the reader gives them back (zeros restored), La Poste's SIREN included."""
-    import numpy as np
-
-    from analysis.identifiers import siret_valid
-    from analysis.sources.decp_tabular import _integer_sirets_valid, _pad_siret
-
-    draw = random.Random(1)
-    values = ([draw.randrange(0, 10 ** 15) for _ in range(5000)]
-              + [draw.randrange(10 ** 11, 10 ** 13) for _ in range(5000)]
-              + [int(f"356000000{i:05d}") for i in range(2000)] + [int(ZERO_BUYER), int(BUYER)])
-    texts = _pad_siret(pa.array([str(v) for v in values], type=pa.large_string())).to_pylist()
-    expected = np.array([siret_valid(text) for text in texts])
-    assert (_integer_sirets_valid(np.array(values, dtype=np.int64)) == expected).all()
-    assert expected.sum() > 500

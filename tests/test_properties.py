@@ -19,7 +19,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from analysis.sources import buyers, decp, decp_tabular, grand_paris, structures
+from analysis.sources import buyers, decp, grand_paris, structures
 from analysis.sources.base import Quarantine, SourceFileError, accounting_frame
 from analysis.sources.tabular import CheckedTable, Sheet
 from analysis.sources.tracking import read_coordination
@@ -188,7 +188,7 @@ def test_decp_tabular_reader_accounts_for_every_row(data):
     rows = rows_from([TABULAR_HEADER, *TABULAR_VALID], data, n_max=10)
     path = tmpdir() / "consolide.csv"
     path.write_bytes(csv_bytes(rows))
-    parsed = decp_tabular.read_decp_table(path, today=TODAY)
+    parsed = decp.read_decp_table(path, today=TODAY)
     assert parsed.read == len(rows) - 1
     kept = len(parsed.contracts) + len(parsed.concessions)
     assert kept + len(parsed.quarantine.rejects) + parsed.merged == parsed.read
@@ -203,8 +203,8 @@ def test_decp_tabular_delimiter_and_encoding_do_not_change_the_rows(data, delimi
     folder = tmpdir()
     (folder / "a.csv").write_bytes(csv_bytes(rows))
     (folder / "b.csv").write_bytes(csv_bytes(rows, delimiter, encoding))
-    a = decp_tabular.read_decp_table(folder / "a.csv", today=TODAY)
-    b = decp_tabular.read_decp_table(folder / "b.csv", today=TODAY)
+    a = decp.read_decp_table(folder / "a.csv", today=TODAY)
+    b = decp.read_decp_table(folder / "b.csv", today=TODAY)
     strip = lambda rows: [{k: v for k, v in r.items() if k != "source_file"} for r in rows]  # noqa: E731
     assert strip(a.contracts) == strip(b.contracts)
     assert [(r.record, r.rule) for r in a.quarantine.rejects] == \

@@ -410,7 +410,7 @@ CONTRACTS = pa.DataFrameSchema(
         "One row per contract (marché) of the essential public-procurement data (DECP, JSON v2 or "
         "2019 format, or consolidated tabular exports), after republications and modifications are "
         "folded: the latest publication of a `uid` is kept and its modifications applied. Reader: "
-        "`analysis.sources.decp` (and `decp_tabular`). Records without an id, a buyer or a "
+        "`analysis.sources.decp` (JSON and tabular parsers, one set of rules). Records without an id, a buyer or a "
         "plausible notification date are quarantined (`rejects`). When the buyers directory is "
         "read, its columns are joined on `acheteur_id`."),
     strict=True,

@@ -26,7 +26,7 @@ from . import __version__, config
 from .io import sha256, write_parquet, write_text
 from .privacy import MissingKeyError, get_key
 from .schemas import cross_table_checks, validate_tables
-from .sources import buyers, decp, decp_tabular, grand_paris, structures, tracking
+from .sources import buyers, decp, grand_paris, structures, tracking
 from .sources.base import Quarantine, SourceFileError, accounting_frame
 
 # The layout of the processed folder and of each build (the warehouse's own file format).
@@ -120,7 +120,7 @@ def read_decp(files: list[Path], raw: Path, today: date | None = None,
             parsed = decp.read_decp_json(path, today=today, communes=communes,
                                          chunk_size=DECP_CHUNK)
         else:
-            parsed = decp_tabular.read_decp_table(path, today=today, communes=communes,
+            parsed = decp.read_decp_table(path, today=today, communes=communes,
                                                   chunk_size=DECP_CHUNK)
         parsed.flush()
         name = _relative(path, raw)
@@ -141,7 +141,7 @@ def read_decp(files: list[Path], raw: Path, today: date | None = None,
         return pd.concat(chunks, ignore_index=True) if chunks else empty
 
     contracts = combined("contracts", decp.contracts_frame([]))
-    for column in decp_tabular.CONTRACT_EXTRA:  # absent from JSON files' chunks
+    for column in decp.CONTRACT_EXTRA:  # absent from JSON files' chunks
         if column in contracts.columns:
             contracts[column] = contracts[column].astype("string")
     contract_frame, merged_contracts = decp.deduplicate(contracts)
@@ -274,10 +274,11 @@ def _code_fingerprint() -> str:
     from .sources import base, tabular
 
     digest = hashlib.sha256(__version__.encode())
-    modules = [decp, decp_tabular, tracking, grand_paris, structures, buyers, base, tabular,
-               privacy, reference]
+    modules = [tracking, grand_paris, structures, buyers, base, tabular, privacy, reference]
     for module in modules:
         digest.update(Path(module.__file__).read_bytes())
+    for part in sorted(Path(decp.__file__).parent.glob("*.py")):  # the DECP pipeline, whole
+        digest.update(part.read_bytes())
     for mapping in sorted((Path(tracking.__file__).parent / "mappings").glob("*.json")):
         digest.update(mapping.read_bytes())
     communes = config.paths().communes

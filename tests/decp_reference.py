@@ -1,4 +1,10 @@
-"""DECP v2 JSON reader: public-procurement essential data → the canonical ``contracts`` table.
+"""The reference DECP JSON reader, one record at a time: the specification of the pipeline.
+
+Frozen copy of ``analysis.sources.decp`` as it was before the pipeline (``analysis.sources.decp``:
+parse → rules → tables) replaced it: ``tests/test_decp_fast.py`` checks that the pipeline gives
+exactly its frames, counts and quarantine on every input. Not used by the application.
+
+Original description:
 
 Survives the shapes real publications take (``docs/input_formats.md``, § decp):
 
@@ -35,8 +41,8 @@ from typing import Any, Iterable, Iterator
 import numpy as np
 import pandas as pd
 
-from ..identifiers import siret_valid
-from .base import Quarantine, SourceFileError
+from analysis.identifiers import siret_valid
+from analysis.sources.base import Quarantine, SourceFileError
 
 SOURCE = "decp"
 FORMAT = "decp-v2-json"
@@ -468,14 +474,6 @@ def read_decp_json(path: Path | str, today: date | None = None,
     today = today or date.today()
     if stream is None:
         stream = path.is_file() and path.stat().st_size > STREAM_THRESHOLD
-    if fast is None:
-        fast = bool(chunk_size) and chunk_size > 0
-    if fast:
-        if not chunk_size or chunk_size <= 0:
-            raise ValueError("fast=True needs a positive chunk_size")
-        fast_result = decp_fast.read_fast(path, today, stream, communes, chunk_size)
-        if fast_result is not None:
-            return fast_result
     result = DecpFile(path=str(path), communes=communes)
     if stream:
         with open(path, "rb") as handle:
@@ -842,8 +840,3 @@ def _matching_rows(children: pd.DataFrame, kept: pd.DataFrame, key: list[str]) -
                       pc.and_(pc.is_null(left[k]), pc.is_null(other)))
         found &= np.asarray(same)
     return found
-
-
-# The fast reader builds on this module's definitions: imported once they exist (a module
-# reference, so that importing decp_fast first works as well).
-from . import decp_fast  # noqa: E402

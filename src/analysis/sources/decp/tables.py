@@ -1,0 +1,363 @@
+"""The canonical DECP tables: their columns and types, the pieces the rules produce, cut into
+chunks, and the deduplication across files.
+
+The last step of the pipeline (parse → rules → tables): :mod:`.rules` gives, for each batch of
+records, columns of the ``contracts``, ``suppliers`` and ``modifications`` tables (Arrow arrays,
+each row tagged with the ordinal of its record in the file) and rows of ``concessions``; this
+module puts them in record order, cuts them into the chunks the build reads
+(``chunk_size`` contracts each) and types them as pandas frames.
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ..base import Quarantine
+
+SOURCE = "decp"
+
+#: Columns of the contracts table, in order (DECP names where the schema has one).
+CONTRACT_COLUMNS = [
+    "uid", "id", "acheteur_id", "objet", "nature", "procedure", "codeCPV", "cpv_division", "ccag",
+    "montant", "montant_initial", "dureeMois", "dureeMois_initial", "dateNotification", "annee",
+    "datePublicationDonnees", "lieuExecution_code", "lieuExecution_typeCode",
+    "departement_execution", "region_execution", "considerationsSociales", "clause_sociale",
+    "critere_social", "marche_reserve", "has_social_consideration",
+    "considerationsEnvironnementales", "clause_environnementale", "critere_environnemental",
+    "has_environmental_consideration", "n_titulaires", "n_modifications", "source_file",
+    "source_record", "format",
+]
+#: Columns of the consolidated table kept on ``contracts`` (the JSON has not them).
+CONTRACT_EXTRA = ["acheteur_nom", "acheteur_categorie", "acheteur_commune", "acheteur_departement",
+                  "acheteur_region", "titulaire_categorie", "sourceDataset"]
+SUPPLIER_COLUMNS = ["uid", "titulaire_id", "typeIdentifiant", "source_file", "source_record"]
+MODIFICATION_COLUMNS = ["uid", "modification_id", "dateNotificationModification",
+                        "datePublicationDonneesModification", "montant", "dureeMois", "n_titulaires",
+                        "source_file", "source_record"]
+CONCESSION_COLUMNS = [
+    "uid", "id", "autoriteConcedante_id", "objet", "nature", "procedure", "valeurGlobale",
+    "dureeMois", "dateSignature", "annee", "datePublicationDonnees", "considerationsSociales",
+    "has_social_consideration",
+    "n_concessionnaires", "n_modifications", "source_file", "source_record", "format",
+]
+
+_BOOL_COLUMNS = ["clause_sociale", "critere_social", "marche_reserve", "has_social_consideration",
+                 "clause_environnementale", "critere_environnemental",
+                 "has_environmental_consideration"]
+_FLOAT_COLUMNS = {"montant", "montant_initial", "dureeMois", "dureeMois_initial", "valeurGlobale"}
+_INT_COLUMNS = {"annee", "n_titulaires", "n_modifications", "n_concessionnaires"}
+
+
+@dataclass
+class DecpFile:
+    """What one DECP file gave: rows of each table, plus its quarantine."""
+
+    path: str
+    read: int = 0
+    merged: int = 0  # rows folded into another in the same file (tabular: extra rows)
+    communes: set[str] | None = None  # reference codes for the « Code commune » check
+    frames: dict[str, list[pd.DataFrame]] = field(default_factory=lambda: {
+        "contracts": [], "suppliers": [], "modifications": [], "concessions": []})
+    produced: int = 0  # contracts and concessions already turned into frames
+    contracts: list[dict[str, Any]] = field(default_factory=list)
+    suppliers: list[dict[str, Any]] = field(default_factory=list)
+    modifications: list[dict[str, Any]] = field(default_factory=list)
+    concessions: list[dict[str, Any]] = field(default_factory=list)
+    quarantine: Quarantine = field(default_factory=Quarantine)
+
+    def flush(self) -> None:
+        """Turn the row dictionaries held (:attr:`contracts`…) into typed frames and free them."""
+        self.produced += len(self.contracts) + len(self.concessions)
+        for name, rows, make in (
+            ("contracts", self.contracts, contracts_frame),
+            ("suppliers", self.suppliers, lambda r: plain_frame(r, SUPPLIER_COLUMNS)),
+            ("modifications", self.modifications, lambda r: plain_frame(r, MODIFICATION_COLUMNS)),
+            ("concessions", self.concessions, lambda r: plain_frame(r, CONCESSION_COLUMNS)),
+        ):
+            if rows:
+                self.frames[name].append(make(rows))
+                rows.clear()
+
+
+def _typed(frame: pd.DataFrame) -> pd.DataFrame:
+    """Give every column its declared type, whatever the rows hold (an all-empty chunk must have
+    the same types as a full one)."""
+    for col in frame.columns:
+        if col in _BOOL_COLUMNS:
+            frame[col] = frame[col].astype("boolean")
+        elif col in _FLOAT_COLUMNS:
+            frame[col] = frame[col].astype("Float64")
+        elif col in _INT_COLUMNS:
+            frame[col] = frame[col].astype("Int64")
+        elif col.startswith("date"):
+            frame[col] = pd.to_datetime(frame[col]).astype("datetime64[ms]")
+        else:
+            frame[col] = frame[col].astype("string")
+    return frame
+
+
+def contracts_frame(rows: Iterable[dict[str, Any]]) -> pd.DataFrame:
+    """The contracts rows as a typed table (nullable booleans keep *unknown* apart from *false*)."""
+    return _typed(pd.DataFrame(list(rows), columns=CONTRACT_COLUMNS))
+
+
+def plain_frame(rows: Iterable[dict[str, Any]], columns: list[str]) -> pd.DataFrame:
+    """A child table (suppliers, modifications, concessions), typed like :func:`contracts_frame`."""
+    return _typed(pd.DataFrame(list(rows), columns=columns))
+
+
+def arrow_type(column: str) -> pa.DataType:
+    """The Arrow type of a column typed by :func:`_typed`."""
+    if column in _BOOL_COLUMNS:
+        return pa.bool_()
+    if column in _FLOAT_COLUMNS:
+        return pa.float64()
+    if column in _INT_COLUMNS:
+        return pa.int64()
+    if column.startswith("date"):
+        return pa.timestamp("ms")
+    return pa.large_string()
+
+
+def schema(columns: list[str]) -> pa.Schema:
+    return pa.schema([(c, arrow_type(c)) for c in columns])
+
+
+_PANDAS = {pa.large_string(): pd.StringDtype(), pa.float64(): pd.Float64Dtype(),
+           pa.bool_(): pd.BooleanDtype(), pa.int64(): pd.Int64Dtype()}
+
+
+def to_frame(table: pa.Table) -> pd.DataFrame:
+    """A table as :func:`_typed` types it."""
+    return table.to_pandas(types_mapper=_PANDAS.get)
+
+
+# --- Pieces and chunks ---------------------------------------------------------------------------
+
+@dataclass
+class Piece:
+    """Rows of one table from one batch: columns (Arrow arrays) and the ordinal of each row's
+    record in the file."""
+
+    columns: dict
+    ordinals: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.ordinals)
+
+    def slice(self, start: int, stop: int) -> "Piece":
+        return Piece({name: column.slice(start, stop - start)
+                      for name, column in self.columns.items()}, self.ordinals[start:stop])
+
+
+def _table(pieces: list[Piece], columns: list[str]) -> pa.Table:
+    """Pieces as one table, in record order (stable within a record)."""
+    names = [c for c in columns if c in pieces[0].columns]
+    table = pa.table({name: pa.chunked_array([p.columns[name] for p in pieces],
+                                             type=arrow_type(name)) for name in names})
+    ordinals = np.concatenate([piece.ordinals for piece in pieces])
+    if len(ordinals) > 1 and (np.diff(ordinals) < 0).any():
+        table = table.take(pa.array(np.argsort(ordinals, kind="stable")))
+    return table
+
+
+@dataclass
+class Batch:
+    """What the rules made of a batch of records."""
+
+    contracts: list = field(default_factory=list)      # Piece
+    suppliers: list = field(default_factory=list)      # Piece
+    modifications: list = field(default_factory=list)  # Piece
+    concessions: list = field(default_factory=list)    # (ordinal, row dict)
+
+
+class Chunks:
+    """Cuts the rows into chunks: a chunk ends with the record that brings the contracts since
+    the last one to ``chunk_size`` (its suppliers, modifications and the concessions read
+    before it go with it)."""
+
+    def __init__(self, result: DecpFile, chunk_size: int | None, contract_columns: list[str]):
+        self.result = result
+        self.size = chunk_size or np.iinfo(np.int64).max
+        self.contract_columns = contract_columns
+        self.contracts: list[Piece] = []
+        self.suppliers: list[Piece] = []
+        self.modifications: list[Piece] = []
+        self.concessions: list = []
+        self.pending = 0
+
+    def add(self, batch: Batch) -> None:
+        self.contracts.extend(p for p in batch.contracts if len(p))
+        self.suppliers.extend(p for p in batch.suppliers if len(p))
+        self.modifications.extend(p for p in batch.modifications if len(p))
+        self.concessions.extend(sorted(batch.concessions, key=lambda item: item[0]))
+        self.pending += sum(len(p) for p in batch.contracts)
+        while self.pending >= self.size:
+            ordinals = np.sort(np.concatenate([p.ordinals for p in self.contracts]))
+            self._emit(int(ordinals[self.size - 1]))
+
+    def _emit(self, last: int | None) -> None:
+        """Flush the rows of the records up to ``last`` (every row if ``None``)."""
+        result = self.result
+        contracts, self.contracts = _split(self.contracts, last)
+        suppliers, self.suppliers = _split(self.suppliers, last)
+        modifications, self.modifications = _split(self.modifications, last)
+        cut = len(self.concessions) if last is None else bisect.bisect_right(
+            self.concessions, last, key=lambda item: item[0])
+        concessions, self.concessions = self.concessions[:cut], self.concessions[cut:]
+        n_contracts = sum(len(p) for p in contracts)
+        self.pending -= n_contracts
+        result.produced += n_contracts + len(concessions)
+        if n_contracts:
+            result.frames["contracts"].append(to_frame(_table(contracts,
+                                                              self.contract_columns)))
+        if suppliers:
+            result.frames["suppliers"].append(to_frame(_table(suppliers, SUPPLIER_COLUMNS)))
+        if modifications:
+            result.frames["modifications"].append(
+                to_frame(_table(modifications, MODIFICATION_COLUMNS)))
+        if concessions:
+            result.frames["concessions"].append(
+                plain_frame([row for _, row in concessions], CONCESSION_COLUMNS))
+
+    def close(self) -> None:
+        self._emit(None)
+
+
+def _split(pieces: list[Piece], last: int | None) -> tuple[list[Piece], list[Piece]]:
+    """The pieces' rows of the records up to ``last``, and the others."""
+    if last is None:
+        return pieces, []
+    head, tail = [], []
+    for piece in pieces:
+        order = piece.ordinals
+        if len(order) > 1 and (np.diff(order) < 0).any():
+            sort = np.argsort(order, kind="stable")
+            piece = Piece({k: v.take(pa.array(sort)) for k, v in piece.columns.items()},
+                          order[sort])
+        cut = int(np.searchsorted(piece.ordinals, last, side="right"))
+        if cut == len(piece):
+            head.append(piece)
+        elif cut == 0:
+            tail.append(piece)
+        else:
+            head.append(piece.slice(0, cut))
+            tail.append(piece.slice(cut, len(piece)))
+    return head, tail
+
+
+def rows(frame: pd.DataFrame) -> list[dict]:
+    """Typed rows as row dictionaries (``None``, ``date``, ``bool``, ``int``, ``float``)."""
+    out: dict[str, list] = {}
+    for name in frame.columns:
+        column = frame[name]
+        if name.startswith("date"):
+            values = [None if pd.isna(v) else v.date() for v in column]
+        elif isinstance(column.dtype, pd.BooleanDtype):
+            values = [None if pd.isna(v) else bool(v) for v in column]
+        elif isinstance(column.dtype, pd.Int64Dtype):
+            values = [None if pd.isna(v) else int(v) for v in column]
+        elif isinstance(column.dtype, pd.Float64Dtype):
+            values = [None if pd.isna(v) else float(v) for v in column]
+        else:
+            values = [None if pd.isna(v) else str(v) for v in column]
+        out[name] = values
+    return [dict(zip(out, row)) for row in zip(*out.values())]
+
+
+# --- Across files ----------------------------------------------------------------------------------
+
+def deduplicate(contracts: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
+    """Keep one row per ``uid``: the latest publication (then the most modified, then the last read).
+
+    Returns the kept rows and, per source file, how many of its rows were merged into another.
+    """
+    if contracts.empty:
+        return contracts, pd.Series(dtype="int64")
+    if "n_modifications" not in contracts:
+        contracts = contracts.assign(n_modifications=0)
+    if isinstance(contracts["uid"].dtype, pd.StringDtype) and \
+            contracts["uid"].dtype.storage == "pyarrow":
+        return _deduplicate_arrow(contracts)
+    return _deduplicate_pandas(contracts)
+
+
+def _deduplicate_pandas(contracts: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
+    """:func:`deduplicate` by pandas alone (any dtypes; the reference of the Arrow sort)."""
+    order = contracts.assign(
+        _published=contracts["datePublicationDonnees"].fillna(pd.Timestamp("1900-01-01")),
+        _seq=range(len(contracts)),
+    ).sort_values(["uid", "_published", "n_modifications", "_seq"])
+    dup = order.duplicated("uid", keep="last")
+    merged = order.loc[dup, "source_file"].value_counts()
+    kept = order.loc[~dup].sort_values("_seq").drop(columns=["_published", "_seq"])
+    return kept.reset_index(drop=True), merged
+
+
+def _deduplicate_arrow(contracts: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
+    """:func:`deduplicate`, the same rows and counts, sorting with Arrow (pandas' sort on a
+    million identifiers takes several seconds)."""
+    n = len(contracts)
+    published = contracts["datePublicationDonnees"].fillna(pd.Timestamp("1900-01-01"))
+    keys = pa.table({
+        "uid": pa.array(contracts["uid"].array),
+        "published": pa.array(published.to_numpy()),
+        "n_modifications": pa.array(contracts["n_modifications"].array),
+        "seq": pa.array(np.arange(n, dtype=np.int64)),
+    })
+    # The order of sort_values(["uid", "_published", "n_modifications", "_seq"]), missing
+    # values last; the sequence makes every key different.
+    order = pc.sort_indices(keys, sort_keys=[(name, "ascending") for name in keys.column_names]
+                            ).to_numpy()
+    uid = keys.column("uid").take(pa.array(order))
+    before, after = uid.slice(0, n - 1), uid.slice(1)
+    same = pc.fill_null(pc.equal(before, after), False).to_numpy(zero_copy_only=False)
+    same |= (pc.is_null(before).to_numpy(zero_copy_only=False)
+             & pc.is_null(after).to_numpy(zero_copy_only=False))
+    dup = np.zeros(n, dtype=bool)
+    dup[:-1] = same  # duplicated("uid", keep="last")
+    merged = contracts["source_file"].iloc[order[dup]].value_counts()
+    kept = contracts.iloc[np.sort(order[~dup])]
+    return kept.reset_index(drop=True), merged
+
+
+def keep_children(children: pd.DataFrame, kept: pd.DataFrame) -> pd.DataFrame:
+    """Rows of a child table that belong to a kept version of their contract."""
+    key = ["uid", "source_file", "source_record"]
+    if children.empty:
+        return children
+    if all(isinstance(frame[k].dtype, pd.StringDtype) and frame[k].dtype.storage == "pyarrow"
+           for frame in (children, kept) for k in key):
+        found = _matching_rows(children, kept, key)
+        if found is not None:
+            return children.reset_index(drop=True) if found.all() else \
+                children[found].reset_index(drop=True)
+    return children.merge(kept[key], on=key, how="inner")
+
+
+def _matching_rows(children: pd.DataFrame, kept: pd.DataFrame, key: list[str]) -> np.ndarray | None:
+    """Which children rows the inner merge on ``key`` keeps (in their order), when each ``uid``
+    is kept once (``None`` otherwise): hashing the identifiers once with Arrow rather than every
+    key column on both sides with pandas."""
+    left = {k: pa.chunked_array(pa.array(children[k].array)) for k in key}
+    right = {k: pa.chunked_array(pa.array(kept[k].array)) for k in key}
+    if len(pc.unique(right["uid"])) != len(kept):
+        return None  # a kept key given twice: the merge repeats rows
+    at = pc.index_in(left["uid"], value_set=right["uid"], skip_nulls=False)  # missing == missing
+    found = np.asarray(pc.is_valid(at))
+    if not found.any():
+        return found
+    at = pc.fill_null(at, 0)
+    for k in key[1:]:
+        other = right[k].take(at)
+        same = pc.or_(pc.fill_null(pc.equal(left[k], other), False),
+                      pc.and_(pc.is_null(left[k]), pc.is_null(other)))
+        found &= np.asarray(same)
+    return found
