@@ -223,7 +223,8 @@ def count_raw(raw: Path) -> dict[str, int]:
 
             out[str(path.relative_to(raw))] = pq.ParquetFile(path).metadata.num_rows
         elif path.is_file() and path.suffix in (".json", ".csv", ".xlsx") \
-                and path.name != "manifest.json" and not path.name.startswith("."):
+                and path.name not in ("manifest.json", "mapping.json") \
+                and not path.name.startswith("."):
             out[str(path.relative_to(raw))] = count_records(path)
     return out
 
