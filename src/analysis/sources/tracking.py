@@ -94,6 +94,21 @@ PERSONAL_HEADER = re.compile(
 NOT_A_PERSON = re.compile(r"\b(employeur|entreprise|structure|societe|raison sociale|maitre|"
                           r"ouvrage|operation|chantier|poste|metier|marche|lot|titulaire|"
                           r"prescripteur|commune|departement|code postal|insee)\b")
+#: What personal data look like in a cell (anywhere in it for e-mail and telephone).
+PERSONAL_VALUES = {
+    "email": re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"),
+    "telephone": re.compile(r"(?<!\d)(?:\+33\s?|0)[1-9](?:[\s.-]?\d{2}){4}(?!\d)"),
+    "nir": re.compile(r"^[12]\s?\d{2}\s?(?:0[1-9]|1[0-2]|[2-9]\d)\s?(?:\d{2}|2[AB])\s?\d{3}\s?"
+                      r"\d{3}(?:\s?\d{2})?$"),
+    "adresse": re.compile(r"^\d+\s*(?:bis|ter)?,?\s+(?:rue|avenue|av\.?|bd|boulevard|all[ée]e|"
+                          r"impasse|chemin|place|route|quai|cours|square|r[ée]sidence|cit[ée])\b",
+                          re.IGNORECASE),
+}
+#: Share of a column's values (among the first filled ones) that must look personal for the
+#: column to be treated as personal.
+PERSONAL_VALUE_SHARE = 0.3
+#: Values examined per column for personal data.
+PERSONAL_SAMPLE = 200
 #: Longest refusal that lists what was expected (a cell's content is never echoed in one).
 LONG = 1500
 FLAT_VIEWS = {"participants": "participants", "operations": "opérations",
@@ -455,10 +470,32 @@ def _canonical(located: LocatedTable, mapping: dict, table: str, where: str) -> 
                               + (", ".join(f"« {c} »" for c in strange[:12]) or "aucun")
                               + f" ; {len(located.frame.columns) - len(strange)} reconnu(s))",
                               limit=LONG) from exc
+    for header, column in mapping["tables"][table].items():
+        if column in PERSONAL or column not in frame.columns:
+            continue
+        kind = personal_values(frame[column])
+        if kind:
+            raise SourceFileError(where, f"la colonne « {header} » ({table}.{column}) contient des "
+                                  f"valeurs d'allure personnelle ({kind}) : elle serait gardée dans "
+                                  "data/processed ; la faire correspondre à une colonne personnelle "
+                                  f"({', '.join(PERSONAL)}) ou la retirer de la correspondance "
+                                  f"« {mapping.get('name')} »", limit=LONG)
     for column in COLUMNS[table]:
         if column not in frame.columns:
             frame[column] = None
     return frame
+
+
+def personal_values(series: pd.Series) -> str | None:
+    """The kind of personal data (``email``, ``telephone``, ``nir``, ``adresse``) that a column's
+    first filled values look like, if a share of them (:data:`PERSONAL_VALUE_SHARE`) does."""
+    values = text(series.astype("string")).dropna().head(PERSONAL_SAMPLE)
+    if values.empty:
+        return None
+    for kind, pattern in PERSONAL_VALUES.items():
+        if values.str.contains(pattern).mean() >= PERSONAL_VALUE_SHARE:
+            return kind
+    return None
 
 
 def read_export(export: Export, raw_root: Path, quarantine: Quarantine | None = None) -> Export:
