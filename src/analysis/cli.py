@@ -51,7 +51,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else config.paths().synthetic
     manifest = generate(out, seed=args.seed, first_year=first, last_year=last, scale=args.scale,
                         sources=tuple(args.sources.split(",")) if args.sources else None,
-                        decp_layout=args.decp_layout)
+                        decp_layout=args.decp_layout, tracking_layout=args.tracking_layout)
     print(f"Jeu synthétique écrit dans {out} en {manifest['seconds']} s "
           f"({first}-{last}, graine {args.seed}, échelle {args.scale}) :")
     sources = manifest["sources"]
@@ -197,6 +197,11 @@ def parser() -> argparse.ArgumentParser:
                    help="un fichier DECP par acheteur et par an, un seul fichier JSON consolidé, "
                         "ou la table consolidée nationale (Parquet ou CSV, une ligne par marché, "
                         "état et titulaire)")
+    p.add_argument("--tracking-layout", choices=["tables", "flat", "ogpf"], default="tables",
+                   help="exports de suivi : quatre tables par coordination, extraction plate (une "
+                        "ligne par contrat de travail : titres, colonne vide, ligne de total, "
+                        "classeurs à une feuille par année, plusieurs coordinations dans un "
+                        "dossier), ou variables de la convention des grands projets (OGPF)")
     p.set_defaults(func=cmd_generate)
 
     p = sub.add_parser("calibrate", help="écrire docs/calibration.md : cibles publiées et jeu généré")

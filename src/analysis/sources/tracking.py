@@ -61,7 +61,7 @@ def _pseudo(raw_id, coordination: str, key: bytes) -> str:
 #: A coordination's own mapping, in its folder (or in a parent folder up to the input folder).
 MAPPING_FILE = "mapping.json"
 #: Built-in mappings tried in this order on a folder without its own mapping.
-BUILTIN_MAPPINGS = ("clause", "extraction_plate")
+BUILTIN_MAPPINGS = ("clause", "extraction_plate", "ogpf")
 #: Every canonical column of each table (a mapping may give only some of them).
 COLUMNS = {
     "operations": ["operation_code", "libelle", "maitre_ouvrage", "maitre_ouvrage_siret", "decp_uid",
