@@ -919,8 +919,9 @@ def read_all(folders: list[Path], raw_root: Path, key: bytes, communes: set[str]
     combined = TrackingResult()
     parts: dict[str, list[pd.DataFrame]] = {t: [] for t in TABLES}
     for folder in folders:
-        if not _data_files(folder) and (folder / MAPPING_FILE).is_file():
-            continue
+        below = any(other != folder and other.is_relative_to(folder) for other in folders)
+        if below and not _data_files(folder) and (folder / MAPPING_FILE).is_file():
+            continue  # a mapping for the folders below
         one = read_coordination(folder, raw_root, key, communes, mapping, today)
         for name, frame in one.tables.items():
             parts[name].append(frame)
