@@ -163,11 +163,17 @@ def test_every_tracking_shape_with_a_secret_key(tmp_path, layout):
     """The flat extraction (title lines, totals rows, workbooks by year, several coordinations in
     one folder, planted conflicts in the quarantine) and the OGPF variables: no raw id, name,
     birth date or key anywhere under processed or in what the build prints."""
-    from analysis.synthetic import generate
+    from datetime import date
 
-    raw = tmp_path / "raw"
-    generate(raw, seed=11, first_year=2021, last_year=2022, scale=0.01, sources=("tracking",),
-             tracking_layout=layout)
+    from analysis.reference import commune_table
+    from analysis.synthetic import structures, tracking
+    from test_synthetic_sources import fake_decp
+
+    raw = tmp_path / "raw"  # the tracking exports alone, straight from their generator
+    communes = commune_table()
+    found, _ = structures.generate(tmp_path / "structures", 11, 0.02, communes)
+    tracking.generate(raw, 11, 2021, 2022, 0.02, communes, found, fake_decp(2021, 2022),
+                      date(2023, 6, 30), layout=layout)
     key = TEST_KEY + "-" + layout
     processed = tmp_path / "processed"
     log = build(raw, processed, {"OBSERVATOIRE_PSEUDO_KEY": key})

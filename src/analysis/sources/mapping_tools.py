@@ -103,7 +103,11 @@ def _name_score(header: str, names: set[str]) -> float:
         return 0.0
     if folded in names:
         return 1.0
-    best = max((difflib.SequenceMatcher(None, folded, n).ratio() for n in names), default=0.0)
+    best = 0.0
+    for name in names:
+        matcher = difflib.SequenceMatcher(None, folded, name)
+        if matcher.real_quick_ratio() > best and matcher.quick_ratio() > best:
+            best = max(best, matcher.ratio())
     return round(best, 2)
 
 
@@ -144,12 +148,15 @@ def propose(frame: pd.DataFrame, communes: set[str]) -> list[Match]:
         kinds = _kinds(values, communes)
         match = Match(str(header))
         by_name = tracking.looks_personal(str(header))
-        by_value = next((k for k in PERSONAL_KINDS if kinds.get(k, 0) >= PERSONAL_VALUE_SHARE), None)
+        by_value = [k for k in PERSONAL_KINDS if kinds.get(k, 0) >= PERSONAL_VALUE_SHARE]
         candidates = []
+        folded = values.str.casefold().tolist()
+        inside_of = {name: (sum(v in labels for v in folded) / len(folded) if folded else 0.0)
+                     for name, labels in vocab.items()}
         for (table, column), known in names.items():
             score = _name_score(str(header), known)
             if column in vocab and len(values):
-                inside = values.str.casefold().isin(set(vocab[column])).mean()
+                inside = inside_of[column]
                 if column in BY_VALUES and inside >= 0.8:
                     score = max(score, 0.7 + 0.3 * inside * (score >= 0.5))
                 elif inside >= 0.5:
@@ -165,14 +172,14 @@ def propose(frame: pd.DataFrame, communes: set[str]) -> list[Match]:
             match.confidence, match.table, match.column = match.candidates[0]
             match.how = _how(str(header), names, match.table, match.column)
         if by_value and match.column not in tracking.PERSONAL:
-            match.personal = f"valeurs d'allure {PERSONAL_KINDS[by_value][0]} " \
-                             f"({kinds[by_value]:.0%} des valeurs lues)"
+            match.personal = "valeurs d'allure " + ", ".join(
+                f"{kind} ({kinds[kind]:.0%} des valeurs lues)" for kind in by_value)
             match.table = match.column = None
-            match.candidates = []
+            match.candidates, match.how, match.confidence = [], "", 0.0
         elif by_name and match.column not in tracking.PERSONAL:
             match.personal = "en-tête d'allure personnelle"
             match.table = match.column = None
-            match.candidates = []
+            match.candidates, match.how, match.confidence = [], "", 0.0
         elif match.column in tracking.PERSONAL:
             match.personal = f"colonne personnelle : {tracking.PERSONAL[match.column]}"
         if match.column in vocab and len(values):
