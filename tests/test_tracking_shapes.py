@@ -237,3 +237,14 @@ def test_builtin_mappings_are_valid(name):
     for table, columns in mapping["tables"].items():
         personal = set(columns.values()) & {"nom", "prenom", "date_naissance", "participant_raw"}
         assert personal <= set(mapping["personal"])
+
+
+def test_a_file_no_pattern_names_is_reported_not_silently_skipped(tmp_path):
+    from test_tracking_reader import write_csv_export
+
+    folder = write_csv_export(tmp_path / "tracking" / "93")
+    (folder / "notes_facilitateur.csv").write_text("Remarque;Date\nà relancer;01/02/2022\n")
+    result = read_coordination(folder, tmp_path, DEMO_KEY, COMMUNES, today=TODAY)
+    skipped = [w for w in result.quarantine.warnings if w.rule == "fichier non lu"]
+    assert [w.file for w in skipped] == ["tracking/93/notes_facilitateur.csv"]
+    assert "operations.csv" in skipped[0].message and "« clause »" in skipped[0].message

@@ -901,7 +901,16 @@ def read_coordination(folder: Path, raw_root: Path, key: bytes, communes: set[st
     """
     combined = TrackingResult()
     parts: dict[str, list[pd.DataFrame]] = {t: [] for t in TABLES}
-    for export in find_exports(folder, raw_root, mapping):
+    exports = find_exports(folder, raw_root, mapping)
+    used = {path for export in exports for path in export.files}
+    for path in _data_files(folder):
+        if path not in used:  # never dropped silently: said, with what was read instead
+            combined.quarantine.warn(
+                SOURCE, _relative(path, raw_root), "fichier", "fichier non lu",
+                f"aucun motif de la correspondance « {exports[0].mapping.get('name')} » ne "
+                f"désigne ce fichier ; lus dans ce dossier : "
+                + ", ".join(sorted(p.name for p in used)))
+    for export in exports:
         one = _read_one(export, raw_root, key, communes, today)
         for name, frame in one.tables.items():
             parts[name].append(frame)
