@@ -488,8 +488,9 @@ def _canonical(located: LocatedTable, mapping: dict, table: str, where: str) -> 
 
 def personal_values(series: pd.Series) -> str | None:
     """The kind of personal data (``email``, ``telephone``, ``nir``, ``adresse``) that a column's
-    first filled values look like, if a share of them (:data:`PERSONAL_VALUE_SHARE`) does."""
-    values = text(series.astype("string")).dropna().head(PERSONAL_SAMPLE)
+    first filled values (among its first thousand cells) look like, if a share of them
+    (:data:`PERSONAL_VALUE_SHARE`) does."""
+    values = text(series.head(PERSONAL_SAMPLE * 5).astype("string")).dropna().head(PERSONAL_SAMPLE)
     if values.empty:
         return None
     for kind, pattern in PERSONAL_VALUES.items():
