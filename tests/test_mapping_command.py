@@ -60,6 +60,15 @@ UNFAMILIAR = {
                                        "date_premier_emploi_durable"),
     "Date de l'export": ("Date d'extraction", "outcomes", "date_export"),
 }
+#: Headers the dictionary does not hold as such: matched by similar names and by values.
+FUZZY = {
+    "Sexe": ("Sexe du participant", "participants", "sexe"),
+    "Niveau de diplôme": ("Qualif.", "participants", "diplome"),
+    "Date de naissance": ("Date de naissance du bénéficiaire", "participants", "date_naissance"),
+    "Commune de résidence": ("Cde commune hab.", "participants", "commune_residence"),
+    "Heures réalisées": ("Heures realisees (contrat)", "work_contracts", "heures"),
+    "Situation à 6 mois": ("Devenir", "outcomes", "situation_6_mois"),
+}
 
 
 def unfamiliar_export(folder: Path) -> Path:
@@ -135,3 +144,14 @@ def test_check_is_a_dry_run_in_french_naming_file_sheet_line(tmp_path, codes, ca
     assert main(["mapping", "check", str(path), "--mapping", str(draft)]) == 2
     err = capsys.readouterr().err
     assert "93/export_93.csv" in err and "« Observations »" in err and "personnelle" in err
+
+
+def test_suggest_matches_unknown_names_by_similarity_and_values(tmp_path, codes):
+    frame = flat_frame().rename(columns={k: v[0] for k, v in FUZZY.items()})
+    found = suggest([write_flat_csv(tmp_path / "tracking" / "93", frame)], codes)
+    got = {m.header: (m.table, m.column, m.confidence) for m in found.matches}
+    for header, table, column in FUZZY.values():
+        assert got[header][:2] == (table, column), (header, got[header])
+        assert 0.6 <= got[header][2] < 1.0  # a proposal to review, not a certainty
+    devenir = next(m for m in found.matches if m.header == "Devenir")
+    assert devenir.how == "par les valeurs"

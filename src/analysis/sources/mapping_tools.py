@@ -104,6 +104,11 @@ def _name_score(header: str, names: set[str]) -> float:
     if folded in names:
         return 1.0
     best = 0.0
+    words = set(folded.split())
+    for name in names:  # a known name whose every word is in the header: « Sexe du participant »
+        known = set(name.split())
+        if known <= words and any(len(w) >= 3 for w in known):
+            best = max(best, 0.85 + 0.15 * len(known) / len(words))
     for name in names:
         matcher = difflib.SequenceMatcher(None, folded, name)
         if matcher.real_quick_ratio() > best and matcher.quick_ratio() > best:
@@ -155,6 +160,9 @@ def propose(frame: pd.DataFrame, communes: set[str]) -> list[Match]:
                      for name, labels in vocab.items()}
         for (table, column), known in names.items():
             score = _name_score(str(header), known)
+            if score == 1.0:  # a name the dictionary holds as such: nothing to weigh
+                candidates.append((1.0, table, column))
+                continue
             if column in vocab and len(values):
                 inside = inside_of[column]
                 if column in BY_VALUES and inside >= 0.8:
@@ -165,7 +173,7 @@ def propose(frame: pd.DataFrame, communes: set[str]) -> list[Match]:
                 if column in columns and len(values) and score < 1.0:
                     score = score + 0.1 if kinds.get(kind, 0) >= 0.8 else score * (
                         0.8 if kinds.get(kind, 0) < 0.2 and kind != "number" else 1.0)
-            candidates.append((round(min(score, 1.0), 2), table, column))
+            candidates.append((round(min(score, 0.99), 2), table, column))
         candidates.sort(key=lambda c: (-c[0], c[1], c[2]))
         match.candidates = [c for c in candidates if c[0] >= MIN_CONFIDENCE][:5]
         if match.candidates:
@@ -316,9 +324,12 @@ def suggest(paths: list[Path], communes: set[str]) -> Suggestion:
                      "jamais écrites dans data/processed) : "
                      + ", ".join(f"« {m.header} » ({m.personal})" for m in personal))
     mapping = draft(matches, [str(p) for p in paths], flat=True)
+    # The draft never keeps a personal look-alike (checked as the reader will; the required
+    # columns left without a header are listed below, for the user to complete).
     tracking.check_mapping(json.loads(json.dumps({**load_mapping("extraction_plate"),
                                                   **{k: v for k, v in mapping.items()
-                                                     if k != "extends"}})), "brouillon")
+                                                     if k != "extends"}, "required": {}})),
+                           "brouillon")
     required = load_mapping("extraction_plate")["required"]
     missing = [f"{t}.{c}" for t, cs in required.items() for c in cs
                if c not in mapping["tables"].get(t, {}).values()]
