@@ -747,7 +747,9 @@ def _fold(table: CheckedTable, key: str, conflicts: list[str], rule: str, what: 
     name columns and lines, never the values (they may be personal). Returns the quarantined keys.
     """
     f = table.frame
-    columns = [c for c in f.columns if c not in (key, "_line") and not c.startswith("_")]
+    dropped = {c for c, treatment in PERSONAL.items() if treatment == "supprimer"}
+    columns = [c for c in f.columns if c not in (key, "_line") and not c.startswith("_")
+               and c not in dropped]  # a column dropped at ingestion decides nothing
     if f.empty:
         return set()
     values = pd.DataFrame({c: text(f[c]) for c in columns}, index=f.index)
