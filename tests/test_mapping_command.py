@@ -130,9 +130,9 @@ def test_check_is_a_dry_run_in_french_naming_file_sheet_line(tmp_path, codes, ca
     capsys.readouterr()
     assert main(["mapping", "check", str(path), "--mapping", str(draft)]) == 0
     out = capsys.readouterr().out
-    assert "93/export_93.csv#contrats : 4 lue(s) = 2 gardée(s) + 2 en quarantaine + 0 fusionnée(s)" \
+    assert "tracking/93/export_93.csv#contrats : 4 lue(s) = 2 gardée(s) + 2 en quarantaine + 0 fusionnée(s)" \
         in out
-    assert "fin de contrat avant le début — 93/export_93.csv#contrats, ligne 6" in out
+    assert "fin de contrat avant le début — tracking/93/export_93.csv#contrats, ligne 6" in out
     assert "« Observations »" in out and "« Portable » (supprimer)" in out
     assert "Aucun entrepôt écrit" in out
     assert not processed.exists()
@@ -143,7 +143,7 @@ def test_check_is_a_dry_run_in_french_naming_file_sheet_line(tmp_path, codes, ca
     draft.write_text(json.dumps(mapping, ensure_ascii=False), encoding="utf-8")
     assert main(["mapping", "check", str(path), "--mapping", str(draft)]) == 2
     err = capsys.readouterr().err
-    assert "93/export_93.csv" in err and "« Observations »" in err and "personnelle" in err
+    assert "tracking/93/export_93.csv" in err and "« Observations »" in err and "personnelle" in err
 
 
 def test_suggest_matches_unknown_names_by_similarity_and_values(tmp_path, codes):

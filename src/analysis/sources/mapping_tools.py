@@ -360,7 +360,9 @@ def check(paths: list[Path], mapping_path: Path, communes: set[str],
     mapping = tracking.check_mapping(mapping, str(mapping_path))
     paths = [p.resolve() for p in paths]
     root = Path(os.path.commonpath([p.parent for p in paths]))
-    root = root.parent if root.parent != root else root
+    # Names as a build gives them (tracking/93/…) when the files sit in an input folder.
+    above = [parent for parent in [root, *root.parents] if parent.name == "tracking"]
+    root = above[0].parent if above else (root.parent if root.parent != root else root)
     exports = []
     for folder in sorted({p.parent for p in paths}):
         found = tracking.find_exports(folder, root, mapping)
