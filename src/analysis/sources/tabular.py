@@ -4,8 +4,10 @@ and parsing French dates and numbers, with every failure naming the file and the
 from __future__ import annotations
 
 import json
+import re
+import unicodedata
 from datetime import date
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -31,10 +33,38 @@ class Sheet:
     line: pd.Series      # 1-based line (CSV) or row (XLSX) of each record, header = 1
 
 
-def load_mapping(name: str) -> dict:
-    """A column-mapping file from ``sources/mappings/`` (or a path to one)."""
+def load_mapping(name: str | Path) -> dict:
+    """A column-mapping file from ``sources/mappings/`` (or a path to one).
+
+    A mapping may name another in ``"extends"``: it then starts from that one, its own keys
+    replacing the other's, and its ``vocabularies`` adding labels to the other's.
+    """
     path = Path(name) if Path(name).suffix == ".json" else MAPPINGS / f"{name}.json"
-    return json.loads(path.read_text(encoding="utf-8"))
+    try:
+        mapping = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise SourceFileError(path, f"correspondance illisible : {exc}") from exc
+    if not isinstance(mapping, dict):
+        raise SourceFileError(path, "correspondance illisible : un objet JSON est attendu")
+    base_name = mapping.get("extends")
+    if base_name:
+        base = load_mapping(base_name)
+        vocabularies = {k: dict(v) for k, v in base.get("vocabularies", {}).items()}
+        for name_, labels in mapping.get("vocabularies", {}).items():
+            vocabularies.setdefault(name_, {}).update(labels)
+        base = {k: v for k, v in base.items() if k not in ("name", "path")}
+        mapping = {**base, **mapping, "vocabularies": vocabularies, "extended": base_name}
+        mapping.pop("extends", None)
+    mapping.setdefault("name", path.stem)
+    mapping["path"] = str(path)
+    return mapping
+
+
+def normalise_header(name: object) -> str:
+    """A header folded for comparison: no accents, no case, punctuation as spaces
+    (« Date d'entrée » → ``date d entree``)."""
+    folded = unicodedata.normalize("NFKD", str(name)).encode("ascii", "ignore").decode()
+    return " ".join(re.sub(r"[^0-9a-z]+", " ", folded.casefold()).split())
 
 
 def _sniff_delimiter(first_line: str) -> str:
@@ -42,9 +72,8 @@ def _sniff_delimiter(first_line: str) -> str:
     return max(counts, key=counts.get) if max(counts.values()) else ";"
 
 
-def read_csv(path: Path) -> tuple[pd.DataFrame, str]:
-    """Read a CSV as text: encoding (UTF-8 with or without BOM, else Windows-1252) and delimiter
-    detected. Returns the frame and the encoding used."""
+def _decode(path: Path) -> tuple[str, str]:
+    """The text of a CSV file and its encoding, or a refusal naming the file."""
     raw = path.read_bytes()
     if not raw.strip():
         raise SourceFileError(path, "fichier vide")
@@ -62,6 +91,13 @@ def read_csv(path: Path) -> tuple[pd.DataFrame, str]:
         raise SourceFileError(path, "encodage non reconnu (ni UTF-8 ni Windows-1252)")
     if not text.strip():
         raise SourceFileError(path, "fichier vide (pas même une ligne d'en-tête)")
+    return text, encoding
+
+
+def read_csv(path: Path) -> tuple[pd.DataFrame, str]:
+    """Read a CSV as text: encoding (UTF-8 with or without BOM, else Windows-1252) and delimiter
+    detected. Returns the frame and the encoding used."""
+    text, encoding = _decode(path)
     delimiter = _sniff_delimiter(text.split("\n", 1)[0])
     try:
         from io import StringIO
@@ -117,7 +153,15 @@ def canonical(frame: pd.DataFrame, columns: dict[str, str], required: list[str],
     if duplicated:
         raise SourceFileError(where, f"en-têtes en double : {', '.join(duplicated)}")
     frame = frame.set_axis(stripped, axis=1)
-    renamed = frame.rename(columns=columns)
+    # A header written without its accents or in other case is the same header.
+    folded = {normalise_header(k): v for k, v in columns.items()}
+    renames = {c: columns.get(c, folded.get(normalise_header(c))) for c in stripped}
+    renames = {c: v for c, v in renames.items() if v is not None}
+    taken = [v for v in renames.values()]
+    twice = sorted({c for c, v in renames.items() if taken.count(v) > 1})
+    if twice:
+        raise SourceFileError(where, "en-têtes en double (même colonne) : " + ", ".join(twice))
+    renamed = frame.rename(columns=renames)
     missing = [c for c in required if c not in renamed.columns]
     if missing:
         wanted = {v: k for k, v in columns.items()}
@@ -267,3 +311,190 @@ def open_csv_table(path: Path, raw_root: Path, quarantine: Quarantine, source: s
     sheet = Sheet(where, canonical(frame, columns, required, where),
                   pd.Series(range(2, len(frame) + 2)))
     return CheckedTable(sheet, quarantine, source)
+
+
+# --- Exports as people keep them: title lines, totals rows, empty columns, several sheets --------
+
+#: How many rows from the top are searched for the header (title lines may sit above it).
+HEADER_SEARCH_ROWS = 30
+#: A row whose first filled cell says this is a total, not a record (« Total », « TOTAL GÉNÉRAL »).
+TOTAL_ROW = re.compile(r"^\s*(sous[- ]?)?tota(l|ux)\b", re.IGNORECASE)
+
+
+@dataclass
+class RawTable:
+    """One table of an export before its header is known: every cell as read, and where."""
+
+    name: str              # file name, with "#sheet" for a workbook sheet
+    cells: pd.DataFrame    # positional columns, one row per physical line (CSV) or sheet row
+    encoding: str | None = None
+
+
+@dataclass
+class LocatedTable:
+    """A table whose header was found: named columns, the line of each record, and what was
+    set aside around the records (title lines, totals rows, empty columns)."""
+
+    name: str
+    frame: pd.DataFrame
+    line: pd.Series
+    header_line: int
+    notes: list[str] = field(default_factory=list)
+    totals: list[int] = field(default_factory=list)
+
+
+def read_csv_cells(path: Path, max_lines: int | None = None) -> RawTable:
+    """Every line of a CSV as cells (no header assumed): encoding and delimiter detected on the
+    first lines, short lines (titles above the header) padded. Row ``i`` is physical line
+    ``i + 1`` (blank lines kept as empty rows)."""
+    import csv
+    from io import StringIO
+
+    text, encoding = _decode(path)
+    if max_lines is not None:
+        text = "\n".join(text.splitlines()[:max_lines])
+    head = text.splitlines()[:HEADER_SEARCH_ROWS]
+    counts = {d: max((line.count(d) for line in head), default=0) for d in DELIMITERS}
+    delimiter = max(counts, key=counts.get) if max(counts.values()) else ";"
+    try:  # pandas' parser when every line has at most the first line's fields (the usual case)
+        cells = pd.read_csv(StringIO(text), sep=delimiter, dtype=str, keep_default_na=False,
+                            na_values=[], header=None, skip_blank_lines=False)
+        if '"' not in text:  # no quoted field, so no field over two lines: row i is line i + 1
+            return RawTable(str(path), cells.astype(object), encoding)
+    except (pd.errors.ParserError, ValueError):
+        pass  # lines longer than the first (a title line above the header): the csv module
+    try:
+        rows = []
+        reader = csv.reader(StringIO(text, newline=""), delimiter=delimiter)
+        last = 0
+        for row in reader:
+            # A record spanning several lines (a quoted line break) keeps its first line number.
+            rows.append((last + 1, row))
+            last = reader.line_num
+    except csv.Error as exc:
+        raise SourceFileError(path, f"CSV illisible : {exc}") from exc
+    width = max((len(r) for _, r in rows), default=0)
+    cells = pd.DataFrame([r + [""] * (width - len(r)) for _, r in rows], dtype=object)
+    cells.index = [line - 1 for line, _ in rows]
+    return RawTable(str(path), cells, encoding)
+
+
+def read_xlsx_cells(path: Path, sheets: list[str] | None = None,
+                    max_rows: int | None = None) -> dict[str, pd.DataFrame]:
+    """Every row of a workbook's sheets (or of the named ones) as cells, no header assumed; row
+    ``i`` is the sheet's row ``i + 1``; merged title cells hold their value in their first cell."""
+    try:
+        book = pd.read_excel(path, sheet_name=sheets, dtype=object, engine=_xlsx_engine(),
+                             header=None, nrows=max_rows)
+    except Exception as exc:  # openpyxl and calamine raise many types for a broken workbook
+        raise SourceFileError(path, f"classeur XLSX illisible : {type(exc).__name__}: {exc}") from exc
+    return book
+
+
+def sheet_names(path: Path) -> list[str]:
+    """The sheet names of a workbook, without reading its cells."""
+    try:
+        if _xlsx_engine() == "calamine":
+            from python_calamine import CalamineWorkbook
+
+            return list(CalamineWorkbook.from_path(str(path)).sheet_names)
+        import openpyxl
+
+        book = openpyxl.load_workbook(path, read_only=True)
+        try:
+            return list(book.sheetnames)
+        finally:
+            book.close()
+    except Exception as exc:  # noqa: BLE001 - any failure is an unreadable workbook
+        raise SourceFileError(path, f"classeur XLSX illisible : {type(exc).__name__}: {exc}") from exc
+
+
+def _cell_text(cells: pd.DataFrame) -> pd.DataFrame:
+    """Cells as stripped text, ``""`` when empty (for locating headers and totals)."""
+    def one(v):
+        if v is None or (isinstance(v, float) and np.isnan(v)):
+            return ""
+        if v is pd.NaT:
+            return ""
+        return str(v).strip()
+    return cells.map(one) if hasattr(cells, "map") else cells.applymap(one)
+
+
+def _filled(cells: pd.DataFrame) -> pd.DataFrame:
+    """Which cells hold something (not empty, not only spaces), column by column."""
+    out = {}
+    for i in range(cells.shape[1]):
+        values = cells.iloc[:, i]
+        out[i] = ~(values.isna() | values.isin(_BLANKS))
+    return pd.DataFrame(out, index=cells.index)
+
+
+#: Cells that hold nothing but spaces (compared as a set: far faster than stripping each cell).
+_BLANKS = ["", " ", "  ", "   ", "\t", "\xa0"]
+
+
+def locate_header(cells: pd.DataFrame, known: set[str] | None = None,
+                  search_rows: int = HEADER_SEARCH_ROWS) -> int:
+    """Position (0-based) of the header row among the first ``search_rows`` rows.
+
+    With ``known`` headers (normalised, see :func:`normalise_header`): the row holding the most
+    of them (the first such row), when it holds at least one. Otherwise, the first row of at least
+    two filled cells, all text, at least half as many as the widest of the rows searched, followed
+    by a row that is not empty: a title line (one merged cell) or a blank line is passed over.
+    """
+    top = _cell_text(cells.iloc[:search_rows])
+    if top.empty:
+        return 0
+    if known:
+        hits = top.apply(lambda row: sum(normalise_header(v) in known for v in row if v), axis=1)
+        if hits.max() > 0:
+            return int(np.flatnonzero(hits.to_numpy() == hits.max())[0])
+    filled = (top != "").sum(axis=1).to_numpy()
+    widest = filled.max() if len(filled) else 0
+    numeric = top.apply(lambda row: any(re.fullmatch(r"-?[\d\s.,/:-]+", v) for v in row if v),
+                        axis=1).to_numpy()
+    for i in range(len(top)):
+        if filled[i] >= 2 and filled[i] * 2 >= widest and not numeric[i]:
+            if i + 1 >= len(top) or filled[i + 1] > 0:
+                return i
+    return int(np.argmax(filled))
+
+
+def locate_table(raw: RawTable, known: set[str] | None = None,
+                 search_rows: int = HEADER_SEARCH_ROWS) -> LocatedTable:
+    """The table under its header: lines above the header, blank rows, columns with neither
+    header nor value and a totals row at the bottom are set aside (and said in ``notes``)."""
+    cells = raw.cells
+    if cells.empty:
+        return LocatedTable(raw.name, pd.DataFrame(), pd.Series([], dtype="int64"), 1)
+    at = locate_header(cells, known, search_rows)
+    header = _cell_text(cells.iloc[[at]]).iloc[0].tolist()
+    body = cells.iloc[at + 1:]
+    filled = _filled(body)
+    notes = []
+    if at > 0:
+        notes.append(f"en-tête trouvé ligne {cells.index[at] + 1} ({at} ligne(s) de titre au-dessus)")
+    rows_filled = filled.any(axis=1)
+    body, filled = body[rows_filled], filled[rows_filled]
+    # Totals rows at the bottom: not records.
+    totals = []
+    while len(body):
+        last = _cell_text(body.iloc[[-1]]).iloc[0]
+        first = next((v for v in last if v), "")
+        if not TOTAL_ROW.match(first):
+            break
+        totals.insert(0, int(body.index[-1]) + 1)
+        body, filled = body.iloc[:-1], filled.iloc[:-1]
+    if totals:
+        notes.append("ligne(s) de total en bas du tableau, non comptées comme enregistrements : "
+                     + ", ".join(f"ligne {n}" for n in totals))
+    empty_columns = [i for i, name in enumerate(header)
+                     if not name and not filled.iloc[:, i].any()]
+    if empty_columns:
+        notes.append(f"{len(empty_columns)} colonne(s) vide(s) sans en-tête ignorée(s)")
+    keep = [i for i in range(len(header)) if i not in empty_columns]
+    frame = body.iloc[:, keep].copy()
+    frame.columns = [header[i] or f"Unnamed: {i}" for i in keep]
+    frame = frame.reset_index(drop=True)
+    line = pd.Series(body.index.to_numpy() + 1, dtype="int64")
+    return LocatedTable(raw.name, frame, line, int(cells.index[at]) + 1, notes, totals)

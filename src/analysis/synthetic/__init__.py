@@ -38,7 +38,7 @@ def _swap_in(staging: Path, out: Path) -> None:
 def generate(out: Path | None = None, seed: int = config.DEFAULT_SEED,
              first_year: int = DEFAULT_YEARS[0], last_year: int = DEFAULT_YEARS[1],
              scale: float = 1.0, sources: tuple[str, ...] = None,
-             decp_layout: str = "buyers") -> dict:
+             decp_layout: str = "buyers", tracking_layout: str = "tables") -> dict:
     """Generate every source into ``out`` (default: ``data/raw/synthetic``) and return the manifest.
 
     Parameters
@@ -56,6 +56,10 @@ def generate(out: Path | None = None, seed: int = config.DEFAULT_SEED,
         the tracking exports and Grand Paris contracts still link to the DECP contracts drawn.
     decp_layout
         ``"buyers"`` (one file per buyer and year) or ``"consolidated"`` (one national-style file).
+    tracking_layout
+        ``"tables"`` (four tables per coordination), ``"flat"`` (one row per work contract, in the
+        shapes hand-kept extractions take) or ``"ogpf"`` (the grands-projets convention's
+        variables): see :data:`analysis.synthetic.tracking.LAYOUTS`.
     """
     sources = tuple(sources or SOURCES)
     unknown = set(sources) - set(SOURCES)
@@ -65,6 +69,9 @@ def generate(out: Path | None = None, seed: int = config.DEFAULT_SEED,
         raise ValueError(f"première année {first_year} après la dernière {last_year}")
     if scale <= 0:
         raise ValueError(f"échelle invalide : {scale}")
+    if tracking_layout not in tracking.LAYOUTS:
+        raise ValueError(f"disposition de suivi inconnue : {tracking_layout} "
+                         f"(attendu : {', '.join(tracking.LAYOUTS)})")
     out = Path(out or config.paths().synthetic)
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = out.with_name(f".{out.name}.tmp-{os.getpid()}")
@@ -99,7 +106,7 @@ def generate(out: Path | None = None, seed: int = config.DEFAULT_SEED,
             written["tracking"] = tracking.generate(
                 staging, seed=tracking_seed, first_year=first_year, last_year=last_year,
                 scale=scale, communes=communes, structures=directory, decp_contracts=contracts,
-                export_date=export_date)
+                export_date=export_date, layout=tracking_layout)
         if "grand_paris" in sources:
             sgp_works = contracts[(contracts["acheteur_type"] == "sgp")
                                   & (contracts["secteur"] == "travaux")]

@@ -1215,9 +1215,162 @@ def _splice_rows(sheet_xml: bytes, body: bytes, last_row: int) -> bytes:
 # --- Entry point -----------------------------------------------------------------------------------
 
 
+
+# --- Other layouts: the shapes real extractions take (docs/input_formats.md) --------------------
+
+#: The layouts :func:`generate` can write: ``tables`` (four tables, CSV or XLSX by coordination),
+#: ``flat`` (one row per work contract: CSV extractions of four coordinations side by side in
+#: ``tracking/``, with title lines, an empty column and a totals row; workbooks of the four others
+#: with one sheet per year under a merged title) and ``ogpf`` (the variables of the Observatoire
+#: des grands projets franciliens' data-sharing convention, one CSV per coordination).
+LAYOUTS = ("tables", "flat", "ogpf")
+#: Headers of the flat extraction (``sources/mappings/extraction_plate.json``): the participant's,
+#: the operation's, the contract's and the outcome's columns.
+FLAT_RENAME = {"Commune": "Commune de l'opération", "Date de début": "Début de l'opération",
+               "Date de fin": "Fin de l'opération", "Heures prévues": "Heures prévues (opération)",
+               "Heures réalisées": "Heures réalisées (opération)"}
+FLAT_CONTRACT_RENAME = {"Date de début": "Date de début du contrat",
+                        "Date de fin": "Date de fin du contrat"}
+#: Share of participants (among those with two contracts or more) whose sex differs on one row of
+#: a flat extraction: the reader must quarantine them, never pick one.
+FLAT_CONFLICT_RATE = 0.004
+#: The OGPF convention's article column, from the modality labels of the four-table export.
+OGPF_ARTICLES = {"Clause d'exécution (L2112-2)": "L2112-2", "Critère d'attribution (R2152-7)": "R2152-7",
+                 "Marché réservé SIAE (L2113-13)": "L2113-13",
+                 "Marché réservé EA/ESAT (L2113-12)": "L2113-12",
+                 "Marché d'insertion (R2123-1)": "R2123-1"}
+
+
+def _flat_rows(tables: dict[str, pd.DataFrame], rng: np.random.Generator) -> tuple[pd.DataFrame, dict]:
+    """One row per work contract with its participant's, operation's and outcome's columns.
+
+    A contract whose participant is not in Participants (the orphan defect) cannot be written:
+    a flat row carries its participant. Exact copies of a participant row are one participant.
+    A share of participants with two rows or more get another sex on their last row (the
+    conflict the reader quarantines). Returns the rows and the counts for the manifest.
+    """
+    people = tables["participants"].drop_duplicates()
+    contracts = tables["contracts"].rename(columns=FLAT_CONTRACT_RENAME)
+    known = contracts["Identifiant participant"].isin(set(people["Identifiant participant"]))
+    ops = tables["operations"].rename(columns=FLAT_RENAME)
+    flat = (contracts[known].merge(people, on="Identifiant participant", how="left", sort=False)
+            .merge(ops, on="Code opération", how="left", sort=False)
+            .merge(tables["exits"], on="Identifiant participant", how="left", sort=False))
+    for column in ("Date de fin du dernier contrat", "Date du premier emploi durable",
+                   "Date de l'export"):
+        flat[column] = flat[column].fillna(_NO_DATE).astype(np.int64)
+    rows_per = flat.groupby("Identifiant participant", sort=False).size()
+    eligible = np.sort(rows_per.index[rows_per >= 2].to_numpy(dtype=str))
+    chosen = _exact_sample(rng, eligible, FLAT_CONFLICT_RATE * len(people) / max(len(eligible), 1))
+    last = flat.index.to_series().groupby(flat["Identifiant participant"]).max()
+    flip = last.loc[list(chosen)].to_numpy() if len(chosen) else np.array([], dtype=np.int64)
+    flat.loc[flip, "Sexe"] = np.where(flat.loc[flip, "Sexe"] == "F", "H", "F")
+    counts = {
+        "rows": int(len(flat)),
+        "participant_conflict": int(len(chosen)),
+        "orphan_contracts_not_written": int((~known).sum()),
+        "operations_without_rows": int((~ops["Code opération"].isin(set(flat["Code opération"]))).sum()),
+        "participants_without_rows": int((~people["Identifiant participant"].isin(
+            set(flat["Identifiant participant"]))).sum()),
+    }
+    return flat, counts
+
+
+def _flat_date_columns() -> list[str]:
+    return ["Date de naissance", "Date d'entrée", "Début de l'opération", "Fin de l'opération",
+            "Date de début du contrat", "Date de fin du contrat", "Date de fin du dernier contrat",
+            "Date du premier emploi durable", "Date de l'export"]
+
+
+def _ogpf_rows(flat: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """The OGPF convention's variables from the flat rows: an age at entry instead of a birth
+    date, the legal article instead of the modality label, no name, no address."""
+    born = flat["Date de naissance"].to_numpy(dtype=np.int64)
+    entered = flat["Date d'entrée"].to_numpy(dtype=np.int64)
+    b = pd.to_datetime(born, unit="D")
+    e = pd.to_datetime(entered, unit="D")
+    age = e.year - b.year - ((e.month < b.month) | ((e.month == b.month) & (e.day < b.day)))
+    frame = pd.DataFrame({
+        "Identifiant bénéficiaire": flat["Identifiant participant"],
+        "Sexe": flat["Sexe"],
+        "Âge au début de la période de clause": np.asarray(age, dtype=np.int64),
+        "Niveau de qualification à l'entrée": flat["Niveau de diplôme"],
+        "Résident QPV": flat["Résident QPV"],
+        "Date de début de la période de clause": flat["Date d'entrée"],
+        "Code opération": flat["Code opération"],
+        "Opération": flat["Libellé opération"],
+        "Maître d'ouvrage": flat["Maître d'ouvrage"],
+        "Article du code de la commande publique": flat["Modalité"].map(OGPF_ARTICLES),
+        "Département": flat["Département"],
+        "Commune du chantier": flat["Commune de l'opération"],
+        "Heures d'insertion prévues": flat["Heures prévues (opération)"],
+        "Employeur": flat["Employeur"],
+        "Type d'employeur": flat["Type d'employeur"],
+        "Type de contrat": flat["Type de contrat"],
+        "Date de début du contrat": flat["Date de début du contrat"],
+        "Date de fin du contrat": flat["Date de fin du contrat"],
+        "Heures réalisées": flat["Heures réalisées"],
+        "Situation à la sortie": flat["Situation à 6 mois"],
+        "Date de fin du dernier contrat": flat["Date de fin du dernier contrat"],
+        "Date de l'export": flat["Date de l'export"],
+    })
+    return frame, ["Date de début de la période de clause", "Date de début du contrat",
+                   "Date de fin du contrat", "Date de fin du dernier contrat", "Date de l'export"]
+
+
+def _write_flat_csv(path: Path, frame: pd.DataFrame, date_columns: list[str], encoding: str,
+                    title: str) -> None:
+    """A hand-kept extraction: two title lines, an empty column after the third, a totals row
+    (the sum of the hours) at the bottom."""
+    out = _csv_frame(frame, date_columns)
+    out.insert(3, "", None)
+    body = out.to_csv(sep=";", decimal=",", index=False,
+                      lineterminator="\r\n" if encoding == "cp1252" else "\n")
+    newline = "\r\n" if encoding == "cp1252" else "\n"
+    width = len(out.columns)
+    total = [""] * width
+    total[0] = "Total"
+    hours = list(out.columns).index("Heures réalisées")
+    total[hours] = f"{frame['Heures réalisées'].sum():.2f}".replace(".", ",")
+    text = (title + ";" * (width - 1) + newline + "Extraction du " + "30/06" + newline + body
+            + ";".join(total) + newline)
+    with atomic_path(path, suffix=".csv") as tmp:
+        tmp.write_bytes(text.encode(encoding))
+
+
+def _write_flat_xlsx_by_year(path: Path, frame: pd.DataFrame, date_columns: list[str],
+                             title: str) -> dict[str, int]:
+    """One sheet per year of contract start, a title merged over two rows, a blank row, then the
+    header. Returns the rows per sheet."""
+    import xlsxwriter
+
+    years = pd.to_datetime(frame["Date de début du contrat"].to_numpy(dtype=np.int64), unit="D").year
+    rows_by_sheet = {}
+    with atomic_path(path, suffix=".xlsx") as tmp:
+        workbook = xlsxwriter.Workbook(str(tmp), {"constant_memory": True,
+                                                 "strings_to_numbers": False,
+                                                 "strings_to_formulas": False,
+                                                 "strings_to_urls": False})
+        workbook.set_properties({"created": XLSX_CREATED, "author": "analysis.synthetic.tracking"})
+        date_format = workbook.add_format({"num_format": "dd/mm/yyyy"})
+        columns = list(frame.columns)
+        for year in sorted(set(years)):
+            part = frame[years == year]
+            sheet = workbook.add_worksheet(str(year))
+            for column in date_columns:
+                position = columns.index(column)
+                sheet.set_column(position, position, 12, date_format)
+            sheet.merge_range(0, 0, 1, 5, f"{title} — {year}")
+            sheet.write_row(3, 0, columns)
+            for number, row in enumerate(_xlsx_rows(part, date_columns), start=4):
+                sheet.write_row(number, 0, row)
+            rows_by_sheet[str(year)] = int(len(part))
+        workbook.close()
+    return rows_by_sheet
+
 def generate(out: Path, seed: int, first_year: int, last_year: int, scale: float,
              communes: pd.DataFrame, structures: pd.DataFrame, decp_contracts: pd.DataFrame,
-             export_date: date) -> dict:
+             export_date: date, layout: str = "tables") -> dict:
     """Write ``out/tracking/<dep>/...`` for the eight coordinations; return the manifest.
 
     Parameters
@@ -1287,7 +1440,31 @@ def generate(out: Path, seed: int, first_year: int, last_year: int, scale: float
         tables = result["tables"]
         kind, encoding = FORMATS[dep]
         folder = out / "tracking" / dep
-        if kind == "csv":
+        if layout != "tables":
+            flat, flat_counts = _flat_rows(tables, np.random.default_rng([seed, 0xF1A7, d_index]))
+            title = f"Suivi des clauses sociales — coordination {dep}"
+            if layout == "ogpf":
+                frame, dates = _ogpf_rows(flat)
+                file_name = f"ogpf_{dep}.csv"
+                _write_flat_csv(out / "tracking" / dep / file_name, frame, dates, encoding or "utf-8-sig",
+                                title)
+                rows = {file_name: int(len(frame))}
+                file_list = [f"{dep}/{file_name}"]
+            elif kind == "csv":
+                frame = flat
+                file_name = f"extraction_{dep}.csv"
+                _write_flat_csv(out / "tracking" / file_name, frame, _flat_date_columns(),
+                                encoding, title)
+                rows = {file_name: int(len(frame))}
+                file_list = [file_name]
+            else:
+                file_name = f"extraction_{dep}.xlsx"
+                rows = _write_flat_xlsx_by_year(folder / file_name, flat, _flat_date_columns(),
+                                                title)
+                file_list = [f"{dep}/{file_name}"]
+            files[dep] = {"format": "csv" if layout == "ogpf" else kind, "encoding": encoding,
+                          "layout": layout, "files": file_list, "rows": rows, "flat": flat_counts}
+        elif kind == "csv":
             for key, (file_name, _, headers, date_columns) in TABLES.items():
                 _write_csv(folder / file_name, tables[key][headers], date_columns, encoding)
             rows = {TABLES[key][0]: int(len(tables[key])) for key in TABLES}
@@ -1298,7 +1475,8 @@ def generate(out: Path, seed: int, first_year: int, last_year: int, scale: float
                                               TABLES[key][3]) for key in TABLES])
             rows = {TABLES[key][1]: int(len(tables[key])) for key in TABLES}
             file_list = [file_name]
-        files[dep] = {"format": kind, "encoding": encoding, "files": file_list, "rows": rows}
+        if layout == "tables":
+            files[dep] = {"format": kind, "encoding": encoding, "files": file_list, "rows": rows}
         for name, count in result["counts"].items():
             defects[name]["count"] += count
             defects[name]["by_departement"][dep] = count
@@ -1347,6 +1525,7 @@ def generate(out: Path, seed: int, first_year: int, last_year: int, scale: float
         "scale": scale,
         "years": [first_year, last_year],
         "export_date": export_date.isoformat(),
+        "layout": layout,
         "files": files,
         "conventions": {
             "year_of_hours": "a contract's Heures réalisées are spread evenly over its days "
