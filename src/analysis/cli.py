@@ -114,10 +114,28 @@ def cmd_report(args: argparse.Namespace) -> int:
     from .reporting import render
     from .warehouse import BuildError
 
+    wanted = list(args.report or [])
+    buyers_only = wanted == ["fiches_acheteurs"]
+    wanted = [r for r in wanted if r != "fiches_acheteurs"]
     try:
+        if not wanted and not args.territory:  # the buyer sheets, before the index is written
+            from .buyer_sheets import render_all
+
+            sheets = render_all(k=args.suppression_k, force=args.force, target=args.target,
+                                jobs=args.jobs)
+            print(f"Fiches acheteur : {sheets.sheets} fiche(s) "
+                  f"{'inchangée(s)' if sheets.skipped else 'rendue(s)'} en "
+                  f"{sheets.seconds:.1f} s, {sheets.listed} acheteur(s) listé(s) ({sheets.folder}).")
+        if buyers_only:
+            from .reporting import RenderSummary, publication_lock, write_index
+
+            reports = Path(config.paths().reports)
+            with publication_lock(reports):
+                print(f"Index des rapports : {write_index(RenderSummary(), reports)}")
+            return 0
         summary = render(territories=args.territory or None, period=args.period,
                          target=args.target, jobs=args.jobs, progress=not args.quiet,
-                         reports=args.report or None, k=args.suppression_k, force=args.force,
+                         reports=wanted or None, k=args.suppression_k, force=args.force,
                          scheduler=args.scheduler, fresh_kernels=args.fresh_kernels)
     except (ValueError, PeriodError, BuildError, FileNotFoundError) as exc:
         print(f"erreur : {exc}", file=sys.stderr)
@@ -184,9 +202,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--report", action="append",
                    help="rapport à rendre (répétable) : rapport_annuel, fiche_departementale, "
                         "progression_clauses, heures_grand_paris, beneficiaires, parcours_emploi, "
-                        "territoire_cartes, qualite_donnees, ou « themes » pour les six "
-                        "notebooks thématiques ; défaut : le rapport de chaque territoire et, "
-                        "pour la région, les notebooks thématiques")
+                        "territoire_cartes, qualite_donnees, « themes » pour les six "
+                        "notebooks thématiques, ou « fiches_acheteurs » ; défaut : le rapport de "
+                        "chaque territoire, pour la région les notebooks thématiques, et les "
+                        "fiches acheteur (sans --territory)")
     p.add_argument("--target", type=float, default=config.DEFAULT_TARGET,
                    help="objectif comparé (part, ex. 0.30)")
     p.add_argument("--suppression-k", type=int, default=None,
