@@ -1,5 +1,5 @@
 """Benchmarks of the observatory: ``python -m benchmarks.run [ingest] [tabular] [build] [render]
-[pipeline]``.
+[pipeline] [buyers]``.
 
 Every measured case runs in a fresh process; the runner takes its wall time and its peak resident
 memory from ``wait4`` (the largest process of the tree for commands that fan out). Each figure is
@@ -329,6 +329,46 @@ def bench_pipeline(full: bool, log=print) -> dict:
     return {"scale": 10, "runs": runs, "median": median, "samples": samples}
 
 
+def _warehouse(scale: float, log=print) -> Path:
+    """A warehouse built once from :func:`dataset` (full sources), cached beside it: the
+    buyer-sheet case times the sheets from an existing warehouse, as ``make reports`` does."""
+    raw = dataset(scale, decp_only=False, log=log)
+    processed = raw.with_name(raw.name + "-processed")
+    if not (processed / ".complete").is_file():
+        log(f"  construction de l'entrepôt (échelle {scale:g}) dans {processed.relative_to(ROOT)}")
+        shutil.rmtree(processed, ignore_errors=True)
+        subprocess.run([str(BIN / "observatoire"), "build", "--raw", str(raw), "--quiet"],
+                       check=True, cwd=ROOT, stdout=subprocess.DEVNULL,
+                       env={**os.environ, "OBSERVATOIRE_PROCESSED_DIR": str(processed)})
+        (processed / ".complete").write_text("ok\n")
+    return processed
+
+
+def bench_buyers(full: bool, log=print) -> dict:
+    """Every buyer sheet of the default data set (scale 1) from an existing warehouse, with
+    ``observatoire report --report fiches_acheteurs --force``: one run (three with ``--full``)."""
+    processed = _warehouse(1.0, log=log)
+    log("Fiches acheteur, échelle 1")
+    sizes: dict = {}
+
+    def scratch():
+        folder = Path(tempfile.mkdtemp(prefix="bench-buyers-"))
+        env = {"OBSERVATOIRE_PROCESSED_DIR": str(processed),
+               "OBSERVATOIRE_REPORTS_DIR": str(folder / "reports")}
+
+        def cleanup():
+            pages = list((folder / "reports" / "acheteurs").glob("*.html"))
+            sizes.update(sheets=len(pages),
+                         max_kb=max((p.stat().st_size for p in pages), default=0) / 1024)
+            shutil.rmtree(folder, ignore_errors=True)
+        return env, cleanup
+
+    case = repeat("fiches acheteur s1", 3 if full else 1,
+                  lambda: [str(BIN / "observatoire"), "report", "--report", "fiches_acheteurs",
+                           "--force", "--quiet"], scratch, log=log)
+    return {"scale": 1, **sizes, "case": case}
+
+
 # --- Machine, results, table -----------------------------------------------------------------------
 
 
@@ -471,6 +511,17 @@ def table(results: dict) -> str:
                      f"/ {render['cores']} cœurs | 3 | {_fmt(render['floor_s'])} | | | | |")
         targets.append(("Rendu : ≤ 1,5× le plancher", vs_floor <= 1.5, f"{vs_floor:.2f}×"))
         targets.append(("Rendu : ≥ 5× plus rapide que le naïf", vs_naive >= 5, f"{vs_naive:.1f}×"))
+    buyers = results.get("buyers")
+    if buyers:
+        med = buyers["case"]["median"]
+        lines.append(f"| fiches acheteur, échelle 1 ({buyers['sheets']} fiches, la plus lourde "
+                     f"{_fmt(buyers['max_kb'], 0)} Ko) | `observatoire report --report "
+                     f"fiches_acheteurs --force` | {buyers['case']['runs']} | "
+                     f"{_fmt(med['wall_s'])} | {_cpu(med)} | | {_fmt(med['peak_rss_mb'], 0)} | |")
+        targets.append(("Fiches acheteur du jeu par défaut < 5 min", med["wall_s"] < 300,
+                        f"{_fmt(med['wall_s'], 0)} s"))
+        targets.append(("Fiche acheteur < 400 Ko", buyers["max_kb"] < 400,
+                        f"{_fmt(buyers['max_kb'], 0)} Ko"))
     pipe = results.get("pipeline")
     if pipe:
         med = pipe["median"]
@@ -503,7 +554,7 @@ def write_doc(results: dict) -> None:
 
 
 BENCHES = {"ingest": bench_ingest, "tabular": bench_tabular, "build": bench_build,
-           "render": bench_render, "pipeline": bench_pipeline}
+           "render": bench_render, "pipeline": bench_pipeline, "buyers": bench_buyers}
 
 
 def main(argv: list[str] | None = None) -> int:

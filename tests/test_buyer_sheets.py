@@ -21,6 +21,7 @@ from analysis.indicators import buyers as ind
 from analysis.periods import Period
 from analysis.publish import read_published_table
 from analysis.stats import wilson_interval
+from test_browser import _check_page, browser  # noqa: F401  (the browser fixture)
 
 HOSTILE = ["<script>alert(1)</script>", "</script><b>x</b>", '<img src=x onerror="alert(2)">',
            "[x](javascript:alert(3))"]
@@ -258,3 +259,27 @@ def test_render_all_index_and_skip(small_warehouse, tmp_path, monkeypatch):
         assert b["siret"] in section
     assert f"Acheteurs sous le seuil de 200 marchés ({len(under)})" in section
     assert bs.audit(reports) == []
+
+
+
+@pytest.mark.slow
+def test_sheets_and_filter_in_a_browser(small_warehouse, tmp_path, browser):
+    """Headless Chromium (the browser test's fixture and checks): the index with its buyers
+    section and two sheets open with no console error and no broken link; the offline filter
+    keeps only the buyer typed."""
+    from analysis.reporting import RenderSummary, write_index
+
+    reports = tmp_path / "reports"
+    bs.render_all(reports_dir=reports, min_contracts=200, jobs=1)
+    index = write_index(RenderSummary(), reports)
+    assert _check_page(browser, index) == []
+    listing = json.loads((reports / "acheteurs" / "acheteurs.json").read_text("utf-8"))
+    sheets = [b for b in listing["acheteurs"] if b["fiche"]]
+    for b in sheets[:2]:
+        assert _check_page(browser, reports / "acheteurs" / f"{b['siret']}.html") == []
+    browser.get(index.as_uri())
+    browser.find_element("id", "filtre-acheteurs").send_keys(sheets[0]["siret"])
+    visible = browser.execute_script(
+        "return Array.from(document.querySelectorAll('#liste-acheteurs tbody tr'))"
+        ".filter(tr => !tr.hidden).map(tr => tr.getAttribute('data-filtre'));")
+    assert len(visible) == 1 and sheets[0]["siret"] in visible[0]
