@@ -283,3 +283,30 @@ def test_sheets_and_filter_in_a_browser(small_warehouse, tmp_path, browser):
         "return Array.from(document.querySelectorAll('#liste-acheteurs tbody tr'))"
         ".filter(tr => !tr.hidden).map(tr => tr.getAttribute('data-filtre'));")
     assert len(visible) == 1 and sheets[0]["siret"] in visible[0]
+
+
+def test_sheets_recover_the_planted_inclusive_awards(small_raw, buyer_tables):
+    """The generator awards contracts to structures of the directory at a known rate by buyer
+    type (manifest ``inclusive_awards``): the sheets' indicator, summed over the buyers of each
+    category, finds it back (binomial interval at 99.9 %)."""
+    manifest = json.loads((small_raw / "manifest.json").read_text(encoding="utf-8"))
+    truth = manifest["sources"]["decp"]["inclusive_awards"]
+    data = bs.compute_from(buyer_tables, min_contracts=10)
+    table = data.inclusive.merge(data.directory, on="acheteur_id")
+    by_type = table.groupby("acheteur_categorie")[["marches_inclusifs", "contrats"]].sum()
+    checked = 0
+    for category, rate in truth["rate_by_buyer_type"].items():
+        if category not in by_type.index:
+            continue
+        found, n = by_type.loc[category, "marches_inclusifs"], by_type.loc[category, "contrats"]
+        low, high = wilson_interval(np.array([round(rate * n)]), np.array([n]), level=0.999)
+        assert low[0] <= found / n <= high[0], (category, found / n, rate)
+        checked += 1
+    assert checked >= 6
+    siae, disability = table["montant_siae"].sum(), table["montant_ea_esat"].sum()
+    assert siae > 0 and disability > 0
+    # rated by value: the buyer types planted highest are ahead of those planted lowest
+    value = table.groupby("acheteur_categorie")[["montant_siae", "montant_ea_esat",
+                                                "montant_total"]].sum()
+    value = (value["montant_siae"] + value["montant_ea_esat"]) / value["montant_total"]
+    assert value["Bailleur social"] > value["Établissement de santé"]
