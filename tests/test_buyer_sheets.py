@@ -310,3 +310,18 @@ def test_sheets_recover_the_planted_inclusive_awards(small_raw, buyer_tables):
                                                 "montant_total"]].sum()
     value = (value["montant_siae"] + value["montant_ea_esat"]) / value["montant_total"]
     assert value["Bailleur social"] > value["Établissement de santé"]
+
+
+def test_report_command_renders_the_sheets_then_skips_them(small_warehouse, tmp_path,
+                                                           monkeypatch, capsys):
+    from analysis.cli import main
+
+    monkeypatch.setenv("OBSERVATOIRE_REPORTS_DIR", str(tmp_path / "reports"))
+    monkeypatch.setattr(config, "BUYER_SHEET_MIN_CONTRACTS", 250)
+    assert main(["report", "--report", "fiches_acheteurs", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "fiche(s) rendue(s)" in out
+    index = (tmp_path / "reports" / "index.html").read_text(encoding="utf-8")
+    assert 'id="filtre-acheteurs"' in index and "Acheteurs sous le seuil de 250" in index
+    assert main(["report", "--report", "fiches_acheteurs", "--quiet"]) == 0
+    assert "inchangée(s)" in capsys.readouterr().out

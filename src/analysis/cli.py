@@ -111,41 +111,41 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     from .periods import PeriodError
-    from .reporting import render
+    from .reporting import RenderSummary, publication_lock, render, write_index
     from .warehouse import BuildError
 
     wanted = list(args.report or [])
-    buyers_only = wanted == ["fiches_acheteurs"]
+    buyers = not args.territory and (not wanted or "fiches_acheteurs" in wanted)
     wanted = [r for r in wanted if r != "fiches_acheteurs"]
+    summary = RenderSummary()
     try:
-        if not wanted and not args.territory:  # the buyer sheets, before the index is written
+        if wanted or not args.report:   # the notebooks first: a bad period is refused at once
+            summary = render(territories=args.territory or None, period=args.period,
+                             target=args.target, jobs=args.jobs, progress=not args.quiet,
+                             reports=wanted or None, k=args.suppression_k, force=args.force,
+                             scheduler=args.scheduler, fresh_kernels=args.fresh_kernels)
+        if buyers:
             from .buyer_sheets import render_all
 
             sheets = render_all(k=args.suppression_k, force=args.force, target=args.target,
                                 jobs=args.jobs)
             print(f"Fiches acheteur : {sheets.sheets} fiche(s) "
                   f"{'inchangée(s)' if sheets.skipped else 'rendue(s)'} en "
-                  f"{sheets.seconds:.1f} s, {sheets.listed} acheteur(s) listé(s) ({sheets.folder}).")
-        if buyers_only:
-            from .reporting import RenderSummary, publication_lock, write_index
-
+                  f"{sheets.seconds:.1f} s, {sheets.listed} acheteur(s) listé(s) "
+                  f"({sheets.folder}).")
             reports = Path(config.paths().reports)
-            with publication_lock(reports):
-                print(f"Index des rapports : {write_index(RenderSummary(), reports)}")
-            return 0
-        summary = render(territories=args.territory or None, period=args.period,
-                         target=args.target, jobs=args.jobs, progress=not args.quiet,
-                         reports=wanted or None, k=args.suppression_k, force=args.force,
-                         scheduler=args.scheduler, fresh_kernels=args.fresh_kernels)
+            with publication_lock(reports):    # the index, with the buyers' section
+                summary.index = write_index(summary, reports)
     except (ValueError, PeriodError, BuildError, FileNotFoundError) as exc:
         print(f"erreur : {exc}", file=sys.stderr)
         return 2
     for failure in summary.failures:
         print(f"erreur : {failure.error}", file=sys.stderr)
-    skipped = len(summary.skipped)
-    done = len(summary.results) - len(summary.failures) - skipped
-    print(f"{done} rapport(s) rendu(s), {skipped} inchangé(s) (non recalculés), "
-          f"{len(summary.failures)} en échec, sur {len(summary.results)}.")
+    if summary.results:
+        skipped = len(summary.skipped)
+        done = len(summary.results) - len(summary.failures) - skipped
+        print(f"{done} rapport(s) rendu(s), {skipped} inchangé(s) (non recalculés), "
+              f"{len(summary.failures)} en échec, sur {len(summary.results)}.")
     print(f"Index des rapports : {summary.index}")
     return 1 if summary.failures else 0
 
