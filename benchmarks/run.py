@@ -1,5 +1,5 @@
 """Benchmarks of the observatory: ``python -m benchmarks.run [ingest] [tabular] [build] [render]
-[pipeline]``.
+[pipeline] [buyers]``.
 
 Every measured case runs in a fresh process; the runner takes its wall time and its peak resident
 memory from ``wait4`` (the largest process of the tree for commands that fan out). Each figure is
@@ -329,6 +329,84 @@ def bench_pipeline(full: bool, log=print) -> dict:
     return {"scale": 10, "runs": runs, "median": median, "samples": samples}
 
 
+def _warehouse(scale: float, log=print) -> Path:
+    """A warehouse built once from :func:`dataset` (full sources), cached beside it: the
+    buyer-sheet case times the sheets from an existing warehouse, as ``make reports`` does."""
+    raw = dataset(scale, decp_only=False, log=log)
+    processed = raw.with_name(raw.name + "-processed")
+    if not (processed / ".complete").is_file():
+        log(f"  construction de l'entrepôt (échelle {scale:g}) dans {processed.relative_to(ROOT)}")
+        shutil.rmtree(processed, ignore_errors=True)
+        subprocess.run([str(BIN / "observatoire"), "build", "--raw", str(raw), "--quiet"],
+                       check=True, cwd=ROOT, stdout=subprocess.DEVNULL,
+                       env={**os.environ, "OBSERVATOIRE_PROCESSED_DIR": str(processed)})
+        (processed / ".complete").write_text("ok\n")
+    return processed
+
+
+def _many_buyers(processed: Path, buyers: int, log=print) -> Path:
+    """A warehouse derived from ``processed`` whose contracts are re-split among ``buyers``
+    buyers (each original buyer's contracts dealt round-robin to its « entités », same category
+    and département): as many sheets as a real région's buyers, from the same contracts, hours
+    and people. The generator's buyers list is fixed (99 at any scale), hence this derivation."""
+    import pandas as pd
+
+    out = processed.with_name(f"{processed.name}-{buyers}-acheteurs")
+    if (out / ".complete").is_file():
+        return out
+    log(f"  entrepôt dérivé à {buyers} acheteurs dans {out.relative_to(ROOT)}")
+    shutil.rmtree(out, ignore_errors=True)
+    source, target = processed / "warehouse", out / "warehouse"
+    target.mkdir(parents=True)
+    for path in source.resolve().iterdir():
+        if path.is_file() and path.name != "observatoire.duckdb":
+            shutil.copy2(path, target / path.name)
+    contracts = pd.read_parquet(target / "contracts.parquet")
+    per_buyer = max(1, buyers // contracts["acheteur_id"].nunique())
+    rank = contracts.groupby("acheteur_id").cumcount() % per_buyer
+    entity = rank.astype(str).str.zfill(5)
+    contracts["acheteur_id"] = contracts["acheteur_id"].astype(str).str[:9] + entity
+    contracts["acheteur_nom"] = (contracts["acheteur_nom"].astype(str) + " — entité "
+                                 + (rank + 1).astype(str))
+    contracts.to_parquet(target / "contracts.parquet", index=False)
+    (out / ".complete").write_text("ok\n")
+    return out
+
+
+def bench_buyers(full: bool, log=print) -> dict:
+    """Every buyer sheet of the default data set (scale 1) from an existing warehouse, with
+    ``observatoire report --report fiches_acheteurs --force``: one run (three with ``--full``)."""
+    processed = _warehouse(1.0, log=log)
+    log("Fiches acheteur, échelle 1")
+    sizes: dict = {}
+
+    def scratch():
+        folder = Path(tempfile.mkdtemp(prefix="bench-buyers-"))
+        env = {"OBSERVATOIRE_PROCESSED_DIR": str(processed),
+               "OBSERVATOIRE_REPORTS_DIR": str(folder / "reports")}
+
+        def cleanup():
+            pages = list((folder / "reports" / "acheteurs").glob("*.html"))
+            sizes.update(sheets=len(pages),
+                         max_kb=max((p.stat().st_size for p in pages), default=0) / 1024)
+            shutil.rmtree(folder, ignore_errors=True)
+        return env, cleanup
+
+    case = repeat("fiches acheteur s1", 3 if full else 1,
+                  lambda: [str(BIN / "observatoire"), "report", "--report", "fiches_acheteurs",
+                           "--force", "--quiet"], scratch, log=log)
+    result = {"scale": 1, **sizes, "case": case}
+    many = _many_buyers(processed, 3000, log=log)
+    log("Fiches acheteur, 3 000 acheteurs")
+    processed = many
+    sizes.clear()
+    case = repeat("fiches acheteur x3000", 1,
+                  lambda: [str(BIN / "observatoire"), "report", "--report", "fiches_acheteurs",
+                           "--force", "--quiet"], scratch, log=log)
+    result["many"] = {**sizes, "case": case}
+    return result
+
+
 # --- Machine, results, table -----------------------------------------------------------------------
 
 
@@ -471,6 +549,27 @@ def table(results: dict) -> str:
                      f"/ {render['cores']} cœurs | 3 | {_fmt(render['floor_s'])} | | | | |")
         targets.append(("Rendu : ≤ 1,5× le plancher", vs_floor <= 1.5, f"{vs_floor:.2f}×"))
         targets.append(("Rendu : ≥ 5× plus rapide que le naïf", vs_naive >= 5, f"{vs_naive:.1f}×"))
+    buyers = results.get("buyers")
+    if buyers:
+        med = buyers["case"]["median"]
+        lines.append(f"| fiches acheteur, échelle 1 ({buyers['sheets']} fiches, la plus lourde "
+                     f"{_fmt(buyers['max_kb'], 0)} Ko) | `observatoire report --report "
+                     f"fiches_acheteurs --force` | {buyers['case']['runs']} | "
+                     f"{_fmt(med['wall_s'])} | {_cpu(med)} | | {_fmt(med['peak_rss_mb'], 0)} | |")
+        targets.append(("Fiches acheteur du jeu par défaut < 5 min", med["wall_s"] < 300,
+                        f"{_fmt(med['wall_s'], 0)} s"))
+        targets.append(("Fiche acheteur < 400 Ko", buyers["max_kb"] < 400,
+                        f"{_fmt(buyers['max_kb'], 0)} Ko"))
+        many = buyers.get("many")
+        if many:
+            med = many["case"]["median"]
+            lines.append(f"| fiches acheteur, contrats du jeu par défaut répartis entre "
+                         f"{many['sheets']} acheteurs (la plus lourde {_fmt(many['max_kb'], 0)} "
+                         f"Ko) | `observatoire report --report fiches_acheteurs --force` | "
+                         f"{many['case']['runs']} | {_fmt(med['wall_s'])} | {_cpu(med)} | | "
+                         f"{_fmt(med['peak_rss_mb'], 0)} | |")
+            targets.append(("3 000 fiches acheteur < 15 min", med["wall_s"] < 900,
+                            f"{_fmt(med['wall_s'], 0)} s"))
     pipe = results.get("pipeline")
     if pipe:
         med = pipe["median"]
@@ -503,7 +602,7 @@ def write_doc(results: dict) -> None:
 
 
 BENCHES = {"ingest": bench_ingest, "tabular": bench_tabular, "build": bench_build,
-           "render": bench_render, "pipeline": bench_pipeline}
+           "render": bench_render, "pipeline": bench_pipeline, "buyers": bench_buyers}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -152,23 +152,41 @@ def cmd_mapping(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     from .periods import PeriodError
-    from .reporting import render
+    from .reporting import RenderSummary, publication_lock, render, write_index
     from .warehouse import BuildError
 
+    wanted = list(args.report or [])
+    buyers = not args.territory and (not wanted or "fiches_acheteurs" in wanted)
+    wanted = [r for r in wanted if r != "fiches_acheteurs"]
+    summary = RenderSummary()
     try:
-        summary = render(territories=args.territory or None, period=args.period,
-                         target=args.target, jobs=args.jobs, progress=not args.quiet,
-                         reports=args.report or None, k=args.suppression_k, force=args.force,
-                         scheduler=args.scheduler, fresh_kernels=args.fresh_kernels)
+        if wanted or not args.report:   # the notebooks first: a bad period is refused at once
+            summary = render(territories=args.territory or None, period=args.period,
+                             target=args.target, jobs=args.jobs, progress=not args.quiet,
+                             reports=wanted or None, k=args.suppression_k, force=args.force,
+                             scheduler=args.scheduler, fresh_kernels=args.fresh_kernels)
+        if buyers:
+            from .buyer_sheets import render_all
+
+            sheets = render_all(k=args.suppression_k, force=args.force, target=args.target,
+                                jobs=args.jobs)
+            print(f"Fiches acheteur : {sheets.sheets} fiche(s) "
+                  f"{'inchangée(s)' if sheets.skipped else 'rendue(s)'} en "
+                  f"{sheets.seconds:.1f} s, {sheets.listed} acheteur(s) listé(s) "
+                  f"({sheets.folder}).")
+            reports = Path(config.paths().reports)
+            with publication_lock(reports):    # the index, with the buyers' section
+                summary.index = write_index(summary, reports)
     except (ValueError, PeriodError, BuildError, FileNotFoundError) as exc:
         print(f"erreur : {exc}", file=sys.stderr)
         return 2
     for failure in summary.failures:
         print(f"erreur : {failure.error}", file=sys.stderr)
-    skipped = len(summary.skipped)
-    done = len(summary.results) - len(summary.failures) - skipped
-    print(f"{done} rapport(s) rendu(s), {skipped} inchangé(s) (non recalculés), "
-          f"{len(summary.failures)} en échec, sur {len(summary.results)}.")
+    if summary.results:
+        skipped = len(summary.skipped)
+        done = len(summary.results) - len(summary.failures) - skipped
+        print(f"{done} rapport(s) rendu(s), {skipped} inchangé(s) (non recalculés), "
+              f"{len(summary.failures)} en échec, sur {len(summary.results)}.")
     print(f"Index des rapports : {summary.index}")
     return 1 if summary.failures else 0
 
@@ -242,9 +260,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--report", action="append",
                    help="rapport à rendre (répétable) : rapport_annuel, fiche_departementale, "
                         "progression_clauses, heures_grand_paris, beneficiaires, parcours_emploi, "
-                        "territoire_cartes, qualite_donnees, ou « themes » pour les six "
-                        "notebooks thématiques ; défaut : le rapport de chaque territoire et, "
-                        "pour la région, les notebooks thématiques")
+                        "territoire_cartes, qualite_donnees, « themes » pour les six "
+                        "notebooks thématiques, ou « fiches_acheteurs » ; défaut : le rapport de "
+                        "chaque territoire, pour la région les notebooks thématiques, et les "
+                        "fiches acheteur (sans --territory)")
     p.add_argument("--target", type=float, default=config.DEFAULT_TARGET,
                    help="objectif comparé (part, ex. 0.30)")
     p.add_argument("--suppression-k", type=int, default=None,

@@ -170,6 +170,14 @@ def oecp_floor(year: int) -> float:
     return OECP_FLOORS[max(starts) if starts else min(OECP_FLOORS)]
 
 
+#: Buyer sheets (*fiches acheteur*): a buyer gets one with at least this many contracts over the
+#: history; the others are listed in the index with their counts.
+BUYER_SHEET_MIN_CONTRACTS = int(os.environ.get("OBSERVATOIRE_FICHE_ACHETEUR_MIN", "10"))
+#: loi Climat et résilience (art. 35; décret n° 2022-767): social considerations required in the
+#: execution conditions of contracts above the EU thresholds whose consultation starts from this
+#: day (the DECP have no consultation date: the notification date is the proxy).
+CLIMATE_OBLIGATION_START = "2026-08-21"
+
 #: Published insertion hours of clauses, France (Alliance Villes Emploi): hours, FTE,
 #: participants, work contracts, by year. Source: css.achatpublic.info, 21/09/2023.
 NATIONAL_HOURS: dict[int, dict[str, float]] = {

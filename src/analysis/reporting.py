@@ -645,8 +645,11 @@ def write_index(summary: RenderSummary, reports: Path) -> Path:
                       f"<th>Chiffres clés</th></tr></thead>\n<tbody>\n"
                       + "\n".join(sections[label]) + "\n</tbody>\n</table>")
     manifest = load_manifest()
+    from .buyer_sheets import index_section
+
     page = _INDEX.format(
         sections="\n".join(blocks) or "<p>Aucun rapport rendu.</p>",
+        buyers=index_section(reports),
         generated=datetime_fr(datetime.now(timezone.utc).isoformat()),
         built=html.escape(datetime_fr(manifest.get("built_at", "?"))),
         n_inputs=len(manifest.get("inputs", [])),
@@ -688,6 +691,7 @@ table {{ border-collapse: collapse; width: 100%; }}
 th, td {{ border-bottom: 1px solid #ddd; padding: .5rem; text-align: left; vertical-align: top; }}
 th {{ background: #f0f4f8; }}
 td.keys div {{ margin-bottom: .2rem; }}
+#liste-acheteurs tr[hidden] {{ display: none; }}
 .fail {{ color: #c0392b; }}
 footer {{ margin-top: 2rem; font-size: .9rem; color: #555; }}
 @media print {{ tr {{ break-inside: avoid; }} }}
@@ -700,6 +704,7 @@ rapport donne ses chiffres clés avec leur intervalle de confiance à 95 %, ses 
 ses tableaux sont téléchargeables en CSV et XLSX. Aucun effectif de moins de {k} personnes n'est
 publié (secret statistique).</p>
 {sections}
+{buyers}
 <footer>
 <p>Généré le {generated} à partir de l'entrepôt construit le {built} ({n_inputs} fichiers
 sources, {n_contracts} marchés).</p>

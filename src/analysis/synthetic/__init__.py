@@ -87,21 +87,23 @@ def generate(out: Path | None = None, seed: int = config.DEFAULT_SEED,
             int(s) for s in np.random.SeedSequence(seed).generate_state(4))
         export_date = date(last_year + 1, 6, 30)
         written: dict[str, dict] = {}
+        # The structures first (their own seed: the same files whatever the order): the DECP
+        # award some contracts to them (inclusive purchasing, planted by buyer type).
+        directory, structures_manifest = structures.generate(
+            staging, seed=structures_seed, scale=scale, communes=communes)
+        if "structures" in sources:
+            written["structures"] = structures_manifest
+        else:
+            shutil.rmtree(staging / "structures")
         decp_manifest, contracts = decp.generate(staging, seed=decp_seed, first_year=first_year,
                                                  last_year=last_year, scale=scale,
-                                                 communes=communes, layout=decp_layout)
+                                                 communes=communes, layout=decp_layout,
+                                                 inclusive=directory)
         if "decp" in sources:
             written["decp"] = decp_manifest
         else:
             shutil.rmtree(staging / "decp")
             shutil.rmtree(staging / "acheteurs")
-        if "structures" in sources or "tracking" in sources:
-            directory, structures_manifest = structures.generate(
-                staging, seed=structures_seed, scale=scale, communes=communes)
-            if "structures" in sources:
-                written["structures"] = structures_manifest
-            else:
-                shutil.rmtree(staging / "structures")
         if "tracking" in sources:
             written["tracking"] = tracking.generate(
                 staging, seed=tracking_seed, first_year=first_year, last_year=last_year,

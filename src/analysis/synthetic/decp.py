@@ -57,6 +57,16 @@ BUYER_TYPES = {
     "etat": ("Service de l'État", -0.25, 195),
 }
 
+#: Planted awards to inclusive suppliers: the probability that a contract of a buyer type goes to
+#: a structure of the inclusive directory (its SIRET as holder), and the share of those going to
+#: the disability sector (EA, ESAT) rather than to an SIAE (EI, ETTI, AI, ACI, GEIQ). Drawn from a
+#: stream of their own, so that every other figure of the data set is unchanged.
+INCLUSIVE_RATES = {"region": 0.06, "departement": 0.05, "commune": 0.03, "ept": 0.04,
+                   "bailleur": 0.08, "sgp": 0.02, "hopital": 0.015, "etat": 0.025}
+INCLUSIVE_DISABILITY_SHARE = 0.30
+_SIAE_TYPES = ("EI", "ETTI", "AI", "ACI", "GEIQ")
+_DISABILITY_TYPES = ("EA", "ESAT")
+
 #: Sectors: (CPV code, CCAG, planted log-odds effect, share of contracts, median amount in euros).
 SECTORS = {
     "travaux": ("45000000-7", "Travaux", 0.55, 0.30, 160_000),
@@ -489,7 +499,8 @@ LAYOUTS = {"buyers": _Writer, "consolidated": _ConsolidatedWriter, "tabular": _T
 def generate(out: Path, seed: int = config.DEFAULT_SEED, first_year: int = 2018,
              last_year: int = 2025, scale: float = 1.0,
              communes: pd.DataFrame | None = None,
-             layout: str = "buyers") -> tuple[dict, pd.DataFrame]:
+             layout: str = "buyers",
+             inclusive: pd.DataFrame | None = None) -> tuple[dict, pd.DataFrame]:
     """Write ``out/decp/<year>/<siret>.json`` and ``out/acheteurs/acheteurs.csv``.
 
     Parameters
@@ -511,6 +522,10 @@ def generate(out: Path, seed: int = config.DEFAULT_SEED, first_year: int = 2018,
         ``"consolidated"``: one national-style file ``decp/decp_consolide.json``;
         ``"tabular"`` (``"tabular-csv"``): one consolidated table as decp-processing publishes
         it, ``decp/decp_consolide.parquet`` (``.csv``), see :class:`_TabularWriter`.
+    inclusive
+        The structures directory (``siret``, ``type``): when given, contracts are awarded to its
+        structures at :data:`INCLUSIVE_RATES` by buyer type (a stream of draws of its own: the
+        other figures do not change); the truth goes into the manifest (``inclusive_awards``).
 
     Returns
     -------
@@ -552,6 +567,15 @@ def generate(out: Path, seed: int = config.DEFAULT_SEED, first_year: int = 2018,
               else LAYOUTS[layout](out / "decp"))
     pending: dict[str, list[dict]] = {}  # republications due in the buyer's next file
     year_streams = root.spawn(len(years) + 1)[1:]
+    # Spawned after the others: their streams, hence every other draw, stay as they were.
+    inclusive_rng = np.random.default_rng(root.spawn(1)[0])
+    siae = disability = None
+    if inclusive is not None and not inclusive.empty:
+        kinds = inclusive["type"].astype(str)
+        siae = inclusive.loc[kinds.isin(_SIAE_TYPES), "siret"].astype(str).to_numpy()
+        disability = inclusive.loc[kinds.isin(_DISABILITY_TYPES), "siret"].astype(str).to_numpy()
+    planted = {kind: {"contracts": 0, "inclusive": 0, "siae": 0, "ea_esat": 0}
+               for kind in BUYER_TYPES}
     for year, stream in zip(years, year_streams):
         rng = np.random.default_rng(stream)
         social_count = total = 0
@@ -641,6 +665,17 @@ def generate(out: Path, seed: int = config.DEFAULT_SEED, first_year: int = 2018,
                 if draws["invalid_supplier_siret"]:
                     counts["invalid_supplier_siret"] += 1
                     record["titulaires"][0]["titulaire"]["id"] = invalid_siret(rng)
+                if siae is not None and len(siae) and len(disability):
+                    u, family, pick = inclusive_rng.random(3)
+                    tally = planted[buyer.kind]
+                    tally["contracts"] += 1
+                    if u < INCLUSIVE_RATES[buyer.kind] and not draws["invalid_supplier_siret"]:
+                        pool, name = ((disability, "ea_esat")
+                                      if family < INCLUSIVE_DISABILITY_SHARE else (siae, "siae"))
+                        record["titulaires"][0]["titulaire"]["id"] = str(
+                            pool[int(pick * len(pool))])
+                        tally["inclusive"] += 1
+                        tally[name] += 1
                 if draws["no_considerations_key"]:
                     counts["no_considerations_key"] += 1
                     record.pop("considerationsSociales")
@@ -738,4 +773,13 @@ def generate(out: Path, seed: int = config.DEFAULT_SEED, first_year: int = 2018,
         "buyers": [{"siret": b.siret, "name": b.name, "type": b.kind,
                     "departement": b.departement, "shape": b.shape} for b in buyer_list],
     }
+    if siae is not None:
+        manifest["inclusive_awards"] = {
+            "description": ("part des marchés attribués à une structure de l'annuaire inclusif "
+                            "(titulaire = son SIRET), par type d'acheteur ; parmi eux, part du "
+                            "secteur du handicap (EA, ESAT)"),
+            "rate_by_buyer_type": {BUYER_TYPES[k][0]: v for k, v in INCLUSIVE_RATES.items()},
+            "disability_share": INCLUSIVE_DISABILITY_SHARE,
+            "drawn_by_buyer_type": {BUYER_TYPES[k][0]: v for k, v in planted.items()},
+        }
     return manifest, contracts

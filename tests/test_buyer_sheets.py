@@ -1,0 +1,327 @@
+"""Buyer sheets (issue 16, point 1): indicators computed for all buyers at once, sheets rendered
+without papermill, escaping of what publishers wrote, disclosure control and the family audit.
+
+No notebook is executed here: the sheets of a few buyers of the small test warehouse are rendered
+by the light renderer (a few seconds in all).
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis import buyer_sheets as bs
+from analysis import config
+from analysis.indicators import buyers as ind
+from analysis.periods import Period
+from analysis.publish import read_published_table
+from analysis.stats import wilson_interval
+from test_browser import _check_page, browser  # noqa: F401  (the browser fixture)
+
+HOSTILE = ["<script>alert(1)</script>", "</script><b>x</b>", '<img src=x onerror="alert(2)">',
+           "[x](javascript:alert(3))"]
+
+
+def _contract(uid, buyer, year, social, amount=50_000.0, date=None, objet="Objet",
+              cpv="45", category="Commune", dep="93", name="Ville"):
+    date = pd.Timestamp(date or f"{year}-06-01")
+    kinds = {"clause_sociale": bool(social) if social is not None else pd.NA,
+             "critere_social": False if social is not None else pd.NA,
+             "marche_reserve": False if social is not None else pd.NA}
+    return {"uid": uid, "id": uid.split("_")[-1], "acheteur_id": buyer, "objet": objet,
+            "procedure": "Procédure adaptée", "cpv_division": cpv, "ccag": None,
+            "montant": amount, "montant_initial": amount, "dateNotification": date,
+            "annee": date.year, "has_social_consideration": social, **kinds,
+            "acheteur_nom": name, "acheteur_categorie": category, "acheteur_departement": dep}
+
+
+def _frame(rows) -> pd.DataFrame:
+    frame = pd.DataFrame(rows)
+    frame["has_social_consideration"] = frame["has_social_consideration"].astype("boolean")
+    for kind in ("clause_sociale", "critere_social", "marche_reserve"):
+        frame[kind] = frame[kind].astype("boolean")
+    frame["annee"] = frame["annee"].astype("Int64")
+    return frame
+
+
+def test_indicators_by_group_by_match_their_definitions():
+    rows = [_contract(f"A_{i}", "A", 2024, i < 3) for i in range(10)]          # 3 / 10
+    rows += [_contract(f"A_x{i}", "A", 2024, None) for i in range(2)]            # unknown status
+    rows += [_contract(f"B_{i}", "B", 2024, i < 1, dep="93") for i in range(4)]  # 1 / 4
+    # loi Climat et résilience: works above 5 404 000 € from 21 August 2026, and the day before
+    rows += [_contract("A_c1", "A", 2026, False, 6e6, "2026-08-21", objet="Voirie"),
+             _contract("A_c2", "A", 2026, False, 6e6, "2026-08-20", objet="Avant"),
+             _contract("A_c3", "A", 2026, True, 6e6, "2026-09-01"),
+             _contract("A_c4", "A", 2026, False, 1e6, "2026-09-01", objet="Sous le seuil")]
+    contracts = _frame(rows)
+
+    directory = ind.directory(contracts, 10).set_index("acheteur_id")
+    assert directory.loc["A", "contrats"] == 16 and bool(directory.loc["A", "fiche"])
+    assert directory.loc["B", "contrats"] == 4 and not directory.loc["B", "fiche"]
+
+    yearly = ind.yearly(contracts).set_index(["acheteur_id", "annee"])
+    a = yearly.loc[("A", 2024)]
+    low, high = wilson_interval(np.array([3]), np.array([10]))
+    assert (a["contrats"], a["avec_consideration"], a["statut_inconnu"]) == (10, 3, 2)
+    assert a["part"] == pytest.approx(0.3)
+    assert (a["ic_bas"], a["ic_haut"]) == pytest.approx((low[0], high[0]))
+
+    peers = ind.peers(contracts)
+    dep = peers["departement"].set_index(["acheteur_categorie", "acheteur_departement", "annee"])
+    assert dep.loc[("Commune", "93", 2024), "contrats"] == 14
+    assert dep.loc[("Commune", "93", 2024), "acheteurs"] == 2
+    rank = peers["rang"].set_index("acheteur_id")
+    assert rank.loc["B", "pairs"] == 2
+
+    climate = ind.climate(contracts)
+    listed = climate["sans_consideration"]
+    assert list(listed["id"]) == ["c1"], "only the contract from 21/08/2026, above, without"
+    since = climate["a_partir"].set_index("acheteur_id")
+    assert since.loc["A", "contrats"] == 2 and since.loc["A", "avec_consideration"] == 1
+
+    breakdown = ind.breakdown(contracts, "tranche_montant")
+    assert breakdown.loc[breakdown["acheteur_id"] == "A", "contrats"].sum() == 14
+
+
+def test_inclusive_share_and_operation_links():
+    contracts = _frame([_contract("A_1", "A", 2024, True, 100.0),
+                        _contract("A_2", "A", 2024, False, 300.0),
+                        _contract("A_3", "A", 2024, False, 600.0),
+                        _contract("B_1", "B", 2024, False, 50.0)])
+    suppliers = pd.DataFrame({"uid": ["A_1", "A_2", "A_2", "A_3", "B_1"],
+                              "titulaire_id": ["11111111100011", "22222222200022",
+                                               "99999999900099", "33333333300099",
+                                               "44444444400044"]})
+    structures = pd.DataFrame({"siret": ["11111111100011", "22222222200022", "33333333300033"],
+                               "type": ["EI", "ESAT", "ACI"]})
+    table = ind.inclusive(contracts, suppliers, structures).set_index("acheteur_id")
+    # A_1 by SIRET (EI, 100), A_2 half to an ESAT (150), A_3 by SIREN (ACI, 600)
+    assert table.loc["A", "montant_siae"] == pytest.approx(700.0)
+    assert table.loc["A", "montant_ea_esat"] == pytest.approx(150.0)
+    assert table.loc["A", "part_inclusive"] == pytest.approx(850 / 1000)
+    assert table.loc["B", "part_inclusive"] == 0
+
+    operations = pd.DataFrame({"operation_id": ["o1", "o2", "o3"],
+                               "decp_uid": ["A_1", None, "inconnu"],
+                               "maitre_ouvrage_siret": ["B", "B", "Z"]})
+    linked = ind.operations_of_buyers(operations, contracts).set_index("operation_id")
+    assert linked.loc["o1", "acheteur_id"] == "A" and linked.loc["o1", "lien"] == "marché"
+    assert linked.loc["o2", "acheteur_id"] == "B"
+    assert "o3" not in linked.index
+
+
+@pytest.fixture(scope="module")
+def buyer_tables(small_warehouse):
+    from analysis.warehouse import load_table
+
+    tables = {name: load_table(name) for name in
+              ("contracts", "suppliers", "structures", "operations", "work_contracts",
+               "participants")}
+    return tables
+
+
+def _hostile(tables: dict) -> tuple[dict, str]:
+    """The small warehouse with one buyer renamed and two of its contracts made hostile, notified
+    after 21 August 2026 above the thresholds without a social consideration."""
+    contracts = tables["contracts"].copy()
+    counts = contracts["acheteur_id"].value_counts()
+    siret = str(counts.index[0])
+    rows = contracts.index[contracts["acheteur_id"] == siret][:len(HOSTILE)]
+    contracts["objet"] = contracts["objet"].astype(object)
+    contracts["acheteur_nom"] = contracts["acheteur_nom"].astype(object)
+    contracts.loc[contracts["acheteur_id"] == siret, "acheteur_nom"] = HOSTILE[0] + " & Cie"
+    contracts.loc[rows, "objet"] = HOSTILE
+    contracts.loc[rows, "dateNotification"] = pd.Timestamp("2026-09-15")
+    contracts.loc[rows, "annee"] = 2026
+    contracts.loc[rows, ["montant", "montant_initial"]] = 9e6
+    contracts.loc[rows, "cpv_division"] = "45"
+    for column in ("has_social_consideration", "clause_sociale", "critere_social",
+                   "marche_reserve"):
+        contracts.loc[rows, column] = False
+    return {**tables, "contracts": contracts}, siret
+
+
+@pytest.fixture(scope="module")
+def rendered(buyer_tables, tmp_path_factory):
+    """Sheets of four buyers (the hostile one first) rendered into a folder, with the data."""
+    tables, siret = _hostile(buyer_tables)
+    data = bs.compute_from(tables, min_contracts=10)
+    folder = tmp_path_factory.mktemp("acheteurs")
+    k = config.suppression_k()
+    chosen = [siret] + [s for s in data.directory.loc[data.directory["fiche"], "acheteur_id"]
+                        if s != siret][:3]
+    pages = {}
+    for s in chosen:
+        row = data.directory.set_index("acheteur_id").loc[s].copy()
+        row["acheteur_id"] = s
+        pages[s] = bs.render_sheet(data, row, folder, k, Period.parse("2025"), {"built_at": "?"})
+    return data, folder, pages, siret
+
+
+def test_sheet_content_in_french(rendered):
+    data, folder, pages, _ = rendered
+    for siret, page in pages.items():
+        assert (folder / f"{siret}.html").read_text(encoding="utf-8") == page
+        for heading in ("Part des marchés avec une considération sociale",
+                        "Position parmi les pairs et repère national",
+                        "Loi Climat et résilience", "Exécution : heures d'insertion",
+                        "Achats inclusifs"):
+            assert heading in html.unescape(page)
+        assert f"SIRET {siret}" in page
+        record = json.loads((folder / f"{siret}.json").read_text(encoding="utf-8"))
+        assert record["buyer"]["siret"] == siret
+        names = {t["name"] for t in record["tables"]}
+        assert {"part_par_annee", "pairs_et_national", "par_cpv_division", "par_procedure",
+                "par_tranche_montant"} <= names
+        # every table linked from the sheet exists (CSV and XLSX)
+        for href in re.findall(r'href="([^"#]+\.(?:csv|xlsx))"', page):
+            assert (folder / href).is_file(), href
+        assert len(page.encode()) < 400_000
+    # the yearly table of a sheet is the buyer's rows of the all-buyers table
+    siret = list(pages)[1]
+    published = pd.read_csv(folder / f"fiche_acheteur_{siret}_tableaux" / "part_par_annee.csv",
+                            sep=";", encoding="utf-8-sig")
+    expected = data.yearly.loc[data.yearly["acheteur_id"] == siret]
+    assert published["Marchés (statut connu)"].tolist() == expected["contrats"].tolist()
+
+
+def test_text_from_inputs_is_escaped(rendered):
+    _, folder, pages, siret = rendered
+    page = pages[siret]
+    assert "Marchés soumis à l'obligation sans considération sociale" in html.unescape(page)
+    assert "<script" not in page.lower().replace("<script>\n(function", "")
+    assert "<img" not in page and "<b>x</b>" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "&lt;img src=x onerror=" in page
+    assert "[x](javascript:alert(3))" in page          # shown as text, never a link
+    assert 'href="javascript' not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; Cie" in page   # the buyer's name
+    listed = pd.read_csv(folder / f"fiche_acheteur_{siret}_tableaux"
+                         / "climat_sans_consideration.csv", sep=";", encoding="utf-8-sig")
+    assert sorted(listed["Objet"]) == sorted(HOSTILE)
+
+
+def test_people_counts_suppressed_and_family_audit_clean(rendered, buyer_tables):
+    data, folder, pages, _ = rendered
+    k = config.suppression_k()
+    secret = 0
+    people_tables = 0
+    for siret in pages:
+        record = json.loads((folder / f"{siret}.json").read_text(encoding="utf-8"))
+        for table in record["tables"]:
+            if not table["people"]:
+                continue
+            people_tables += 1
+            frame = read_published_table(folder / f"fiche_acheteur_{siret}_tableaux"
+                                         / f"{table['name']}.csv", table["people"])
+            values = frame[table["people"]].to_numpy(dtype=float)
+            shown = values[~np.isnan(values)]
+            assert ((shown == 0) | (shown >= k)).all(), (siret, table["name"])
+            secret += int(np.isnan(values).sum())
+    assert people_tables >= 5, "beneficiaries published for the sheets with tracking"
+    assert secret > 0, "the small warehouse has small cells: some must be hidden"
+    members = [(json.loads(p.read_text(encoding="utf-8")), folder)
+               for p in sorted(folder.glob("*.json"))]
+    from analysis.publish import audit_family
+
+    assert audit_family(members, k=k) == []
+
+
+def test_without_tracking_the_sheet_says_so(buyer_tables, tmp_path):
+    tables = {"contracts": buyer_tables["contracts"], "suppliers": buyer_tables["suppliers"]}
+    data = bs.compute_from(tables, min_contracts=10)
+    row = data.directory.loc[data.directory["fiche"]].iloc[0]
+    page = bs.render_sheet(data, row, None, config.suppression_k(), Period.parse("2025"), {})
+    text = html.unescape(page)
+    assert "données de suivi des clauses" in text and "ne sont pas dans" in text
+    assert "annuaire des structures inclusives" in text
+
+
+def test_render_all_index_and_skip(small_warehouse, tmp_path, monkeypatch):
+    reports = tmp_path / "reports"
+    first = bs.render_all(reports_dir=reports, min_contracts=200, jobs=1)
+    assert not first.skipped and first.sheets >= 1
+    listing = json.loads((reports / "acheteurs" / "acheteurs.json").read_text(encoding="utf-8"))
+    under = [b for b in listing["acheteurs"] if not b["fiche"]]
+    assert under and all(b["contrats"] < 200 for b in under)
+    assert len(list((reports / "acheteurs").glob("*.html"))) == first.sheets
+    again = bs.render_all(reports_dir=reports, min_contracts=200, jobs=1)
+    assert again.skipped and again.sheets == first.sheets
+    section = bs.index_section(reports)
+    assert 'id="filtre-acheteurs"' in section and "<script>" in section
+    assert "http" not in section, "the filter fetches nothing"
+    for b in listing["acheteurs"]:
+        assert b["siret"] in section
+    assert f"Acheteurs sous le seuil de 200 marchés ({len(under)})" in section
+    assert bs.audit(reports) == []
+
+
+
+@pytest.mark.slow
+def test_sheets_and_filter_in_a_browser(small_warehouse, tmp_path, browser):
+    """Headless Chromium (the browser test's fixture and checks): the index with its buyers
+    section and two sheets open with no console error and no broken link; the offline filter
+    keeps only the buyer typed."""
+    from analysis.reporting import RenderSummary, write_index
+
+    reports = tmp_path / "reports"
+    bs.render_all(reports_dir=reports, min_contracts=200, jobs=1)
+    index = write_index(RenderSummary(), reports)
+    assert _check_page(browser, index) == []
+    listing = json.loads((reports / "acheteurs" / "acheteurs.json").read_text("utf-8"))
+    sheets = [b for b in listing["acheteurs"] if b["fiche"]]
+    for b in sheets[:2]:
+        assert _check_page(browser, reports / "acheteurs" / f"{b['siret']}.html") == []
+    browser.get(index.as_uri())
+    browser.find_element("id", "filtre-acheteurs").send_keys(sheets[0]["siret"])
+    visible = browser.execute_script(
+        "return Array.from(document.querySelectorAll('#liste-acheteurs tbody tr'))"
+        ".filter(tr => !tr.hidden).map(tr => tr.getAttribute('data-filtre'));")
+    assert len(visible) == 1 and sheets[0]["siret"] in visible[0]
+
+
+def test_sheets_recover_the_planted_inclusive_awards(small_raw, buyer_tables):
+    """The generator awards contracts to structures of the directory at a known rate by buyer
+    type (manifest ``inclusive_awards``): the sheets' indicator, summed over the buyers of each
+    category, finds it back (binomial interval at 99.9 %)."""
+    manifest = json.loads((small_raw / "manifest.json").read_text(encoding="utf-8"))
+    truth = manifest["sources"]["decp"]["inclusive_awards"]
+    data = bs.compute_from(buyer_tables, min_contracts=10)
+    table = data.inclusive.merge(data.directory, on="acheteur_id")
+    by_type = table.groupby("acheteur_categorie")[["marches_inclusifs", "contrats"]].sum()
+    checked = 0
+    for category, rate in truth["rate_by_buyer_type"].items():
+        if category not in by_type.index:
+            continue
+        found, n = by_type.loc[category, "marches_inclusifs"], by_type.loc[category, "contrats"]
+        low, high = wilson_interval(np.array([round(rate * n)]), np.array([n]), level=0.999)
+        assert low[0] <= found / n <= high[0], (category, found / n, rate)
+        checked += 1
+    assert checked >= 6
+    siae, disability = table["montant_siae"].sum(), table["montant_ea_esat"].sum()
+    assert siae > 0 and disability > 0
+    # rated by value: the buyer types planted highest are ahead of those planted lowest
+    value = table.groupby("acheteur_categorie")[["montant_siae", "montant_ea_esat",
+                                                "montant_total"]].sum()
+    value = (value["montant_siae"] + value["montant_ea_esat"]) / value["montant_total"]
+    assert value["Bailleur social"] > value["Établissement de santé"]
+
+
+def test_report_command_renders_the_sheets_then_skips_them(small_warehouse, tmp_path,
+                                                           monkeypatch, capsys):
+    from analysis.cli import main
+
+    monkeypatch.setenv("OBSERVATOIRE_REPORTS_DIR", str(tmp_path / "reports"))
+    monkeypatch.setattr(config, "BUYER_SHEET_MIN_CONTRACTS", 250)
+    assert main(["report", "--report", "fiches_acheteurs", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "fiche(s) rendue(s)" in out
+    index = (tmp_path / "reports" / "index.html").read_text(encoding="utf-8")
+    assert 'id="filtre-acheteurs"' in index and "Acheteurs sous le seuil de 250" in index
+    assert main(["report", "--report", "fiches_acheteurs", "--quiet"]) == 0
+    assert "inchangée(s)" in capsys.readouterr().out
