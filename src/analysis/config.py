@@ -211,6 +211,12 @@ def suppression_k() -> int:
     return int(os.environ.get("OBSERVATOIRE_SUPPRESSION_K", "5"))
 
 
+def strict_figures() -> bool:
+    """Whether a report refuses a chart that draws no data (``OBSERVATOIRE_STRICT_FIGURES=1``;
+    the tests set it, so that an empty chart fails its report instead of being published)."""
+    return os.environ.get("OBSERVATOIRE_STRICT_FIGURES", "") not in ("", "0")
+
+
 #: Dominance rule of magnitude tables (hours, amounts; ``analysis.disclosure.DominanceRule``): a
 #: cell is secret when it has fewer than ``MIN_CONTRIBUTORS`` contributors (employers, contract
 #: holders), when its ``DOMINANCE_N`` largest contributors make ``DOMINANCE_K`` or more of it, or
