@@ -128,6 +128,14 @@ def _cell() -> int | None:
     return None if shell is None else getattr(shell, "execution_count", None)
 
 
+def note_absence(report, sources: list[str], label: str) -> None:
+    """Record on ``report`` that the part ``label`` is not covered for want of ``sources`` (a
+    stand-in report without :meth:`analysis.publish.Report.note_absence` records nothing)."""
+    record = getattr(report, "note_absence", None)
+    if record is not None:
+        record(sources, label)
+
+
 def announce(report, missing: list[str]) -> list:
     """The absence sentence for ``missing`` sources, as a display object; nothing when a
     sentence just above, in the same notebook cell with no part rendered in between, already
@@ -177,7 +185,7 @@ def needs(*tables: str, label: str, quiet: bool = False,
                 if not quiet:
                     report._last_absence = None
                 return function(scope, report, *args, **kwargs)
-            report.note_absence(missing, label)
+            note_absence(report, missing, label)
             if quiet:
                 return []
             return announce(report, missing)
@@ -190,5 +198,5 @@ def needs(*tables: str, label: str, quiet: bool = False,
     return decorate
 
 
-__all__ = ["needs", "announce", "absence_sentence", "absent_sources", "absent_sources_text",
+__all__ = ["needs", "announce", "note_absence", "absence_sentence", "absent_sources", "absent_sources_text",
            "missing_sources", "has_all", "TRACKING", "DECP", "SOURCE_NAMES_FR", "SOURCE_SHORT_FR"]

@@ -16,7 +16,8 @@ from .. import config, disclosure, maps, reference
 from ..indicators import coverage, progression
 from ..present import number_fr
 from .progression import INTERVAL_NOTE
-from .needs import DECP, TRACKING, absence_sentence, has_all, missing_sources, needs
+from .needs import (DECP, TRACKING, absence_sentence, has_all, missing_sources, needs,
+                    note_absence)
 
 #: Fewer areas (or circles) than this and a map is replaced by a sentence.
 MIN_MAP_UNITS = 2
@@ -116,7 +117,7 @@ def departements(scope, report) -> list:
                                 (TRACKING, tracking, "heures et bénéficiaires")):
         if not present:
             missing = missing_sources(scope, part)
-            report.note_absence(missing, f"départements comparés ({what})")
+            note_absence(report, missing, f"départements comparés ({what})")
             notes.append(f"Sans colonnes {what} : {absence_sentence(missing, part=False)}")
     shown = report.table(
         table.set_index("territoire", drop=False), "departements_compares",
