@@ -14,6 +14,8 @@ never write over the default data set or the published reports:
     the rendered reports; default ``reports``.
 ``OBSERVATOIRE_SUPPRESSION_K``
     the small-cell threshold; default 5.
+``OBSERVATOIRE_STRICT_FIGURES``
+    ``1``: a report refuses a chart that draws no data (:func:`strict_figures`; set by the tests).
 """
 
 from __future__ import annotations
