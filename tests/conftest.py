@@ -22,6 +22,8 @@ os.environ["OBSERVATOIRE_PROCESSED_DIR"] = str(_SESSION_DIR / "processed")
 os.environ["OBSERVATOIRE_REPORTS_DIR"] = str(_SESSION_DIR / "reports")
 os.environ["OBSERVATOIRE_CACHE_DIR"] = str(_SESSION_DIR / "cache")  # analysis.api's builds
 os.environ.setdefault("MPLBACKEND", "Agg")
+# A chart that draws no data fails its report (analysis.config.strict_figures).
+os.environ.setdefault("OBSERVATOIRE_STRICT_FIGURES", "1")
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"

@@ -142,6 +142,17 @@ def test_html_reads_like_a_report(results):
                 assert (result.html.parent / unquote(href)).is_file(), (name, href)
 
 
+def test_with_every_source_no_part_is_said_missing(results):
+    """The wording for absent sources (analysis.sections.needs) never shows when all are there."""
+    for result in results:
+        text = parse(result.html).plain
+        assert "Partie non couverte" not in text and "Sources absentes" not in text, result.html
+        record = json.loads(result.html.with_suffix(".json").read_text(encoding="utf-8"))
+        assert "absent" not in record, (result.html, record.get("absent"))
+    index = parse(config.paths().reports / "index.html").plain
+    assert "Sources de l'entrepôt" not in index and "non couvert" not in index
+
+
 def test_every_published_table_is_also_csv_and_xlsx(results):
     for result in results:
         record = json.loads(result.html.with_suffix(".json").read_text(encoding="utf-8"))

@@ -18,6 +18,8 @@ never write over the default data set or the published reports:
     ``$XDG_CACHE_HOME/observatoire`` on Linux).
 ``OBSERVATOIRE_SUPPRESSION_K``
     the small-cell threshold; default 5.
+``OBSERVATOIRE_STRICT_FIGURES``
+    ``1``: a report refuses a chart that draws no data (:func:`strict_figures`; set by the tests).
 """
 
 from __future__ import annotations
@@ -229,6 +231,12 @@ CONFIDENCE_LEVEL = 0.95
 def suppression_k() -> int:
     """Small-cell threshold: no published cell counts fewer than *k* people."""
     return int(os.environ.get("OBSERVATOIRE_SUPPRESSION_K", "5"))
+
+
+def strict_figures() -> bool:
+    """Whether a report refuses a chart that draws no data (``OBSERVATOIRE_STRICT_FIGURES=1``;
+    the tests set it, so that an empty chart fails its report instead of being published)."""
+    return os.environ.get("OBSERVATOIRE_STRICT_FIGURES", "") not in ("", "0")
 
 
 #: Dominance rule of magnitude tables (hours, amounts; ``analysis.disclosure.DominanceRule``): a

@@ -29,6 +29,51 @@ def smallest_text_points(fig) -> float | None:
     return min(sizes) if sizes else None
 
 
+def empty_axes(fig) -> list[str]:
+    """The axes of ``fig`` that draw no data (their titles, or « axes n »): a chart whose every
+    line, bar, area, point and image is missing, empty or not finite.
+
+    An axes with nothing drawn but a legend (a legend panel) or a text (saying why, e.g. « parts
+    non publiées ») is not an empty chart."""
+    import numpy as np
+    from matplotlib.collections import Collection, PathCollection
+    from matplotlib.image import AxesImage
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    def drawn(artist) -> bool:
+        if not artist.get_visible():
+            return False
+        if isinstance(artist, Line2D):
+            x, y = (np.asarray(v, dtype=float) for v in artist.get_data())
+            return bool(np.isfinite(x).any() and np.isfinite(y).any()) if x.size else False
+        if isinstance(artist, PathCollection):  # points: the offsets are the data
+            offsets = np.asarray(artist.get_offsets(), dtype=float)
+            return bool(offsets.size and np.isfinite(offsets).any())
+        if isinstance(artist, Collection):  # polygons, areas, segments: the paths are
+            return any(len(path.vertices) for path in artist.get_paths())
+        if isinstance(artist, AxesImage):
+            return artist.get_array() is not None and np.size(artist.get_array()) > 0
+        if isinstance(artist, Patch):
+            extents = artist.get_extents()
+            return bool(np.isfinite([extents.width, extents.height]).all()
+                        and (extents.width > 0 and extents.height > 0))
+        return False
+
+    empty = []
+    for number, ax in enumerate(fig.axes, start=1):
+        if not ax.get_visible():
+            continue
+        artists = [*ax.lines, *ax.collections, *ax.images,
+                   *[p for p in ax.patches if p is not ax.patch]]
+        if any(drawn(a) for a in artists):
+            continue
+        if ax.get_legend() is not None or any(t.get_text().strip() for t in ax.texts):
+            continue  # a legend panel, or a panel saying why it has nothing to show
+        empty.append(ax.get_title() or f"axes {number}")
+    return empty
+
+
 def png_width(data: bytes) -> int:
     """Width in pixels of a PNG image (from its header)."""
     return int.from_bytes(data[16:20], "big")

@@ -44,6 +44,10 @@ TABLES_SUFFIX = "_tableaux"
 CSV_OPTIONS = {"sep": ";", "decimal": ","}
 
 
+class EmptyFigureError(ValueError):
+    """A chart that draws no data (an axes with no line, bar, area, point nor image)."""
+
+
 @dataclass
 class PublishedTable:
     name: str
@@ -75,6 +79,11 @@ class Report:
     #: magnitude columns' contributions and the published values and mask, so that an
     #: independent checker (ACRO, in the tests) can redo the dominance decisions cell by cell.
     magnitude_inputs: dict = field(default_factory=dict, repr=False)
+    #: Sources absent from the warehouse that parts of this report needed, each with the parts
+    #: (French labels) it could not cover (:mod:`analysis.sections.needs`).
+    absent: dict[str, list[str]] = field(default_factory=dict)
+    #: The absence sentence shown last, with its cell (shown once per cell).
+    _last_absence: tuple | None = field(default=None, repr=False)
 
     @property
     def name(self) -> str:
@@ -101,14 +110,43 @@ class Report:
                                  "headline": bool(headline)})
         self._save()
 
-    def key_figures_html(self) -> HTML:
-        """The key figures recorded so far, as cards at the top of the report (styled inline)."""
+    def key_figures_html(self):
+        """The key figures recorded so far, as cards at the top of the report (styled inline);
+        when every one needed an absent source, the sentence that says so."""
+        if not self.key_figures and self.absent:
+            from IPython.display import Markdown
+
+            from .sections.needs import announce, source_order
+
+            shown = announce(self, [s for s in source_order() if s in self.absent])
+            return shown[0] if shown else Markdown("")
         return key_figures_html(self.key_figures)
+
+    def note_absence(self, sources: Sequence[str], label: str) -> None:
+        """Record that the part ``label`` (French) was not covered: ``sources`` are absent."""
+        for source in sources:
+            parts = self.absent.setdefault(source, [])
+            if label not in parts:
+                parts.append(label)
+        self._save()
 
     # --- Figures --------------------------------------------------------------------------------
 
     def figure(self, fig, alt: str, caption: str) -> HTML:
-        """A chart or a static map with its alternative text and caption."""
+        """A chart or a static map with its alternative text and caption.
+
+        With :func:`analysis.config.strict_figures` (the tests), a chart with an axes that draws
+        no data is refused (:class:`EmptyFigureError`) instead of being published."""
+        if config.strict_figures():
+            from .present import empty_axes
+
+            empty = empty_axes(fig)
+            if empty:
+                import matplotlib.pyplot as plt
+
+                plt.close(fig)
+                raise EmptyFigureError(f"graphique sans données dans {self.slug} "
+                                       f"({', '.join(empty)}) : « {alt[:120]} »")
         return figure_html(fig, alt=alt, caption=caption)
 
     # --- Tables ---------------------------------------------------------------------------------
@@ -410,6 +448,8 @@ class Report:
             "period": self.period.label, "target": self.target, "k": self.k,
             "key_figures": self.key_figures,
             "tables": [t.__dict__ for t in self.tables],
+            # only when a source was missing: {source: [parts not covered]}, in reading order
+            **({"absent": _absent_record(self.absent)} if self.absent else {}),
             "warehouse": {"built_at": manifest.get("built_at"),
                           "inputs": len(manifest.get("inputs", [])),
                           "sources": input_versions(manifest),
@@ -422,6 +462,15 @@ class Report:
             return
         write_text(self.output_dir / f"{self.slug}.json",
                    json.dumps(self.record(), ensure_ascii=False, indent=1, sort_keys=True))
+
+
+def _absent_record(absent: Mapping[str, list[str]]) -> dict[str, list[str]]:
+    """The parts a report could not cover, by absent source, sources in reading order."""
+    from .sections.needs import source_order
+
+    order = source_order()
+    ranked = sorted(absent, key=lambda s: order.index(s) if s in order else len(order))
+    return {source: list(absent[source]) for source in ranked}
 
 
 #: Joint protections already computed in this process, by the content of the tables and the

@@ -648,6 +648,7 @@ def write_index(summary: RenderSummary, reports: Path) -> Path:
     from .buyer_sheets import index_section
 
     page = _INDEX.format(
+        coverage=_index_coverage(manifest),
         sections="\n".join(blocks) or "<p>Aucun rapport rendu.</p>",
         buyers=index_section(reports),
         generated=datetime_fr(datetime.now(timezone.utc).isoformat()),
@@ -657,6 +658,22 @@ def write_index(summary: RenderSummary, reports: Path) -> Path:
         k=config.suppression_k(),
     )
     return write_text(reports / "index.html", page)
+
+
+def _index_coverage(manifest: dict) -> str:
+    """The paragraph naming the sources the warehouse was built from and those it lacks ("" when
+    none is absent)."""
+    from .sections.needs import SOURCE_SHORT_FR
+    from .warehouse import SOURCES, present_sources
+
+    present = present_sources(manifest)
+    absent = [source for source in SOURCES if source not in present]
+    if not absent:
+        return ""
+    names = lambda sources: ", ".join(SOURCE_SHORT_FR[s] for s in sources) or "aucune"  # noqa: E731
+    return (f'<p class="coverage">Sources de l\'entrepôt : {html.escape(names(present))}. '
+            f"Absentes : {html.escape(names(absent))} : les parties qui en dépendent ne sont pas "
+            "couvertes ; chaque rapport dit ci-dessous lesquelles.</p>\n")
 
 
 def _period_order(period: Period) -> tuple[int, int]:
@@ -673,7 +690,17 @@ def _index_row(territory: str, link: str, record: dict) -> str:
         for f in figures) or "–"
     name = config.territory_name(territory)
     return (f"<tr><td>{html.escape(name)} ({territory})</td><td>{link}</td>"
-            f'<td class="keys">{key}</td></tr>')
+            f'<td class="keys">{key}{_index_absent(record)}</td></tr>')
+
+
+def _index_absent(record: dict) -> str:
+    """What a report could not cover, by absent source (from its record; "" when nothing)."""
+    from .sections.needs import SOURCE_SHORT_FR
+
+    lines = [f"<div class=\"absent\">Sans {html.escape(SOURCE_SHORT_FR.get(source, source))}, "
+             f"non couvert : {html.escape(', '.join(parts))}.</div>"
+             for source, parts in (record.get("absent") or {}).items()]
+    return "".join(lines)
 
 
 _INDEX = """<!DOCTYPE html>
@@ -693,6 +720,7 @@ th {{ background: #f0f4f8; }}
 td.keys div {{ margin-bottom: .2rem; }}
 #liste-acheteurs tr[hidden] {{ display: none; }}
 .fail {{ color: #c0392b; }}
+td.keys div.absent {{ color: #6b4f00; font-size: .9rem; }}
 footer {{ margin-top: 2rem; font-size: .9rem; color: #555; }}
 @media print {{ tr {{ break-inside: avoid; }} }}
 </style>
@@ -703,7 +731,7 @@ footer {{ margin-top: 2rem; font-size: .9rem; color: #555; }}
 rapport donne ses chiffres clés avec leur intervalle de confiance à 95 %, ses sources et sa méthode ;
 ses tableaux sont téléchargeables en CSV et XLSX. Aucun effectif de moins de {k} personnes n'est
 publié (secret statistique).</p>
-{sections}
+{coverage}{sections}
 {buyers}
 <footer>
 <p>Généré le {generated} à partir de l'entrepôt construit le {built} ({n_inputs} fichiers

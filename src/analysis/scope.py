@@ -117,6 +117,31 @@ class Scope:
                 self._tables[name] = load_table(name)
         return self._tables[name]
 
+    def has(self, name: str) -> bool:
+        """Whether the warehouse (or the given tables) holds table ``name`` with at least one row:
+        every source but the reference geography is optional (:mod:`analysis.sections.needs`)."""
+        if name == "communes":
+            return True
+        if name in self._tables:
+            return len(self._tables[name]) > 0
+        rows = self._tables.get(("rows",))
+        if rows is None:
+            from .warehouse import table_rows
+
+            rows = self._tables[("rows",)] = table_rows()
+        return rows.get(name, 0) > 0
+
+    def sources_read(self) -> list[str] | None:
+        """The sources the warehouse in force was built from (its manifest), None without one."""
+        if ("sources",) not in self._tables:
+            from .warehouse import load_manifest, present_sources
+
+            try:
+                self._tables[("sources",)] = present_sources(load_manifest())
+            except FileNotFoundError:
+                self._tables[("sources",)] = None
+        return self._tables[("sources",)]
+
     @property
     def name(self) -> str:
         return config.territory_name(self.territory)

@@ -230,11 +230,17 @@ def join_buyers(contracts: pd.DataFrame, directory: pd.DataFrame | None
     table's own columns (``acheteur_nom``, ``acheteur_categorie``, ``acheteur_departement``)
     stand for the others. Without a directory, a ``buyers`` table is derived from those columns
     (one row per buyer with a valid SIRET, its most recent non-missing values) and returned
-    second; ``None`` when the directory is read or the DECP carries none of them.
+    second; ``None`` when the directory is read or the DECP carries none of them. The contracts
+    always come back with every column of :data:`BUYER_COLUMNS` (missing when nothing says it),
+    so that the breakdowns by buyer read « non renseigné » rather than fail.
     """
     from .identifiers import siret_valid
 
     own = [c for c in BUYER_COLUMNS if c in contracts.columns]
+    absent = [c for c in BUYER_COLUMNS if c not in contracts.columns]
+    if absent and directory is None:
+        contracts = contracts.assign(**{c: pd.Series(pd.NA, index=contracts.index,
+                                                     dtype="string") for c in absent})
     if directory is not None:
         joined = contracts.drop(columns=own).merge(directory, on="acheteur_id", how="left",
                                                    indicator="_listed")
@@ -559,6 +565,21 @@ def load_table(name: str, processed: Path | None = None) -> pd.DataFrame:
 def load_manifest(processed: Path | None = None) -> dict:
     """The manifest of the warehouse in force."""
     return json.loads((_warehouse(processed) / MANIFEST).read_text(encoding="utf-8"))
+
+
+def table_rows(processed: Path | None = None) -> dict[str, int]:
+    """Rows of each table of the warehouse in force, by name (from its manifest); a source that
+    was absent from the inputs has no table. Empty when no warehouse is built."""
+    try:
+        manifest = load_manifest(processed)
+    except FileNotFoundError:
+        return {}
+    return {name: int(rows) for name, rows in manifest.get("tables", {}).items()}
+
+
+def present_sources(manifest: dict) -> list[str]:
+    """The sources a warehouse was built from (its manifest's ``sources``), in reading order."""
+    return [source for source in SOURCES if source in manifest.get("sources", {})]
 
 
 def load_table_columns(name: str, columns: list[str],

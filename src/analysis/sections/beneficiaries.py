@@ -24,6 +24,10 @@ from ..plots import PALETTE, apply_style, percent_fr
 from ..present import number_fr
 from ..stats import wilson_interval
 from .hours import TOTAL, UNKNOWN
+from .needs import TRACKING, needs
+
+#: What these sections show, as the index lists the parts a report could not cover.
+PEOPLE = "bénéficiaires"
 
 #: French labels of the values, in the order tables show them.
 LABELS: dict[str, dict[str, str]] = {
@@ -200,6 +204,7 @@ def share_text(block: pd.DataFrame, protected, value: str) -> tuple[str, str] | 
 # --- key figures ---------------------------------------------------------------------------------
 
 
+@needs(*TRACKING, label=PEOPLE, quiet=True)
 def key_figures(scope, report) -> list:
     """Record the number of beneficiaries and the shares of women, QPV residents and young
     low-qualified people (Wilson intervals); returns the published figures to compare with."""
@@ -248,6 +253,7 @@ def benchmarks_text() -> str:
 # --- profiles ------------------------------------------------------------------------------------
 
 
+@needs(*TRACKING, label=PEOPLE)
 def profile_table(scope, report) -> list:
     """One protected table per profile variable: counts, shares with Wilson intervals, hours."""
     frame = people(scope)
@@ -276,6 +282,7 @@ def profile_table(scope, report) -> list:
     return out
 
 
+@needs(*TRACKING, label=PEOPLE)
 def profile_chart(scope, report) -> list:
     """Shares of the main profile variables with their Wilson intervals (small values left out)."""
     import matplotlib.pyplot as plt
@@ -334,6 +341,7 @@ def _wrap(text: str, width: int = 28) -> str:
 # --- contracts -----------------------------------------------------------------------------------
 
 
+@needs(*TRACKING, label=PEOPLE)
 def contract_mix(scope, report) -> list:
     """Work contracts active in the period by employer type × contract type; people by type."""
     active = scope.period_work_contracts
@@ -429,6 +437,7 @@ def rates_table(scope) -> pd.DataFrame:
     return table
 
 
+@needs(*TRACKING, label=PEOPLE)
 def rates_by_departement(scope, report) -> list:
     """Beneficiaries per 10 000 inhabitants by département of residence, chart and table."""
     import matplotlib.pyplot as plt

@@ -24,6 +24,10 @@ from ..indicators.training import SECTORS
 from ..plots import PALETTE, apply_style, percent_fr
 from ..present import number_fr
 from ..stats import ratio_of_sums
+from .needs import TRACKING, needs
+
+#: What these sections show, as the index lists the parts a report could not cover.
+HOURS = "heures d'insertion"
 
 #: Legal modalities of the operations, French labels (legal basis in the code de la commande
 #: publique).
@@ -320,6 +324,7 @@ def export_date(scope) -> pd.Timestamp:
 MIN_OPERATIONS = 10
 
 
+@needs(*TRACKING, label=HOURS, quiet=True)
 def key_figures(scope, report) -> list:
     """Record hours and FTE, beneficiaries, the large-project share and the realisation rate.
 
@@ -516,6 +521,7 @@ def yearly_modality_contributions(scope, modalities: list[str]) -> dict[str, pd.
     return out
 
 
+@needs(*TRACKING, label=HOURS)
 def yearly_chart(scope, report) -> list:
     """Stacked bars: hours by year and legal modality, small groups merged under « s »."""
     import matplotlib.pyplot as plt
@@ -591,6 +597,7 @@ def yearly_chart(scope, report) -> list:
     return [report.figure(fig, alt=alt, caption=caption)]
 
 
+@needs(*TRACKING, label=HOURS)
 def yearly_table(scope, report) -> list:
     """Hours, FTE, beneficiaries, contracts and the large-project share, by year of the history."""
     frame = yearly_frame(scope)
@@ -629,6 +636,7 @@ def yearly_table(scope, report) -> list:
 # --- breakdowns of the period --------------------------------------------------------------------
 
 
+@needs(*TRACKING, label=HOURS)
 def by_modality(scope, report) -> list:
     table, contrib = period_breakdown(scope, "modalite", MODALITIES)
     return [publish_parts(
@@ -638,6 +646,7 @@ def by_modality(scope, report) -> list:
                "commande publique entre parenthèses."], contributions=contrib)]
 
 
+@needs(*TRACKING, label=HOURS)
 def by_sector(scope, report) -> list:
     table, contrib = period_breakdown(scope, "secteur", SECTORS)
     return [publish_parts(
@@ -646,6 +655,7 @@ def by_sector(scope, report) -> list:
         contributions=contrib)]
 
 
+@needs(*TRACKING, label=HOURS)
 def by_owner_type(scope, report) -> list:
     if "maitre_ouvrage" not in scope.operations.columns:
         return [Markdown("Le maître d'ouvrage des opérations n'est pas renseigné.")]
@@ -706,6 +716,7 @@ def realisation_contributions(scope) -> pd.DataFrame:
                                     employer(wc).to_numpy(), wc["heures"].astype(float))
 
 
+@needs(*TRACKING, label=HOURS)
 def realisation(scope, report) -> list:
     """Realisation rate of planned hours by end year, with its interval, and the period's rate."""
     table = realisation_table(scope)
@@ -828,6 +839,7 @@ def _points(value: float) -> str:
     return f"{number_fr(value * 100, 1)} pts".replace("-", "−")
 
 
+@needs("grand_paris", label="Grand Paris Express")
 def grand_paris(scope, report) -> list:
     """Insertion share against the 5 % / 10 % obligation, SME share against 20 %, by line."""
     gp = grand_paris_contracts(scope)

@@ -32,6 +32,10 @@ from ..indicators import pathways as pw
 from ..plots import PALETTE, apply_style, percent_fr
 from ..present import number_fr
 from ..stats import wilson_interval
+from .needs import TRACKING, needs
+
+#: What these sections show, as the index lists the parts a report could not cover.
+PATHWAYS = "parcours et emploi durable"
 
 #: French labels of the contract types (canonical values of ``type_contrat``).
 CONTRACT_TYPES_FR = {
@@ -286,6 +290,7 @@ def _protect_blocks(report, frame: pd.DataFrame, block: str, total_key: str,
 # --- Key figures ---------------------------------------------------------------------------------
 
 
+@needs(*TRACKING, "outcomes", label=PATHWAYS, quiet=True)
 def key_figures(scope, report) -> None:
     """Record the durable-employment share, the dynamic and positive exits (Wilson intervals)."""
     k = report.k
@@ -342,6 +347,7 @@ def _published_reference(scope) -> dict | None:
     return None
 
 
+@needs(*TRACKING, "outcomes", label=PATHWAYS)
 def summary(scope, report) -> list:
     """Key sentences: the population, the durable share, the comparison where one applies."""
     k = report.k
@@ -402,6 +408,7 @@ def _too_few(scope, report) -> list | None:
     return None
 
 
+@needs(*TRACKING, "outcomes", label=PATHWAYS)
 def situations_table(scope, report) -> list:
     """The overall distribution of the six-month situation, with Wilson intervals."""
     empty = _too_few(scope, report)
@@ -444,6 +451,7 @@ def _durable_by_group(scope) -> pd.DataFrame:
     return durable.rename(columns={"effectif": "emploi_durable"}).reset_index(drop=True)
 
 
+@needs(*TRACKING, "outcomes", label=PATHWAYS)
 def outcomes_table(scope, report) -> list:
     """The overall distribution, then durable employment by group (exit year, sex, age…)."""
     out = situations_table(scope, report)
@@ -489,6 +497,7 @@ def _protected_shares(report, table: pd.DataFrame) -> pd.DataFrame:
     return ~protected.mask["effectif"].drop(index="__total__")
 
 
+@needs(*TRACKING, "outcomes", label=PATHWAYS)
 def outcomes_chart(scope, report) -> list:
     """Situations six months after (bars with 95 % intervals), then durable share by exit year."""
     empty = _too_few(scope, report)
@@ -582,6 +591,7 @@ def _grid(curves: pd.DataFrame, table: pd.DataFrame, by: str, k: int) -> pd.Data
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
+@needs(*TRACKING, "outcomes", label=PATHWAYS)
 def survival_chart(scope, report, by: str = SURVIVAL_GROUP) -> list:
     """Kaplan–Meier share in durable employment by months since the last contract, by group."""
     empty = _too_few(scope, report)
@@ -773,6 +783,7 @@ def _forest(table: pd.DataFrame, title: str):
     return fig
 
 
+@needs(*TRACKING, "outcomes", label=PATHWAYS)
 def models(scope, report) -> list:
     """Logistic odds ratios and Cox hazard ratios with 95 % intervals: table, forest plot, caveat."""
     empty = _too_few(scope, report)
@@ -828,6 +839,7 @@ def _pathway_fr(text: str) -> str:
     return pw.ARROW.join(CONTRACT_TYPES_SHORT.get(step, step) for step in text.split(pw.ARROW))
 
 
+@needs(*TRACKING, label=PATHWAYS)
 def pathways_table(scope, report) -> list:
     """The commonest sequences of contract types (first four contracts), each followed by ≥ k."""
     k = report.k
@@ -879,6 +891,7 @@ def pathways_table(scope, report) -> list:
                "présent dans les exports."])]
 
 
+@needs(*TRACKING, label=PATHWAYS)
 def transitions(scope, report) -> list:
     """Transitions between consecutive contract types: protected counts and a row-share heat map."""
     k = report.k
@@ -947,6 +960,7 @@ def transitions(scope, report) -> list:
 # --- Jobs and training needs ---------------------------------------------------------------------
 
 
+@needs(*TRACKING, label="métiers et besoins de formation")
 def training_needs(scope, report) -> list:
     """Hours and beneficiaries of the period by ROME job family, with the trend of hours."""
     k = report.k

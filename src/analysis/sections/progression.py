@@ -14,6 +14,10 @@ from ..narrative import points_fr, progression_summary, trend_fit_summary
 from ..plots import percent_fr, progression_chart
 from ..present import number_fr
 from ..stats import BOOTSTRAP_REPLICATES
+from .needs import DECP, needs
+
+#: What these sections show, as the index lists the parts a report could not cover.
+MARKETS = "marchés publics et considérations sociales"
 
 SHARE_COLUMNS = {**progression.COLUMNS_FR}
 BREAKDOWN_FR = {
@@ -56,6 +60,7 @@ def _interval_fr(row) -> str:
     return f"IC 95 % {percent_fr(row['ic_bas'])} – {percent_fr(row['ic_haut'])}"
 
 
+@needs(*DECP, label=MARKETS, quiet=True)
 def key_figures(scope, report) -> None:
     """Record the clause share of the period, its position against the target (decided by the
     interval) and the national figure beside ours computed on the same basis."""
@@ -107,6 +112,7 @@ def key_figures(scope, report) -> None:
                 f"la série de l'observatoire")
 
 
+@needs(*DECP, label=MARKETS)
 def summary(scope, report) -> list:
     """Key sentences of the history, in French."""
     return [Markdown(progression_summary(
@@ -126,6 +132,7 @@ INTERVAL_NOTE = ("intervalle de confiance à 95 % tenant compte du regroupement 
                  "efficace, quantile de Student)")
 
 
+@needs(*DECP, label=MARKETS)
 def chart(scope, report) -> list:
     table = yearly(scope, report)
     figure = progression_chart(table, scope.name, highlight=report.target,
@@ -147,6 +154,7 @@ def chart(scope, report) -> list:
                  + "Source : DECP."))]
 
 
+@needs(*DECP, label=MARKETS)
 def yearly_table(scope, report) -> list:
     table = yearly(scope, report).drop(columns=["ecart_cible", "deff"])
     return [report.table(
@@ -169,6 +177,7 @@ def partial_year_note(scope) -> list[str]:
             f"{period.label_fr}, pas l'année entière."]
 
 
+@needs(*DECP, label=MARKETS)
 def kinds(scope, report) -> list:
     """Which kinds of consideration the period's contracts carry."""
     table = trend.kind_shares(scope.period_contracts, by=())
@@ -232,22 +241,26 @@ def breakdown(scope, report, by: str, name: str, caption: str, limit: int | None
                *progression.few_buyers_note(table, "ligne")])]
 
 
+@needs(*DECP, "buyers", label="part par catégorie d'acheteur")
 def by_buyer_type(scope, report) -> list:
     return breakdown(scope, report, "acheteur_categorie", "part_par_type_acheteur",
                      "Part des marchés avec considération sociale par catégorie d'acheteur")
 
 
+@needs(*DECP, label=MARKETS)
 def by_amount(scope, report) -> list:
     return breakdown(scope, report, "tranche_montant", "part_par_montant",
                      "Part des marchés avec considération sociale par tranche de montant")
 
 
+@needs(*DECP, label=MARKETS)
 def by_sector(scope, report) -> list:
     return breakdown(scope, report, "cpv_division", "part_par_cpv",
                      "Part des marchés avec considération sociale par division CPV (10 plus "
                      "fréquentes)", limit=10)
 
 
+@needs(*DECP, label="loi Climat et résilience")
 def climate_law(scope, report) -> list:
     """Contracts above the EU thresholds: readiness for the obligation of 22 August 2026."""
     start, end = scope.period.start.isoformat(), scope.period.end.isoformat()
@@ -275,6 +288,7 @@ def climate_law(scope, report) -> list:
                *progression.few_buyers_note(table, "catégorie")])]
 
 
+@needs(*DECP, label="tendance et objectifs")
 def projection(scope, report) -> list:
     """When would each département reach the target if its trend went on (quasi-binomial GLM),
     with the check of the straight line next to the table and the method under it."""

@@ -10,6 +10,7 @@ from IPython.display import Markdown
 
 from ..disclosure import footnote
 from ..present import datetime_fr, number_fr
+from .needs import absent_sources_text
 
 SOURCES_FR = {
     "decp": "Données essentielles de la commande publique (DECP)",
@@ -111,10 +112,10 @@ def source_table(scope) -> pd.DataFrame:
     table = accounting.groupby("source").agg(
         fichiers=("file", "size"), lus=("read", "sum"), gardes=("kept", "sum"),
         rejetes=("rejected", "sum"), fusionnes=("merged", "sum")).reset_index()
-    extraction = {
-        "decp": scope.table("contracts")["datePublicationDonnees"].max(),
-        "tracking": scope.table("outcomes")["date_export"].max(),
-    }
+    extraction = {source: scope.table(name)[column].max()
+                  for source, name, column in (("decp", "contracts", "datePublicationDonnees"),
+                                               ("tracking", "outcomes", "date_export"))
+                  if scope.has(name)}
     table["extraction"] = table["source"].map(lambda s: _date(extraction.get(s)))
     table["source"] = table["source"].map(lambda s: SOURCES_FR.get(s, s))
     return table
@@ -142,6 +143,9 @@ def sources(scope, report) -> list:
         "les cellules masquées (et celles qui permettraient de les recalculer) portent le symbole "
         f"« s ». {footnote(report.k)}",
     ]
+    absent = absent_sources_text(scope)
+    if absent:
+        lines.insert(1, f"- {absent}")
     return [Markdown("\n".join(lines)), report.table(
         table, "sources", "Sources, extraction et comptage des enregistrements",
         integers=("fichiers", "lus", "gardes", "rejetes", "fusionnes"),

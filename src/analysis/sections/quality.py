@@ -23,6 +23,7 @@ from ..present import datetime_fr, number_fr
 from ..plots import PALETTE, apply_style, percent_fr
 from ..stats import wilson_interval
 from .progression import partial_year_note
+from .needs import DECP, TRACKING, absent_sources_text, has_all, needs
 from .provenance import _date, anomalies, anomaly_count, load_warnings
 
 #: Short French names of the sources, for tables.
@@ -137,6 +138,13 @@ def key_figures(scope, report) -> None:
                           percent_fr(rejected / read, 2),
                           f"IC 95 % {percent_fr(low, 2)} – {percent_fr(high, 2)} ; "
                           f"{number_fr(rejected)} sur {number_fr(read)}, toutes sources")
+    unknown_status_figure(scope, report)
+    export_figure(scope, report)
+
+
+@needs(*DECP, label="complétude des DECP", quiet=True)
+def unknown_status_figure(scope, report) -> None:
+    """Key figure: the period's DECP contracts of the territory whose social status is unknown."""
     period = scope.period_contracts
     if len(period):
         unknown = int(period["considerationsSociales"].isna().sum())
@@ -144,6 +152,11 @@ def key_figures(scope, report) -> None:
             f"des marchés DECP du territoire au statut social inconnu ({scope.period.label_fr})",
             percent_fr(unknown / len(period)),
             f"{number_fr(unknown)} sur {number_fr(len(period))} marchés, exclus des parts")
+
+
+@needs("outcomes", label="fraîcheur du suivi des clauses", quiet=True)
+def export_figure(scope, report) -> None:
+    """Key figure: the latest export date of the clause tracking."""
     exports = scope.table("outcomes")["date_export"]
     if exports.notna().any():
         report.key_figure("date du dernier export de suivi des clauses", _date(exports.max()),
@@ -166,6 +179,9 @@ def summary(scope, report) -> list:
             "signalées sur des enregistrements gardés (par exemple un montant nul, exclu des "
             "sommes).")
     text += places_sentence(scope)
+    absent = absent_sources_text(scope)
+    if absent:
+        text += " " + absent
     if worst is not None and worst["rejetes"] > 0:
         text += (f" Le taux de rejet le plus élevé est celui de la source « "
                  f"{SOURCES_SHORT.get(worst['source'], worst['source'])} » "
@@ -187,6 +203,8 @@ def summary(scope, report) -> list:
 
 def places_sentence(scope) -> str:
     """The period's DECP contracts with no place of execution, and where they were counted."""
+    if not has_all(scope, DECP):
+        return ""
     contracts = scope.table("contracts")
     period = contracts.loc[scope.period.contains(contracts["dateNotification"])]
     missing = progression.without_place(period)
@@ -351,6 +369,13 @@ def tracking_completeness(scope) -> pd.DataFrame:
 
 def completeness(scope, report) -> list:
     """Unknown DECP social status by year (chart and table), missing tracking fields (protected)."""
+    return [*decp_completeness(scope, report), *tracking_fields(scope, report)]
+
+
+@needs(*DECP, label="complétude des DECP")
+def decp_completeness(scope, report) -> list:
+    """DECP contracts of unknown social status by year (chart and table), and without a place of
+    execution by year."""
     out = []
     decp = decp_unknown_by_year(scope)
     if decp.empty:
@@ -412,11 +437,16 @@ def completeness(scope, report) -> list:
                    "son acheteur (annuaire des acheteurs) y est ; il ne compte dans aucun "
                    "département. Acheteur absent de l'annuaire ou sans département : compté "
                    "dans aucun territoire."]))
+    return out
+
+
+@needs(*TRACKING, "outcomes", label="complétude du suivi des clauses")
+def tracking_fields(scope, report) -> list:
+    """Missing values of the key fields of the clause tracking (counts of people, protected)."""
     tracking = tracking_completeness(scope)
     if tracking.empty or tracking["enregistrements"].max() == 0:
-        out.append(Markdown("Aucune donnée de suivi des clauses pour ce territoire."))
-        return out
-    out.append(report.table(
+        return [Markdown("Aucune donnée de suivi des clauses pour ce territoire.")]
+    return [report.table(
         tracking, "qualite_champs_suivi",
         f"Valeurs manquantes des champs clés du suivi des clauses, {scope.name}",
         people=("enregistrements", "manquants"), derived={"part": "manquants"},
@@ -428,8 +458,7 @@ def completeness(scope, report) -> list:
                "travail et leurs sorties. « Inconnu » compte comme manquant (diplôme « inconnu », "
                "situation « inconnue ») ; un code ROME illisible aussi.",
                "Un champ manquant fait sortir la personne des parts qui l'utilisent (elle forme "
-               "le groupe « non renseigné »)."]))
-    return out
+               "le groupe « non renseigné »)."])]
 
 
 # --- Freshness -----------------------------------------------------------------------------------
@@ -481,8 +510,10 @@ def freshness(scope, report) -> list:
 
     manifest = load_manifest()
     table = freshness_table(scope)
-    per_coordination = scope.table("outcomes").groupby("coordination")["date_export"].max()
-    exports = sorted({_date(v) for v in per_coordination})
+    exports = []
+    if scope.has("outcomes"):
+        per_coordination = scope.table("outcomes").groupby("coordination")["date_export"].max()
+        exports = sorted({_date(v) for v in per_coordination})
     lead = (f"Entrepôt construit le {datetime_fr(manifest.get('built_at', '?'))}. "
             + (f"Date des exports de suivi : {', '.join(exports)}." if exports else ""))
     if len(exports) > 1:

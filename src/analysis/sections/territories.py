@@ -16,6 +16,8 @@ from .. import config, disclosure, maps, reference
 from ..indicators import coverage, progression
 from ..present import number_fr
 from .progression import INTERVAL_NOTE
+from .needs import (DECP, TRACKING, absence_sentence, has_all, missing_sources, needs,
+                    note_absence)
 
 #: Fewer areas (or circles) than this and a map is replaced by a sentence.
 MIN_MAP_UNITS = 2
@@ -31,71 +33,109 @@ def _residence_counts(scope) -> pd.Series:
     return communes.dropna().value_counts()
 
 
+@needs(any_of=(DECP, TRACKING), label="départements comparés")
 def departements(scope, report) -> list:
-    """The eight départements side by side: clause share, hours and beneficiaries per inhabitant."""
+    """The eight départements side by side: clause share, hours and beneficiaries per inhabitant.
+
+    The clause share needs the DECP, hours and beneficiaries the clause tracking: with one of
+    them absent the table keeps the other's columns and its notes say which are missing."""
+    decp, tracking = has_all(scope, DECP), has_all(scope, TRACKING)
     rows = []
     communes = scope.table("communes")
     for code in [config.REGION_CODE, *config.DEPARTEMENTS]:
         other = scope.sibling(code)
-        contracts = other.period_contracts
-        known = contracts["has_social_consideration"].dropna().astype(bool)
-        people = len(other.beneficiaries)
-        # Paris counts once (75056), not again with its arrondissements.
-        pop = reference.territory_population(communes, code)
-        rows.append({
-            "territoire": f"{config.territory_name(code)} ({code})",
-            "marches": int(len(known)), "avec_consideration": int(known.sum()),
-            "heures": float(other.period_work_contracts["heures_periode"].sum()),
-            "beneficiaires": people, "population": pop,
-            "pour_10000": people / pop * 1e4 if pop else float("nan"),
-        })
+        row = {"territoire": f"{config.territory_name(code)} ({code})"}
+        if decp:
+            known = other.period_contracts["has_social_consideration"].dropna().astype(bool)
+            row.update(marches=int(len(known)), avec_consideration=int(known.sum()))
+        if tracking:
+            people = len(other.beneficiaries)
+            # Paris counts once (75056), not again with its arrondissements.
+            pop = reference.territory_population(communes, code)
+            row.update(heures=float(other.period_work_contracts["heures_periode"].sum()),
+                       beneficiaires=people, population=pop,
+                       pour_10000=people / pop * 1e4 if pop else float("nan"))
+        rows.append(row)
     table = pd.DataFrame(rows)
-    table["part"] = table["avec_consideration"] / table["marches"].where(table["marches"] > 0)
-    table["ic_bas"], table["ic_haut"] = progression.territory_intervals(  # clustered by buyer
-        scope.sibling(config.REGION_CODE).period_contracts,
-        [config.REGION_CODE, *config.DEPARTEMENTS])
-    table = table[["territoire", "marches", "avec_consideration", "part", "ic_bas", "ic_haut",
-                   "heures", "beneficiaires", "pour_10000"]]
+    columns = ["territoire"]
+    if decp:
+        table["part"] = table["avec_consideration"] / table["marches"].where(table["marches"] > 0)
+        table["ic_bas"], table["ic_haut"] = progression.territory_intervals(  # clustered by buyer
+            scope.sibling(config.REGION_CODE).period_contracts,
+            [config.REGION_CODE, *config.DEPARTEMENTS])
+        columns += ["marches", "avec_consideration", "part", "ic_bas", "ic_haut"]
+    if tracking:
+        columns += ["heures", "beneficiaires", "pour_10000"]
+    table = table[columns]
     region = table.iloc[[0]]
     table = pd.concat([table.iloc[1:], region], ignore_index=True)
-    # Hours by département add up to the région's: the dominance rule (employers) applies to them,
-    # from one group-by of the région's work contracts.
-    from .hours import dominance_note, employer
-
-    whole = scope.sibling(config.REGION_CODE)
-    active = whole.period_work_contracts
     label = {code: f"{config.territory_name(code)} ({code})" for code in config.TERRITORIES}
-    place = active["operation_id"].map(whole.operations.set_index("operation_id")["departement"])
-    hours_contrib = disclosure.contributions(
-        place.map(label).to_numpy(), employer(active).to_numpy(), active["heures_periode"],
-        total_row=label[config.REGION_CODE])
+    protection: dict = {}
+    notes: list[str] = []
+    if tracking:
+        # Hours by département add up to the région's: the dominance rule (employers) applies
+        # to them, from one group-by of the région's work contracts.
+        from .hours import dominance_note, employer
+
+        whole = scope.sibling(config.REGION_CODE)
+        active = whole.period_work_contracts
+        place = active["operation_id"].map(
+            whole.operations.set_index("operation_id")["departement"])
+        hours_contrib = disclosure.contributions(
+            place.map(label).to_numpy(), employer(active).to_numpy(), active["heures_periode"],
+            total_row=label[config.REGION_CODE])
+        protection = dict(
+            people=("beneficiaires",), derived={"pour_10000": "beneficiaires",
+                                                "heures": "beneficiaires"},
+            magnitudes={"heures": hours_contrib},
+            magnitude_margins=disclosure.Margins(total_row=label[config.REGION_CODE]),
+            # Each territory's beneficiaries are also a column sum of residence_work and the
+            # total of the profile tables: one population, the same published number.
+            shared={report.population("beneficiaires", code): ("cell", label[code],
+                                                               "beneficiaires")
+                    for code in [*config.DEPARTEMENTS, config.REGION_CODE]})
+    if decp and tracking:
+        notes.append("Marchés : lieu d'exécution (DECP) ; heures et bénéficiaires : lieu de "
+                     "l'opération (suivi des clauses). Une personne ayant travaillé dans deux "
+                     "départements compte dans chacun : la ligne régionale n'est pas la somme "
+                     "des départements.")
+    elif decp:
+        notes.append("Marchés : lieu d'exécution (DECP).")
+    else:
+        notes.append("Heures et bénéficiaires : lieu de l'opération (suivi des clauses). Une "
+                     "personne ayant travaillé dans deux départements compte dans chacun : la "
+                     "ligne régionale n'est pas la somme des départements.")
+    if tracking:
+        notes.append("Pour 10 000 hab. : population municipale (INSEE) ; Paris compte une fois "
+                     "(la commune 75056, pas en plus ses arrondissements), la région est la "
+                     "somme de ses huit départements.")
+    if decp:
+        notes.append(f"Part des marchés : {INTERVAL_NOTE}.")
+    if tracking:
+        notes.append(dominance_note())
+    for part, present, what in ((DECP, decp, "part des marchés"),
+                                (TRACKING, tracking, "heures et bénéficiaires")):
+        if not present:
+            missing = missing_sources(scope, part)
+            note_absence(report, missing, f"départements comparés ({what})")
+            notes.append(f"Sans colonnes {what} : {absence_sentence(missing, part=False)}")
     shown = report.table(
         table.set_index("territoire", drop=False), "departements_compares",
         f"Les départements comparés ({scope.period.label_fr})",
-        people=("beneficiaires",), derived={"pour_10000": "beneficiaires",
-                                            "heures": "beneficiaires"},
-        magnitudes={"heures": hours_contrib},
-        magnitude_margins=disclosure.Margins(total_row=label[config.REGION_CODE]),
-        percent=("part", "ic_bas", "ic_haut"),
-        integers=("marches", "avec_consideration", "heures", "beneficiaires"),
-        decimals={"pour_10000": 1},
+        **protection,
+        percent=("part", "ic_bas", "ic_haut") if decp else (),
+        integers=tuple(c for c in ("marches", "avec_consideration", "heures", "beneficiaires")
+                       if c in columns),
+        decimals={"pour_10000": 1} if tracking else None,
         columns={"territoire": "Territoire", "marches": "Marchés (statut connu)",
                  "avec_consideration": "Avec considération sociale", "part": "Part",
                  "ic_bas": "IC 95 % bas", "ic_haut": "IC 95 % haut",
                  "heures": "Heures d'insertion", "beneficiaires": "Bénéficiaires",
                  "pour_10000": "Bénéficiaires pour 10 000 hab."},
-        # Each territory's beneficiaries are also a column sum of residence_work and the total
-        # of the profile tables: one population, the same published number.
-        shared={report.population("beneficiaires", code): ("cell", label[code], "beneficiaires")
-                for code in [*config.DEPARTEMENTS, config.REGION_CODE]},
-        notes=["Marchés : lieu d'exécution (DECP) ; heures et bénéficiaires : lieu de l'opération "
-               "(suivi des clauses). Une personne ayant travaillé dans deux départements compte "
-               "dans chacun : la ligne régionale n'est pas la somme des départements.",
-               "Pour 10 000 hab. : population municipale (INSEE) ; Paris compte une fois (la "
-               "commune 75056, pas en plus ses arrondissements), la région est la somme de ses "
-               "huit départements.",
-               f"Part des marchés : {INTERVAL_NOTE}.",
-               dominance_note()])
+        notes=notes)
+    out = [shown]
+    if not decp:
+        return out
     share = table.iloc[:-1].assign(code=list(config.DEPARTEMENTS),
                                    part_pct=lambda f: f["part"] * 100)
     figure = maps.choropleth(
@@ -103,7 +143,6 @@ def departements(scope, report) -> list:
         title=f"Part des marchés avec considération sociale ({scope.period.label_fr})",
         legend_title="Part des marchés", unit="\u00a0%", decimals=1, annotate=True, n_classes=4,
         source="Source : DECP.") if share["part"].notna().any() else None
-    out = [shown]
     if figure is not None:
         out.append(report.figure(
             figure,
@@ -115,6 +154,7 @@ def departements(scope, report) -> list:
     return out
 
 
+@needs(*TRACKING, label="carte des bénéficiaires")
 def beneficiary_map(scope, report) -> list:
     """Beneficiaries of the period per 10 000 inhabitants, by commune of residence."""
     counts = _residence_counts(scope)
@@ -164,6 +204,7 @@ def beneficiary_map(scope, report) -> list:
     return out
 
 
+@needs("structures", label="structures d'insertion et du handicap")
 def structures_map(scope, report) -> list:
     """Insertion and disability structures by commune (organisations: no secrecy needed)."""
     per_commune = coverage.structures_per_inhabitant(scope.structures, scope.communes,
@@ -207,6 +248,7 @@ def structures_map(scope, report) -> list:
     ]
 
 
+@needs(*TRACKING, "structures", label="zones blanches")
 def white_zones(scope, report) -> list:
     """Communes where beneficiaries live with no structure within 10 km."""
     table = coverage.white_zones(scope.beneficiaries, scope.structures, scope.communes)
@@ -242,6 +284,7 @@ def _residence_matrix(scope) -> pd.DataFrame:
     return matrix
 
 
+@needs(*TRACKING, label="résidence et lieu de travail")
 def residence_work(scope, report) -> list:
     """Where beneficiaries live and where they work, by département.
 
