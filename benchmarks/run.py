@@ -76,8 +76,13 @@ def measure(cmd: list[str], env: dict | None = None, cwd: Path = ROOT) -> dict:
     return result
 
 
+#: ``--runs N``: this many runs of every case instead of the budget's (``None``: the budget's).
+RUNS: int | None = None
+
+
 def repeat(label: str, runs: int, make_cmd, env_fn=None, log=print) -> dict:
-    """``runs`` measurements of one case and their medians."""
+    """``runs`` measurements of one case (:data:`RUNS` when set) and their medians."""
+    runs = RUNS or runs
     samples = []
     for i in range(runs):
         env, cleanup = (env_fn() if env_fn else ({}, None))
@@ -231,7 +236,7 @@ def bench_tabular(full: bool, log=print) -> dict:
     for label, path in inputs.items():
         runs = 3 if full or label in TABULAR_SIZES else 1
         log(f"Ingestion DECP, table consolidée Parquet {label} : "
-            f"{path.stat().st_size / 1e6:.0f} Mo, {runs} exécution(s)")
+            f"{path.stat().st_size / 1e6:.0f} Mo, {RUNS or runs} exécution(s)")
         case = repeat("ingest-ours", runs, lambda p=path: [
             PYTHON, "-m", "benchmarks.probes", "ingest-ours", str(p)], log=log)
         med = case["median"]
@@ -567,6 +572,8 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"benchmarks to run, among {', '.join(BENCHES)} (default: all)")
     parser.add_argument("--full", action="store_true",
                         help="three runs of every case (about an hour on 2 cores)")
+    parser.add_argument("--runs", type=int, metavar="N",
+                        help="N runs of every case instead of the budget's (e.g. 1 for a quick look)")
     parser.add_argument("--no-doc", action="store_true", help="do not rewrite docs/performance.md")
     parser.add_argument("--table-from", metavar="JSON",
                         help="only rewrite the table of docs/performance.md from a results file")
@@ -576,6 +583,8 @@ def main(argv: list[str] | None = None) -> int:
         write_doc(results)
         print(table(results))
         return 0
+    global RUNS
+    RUNS = args.runs
     chosen = args.benches or list(BENCHES)
     unknown = [b for b in chosen if b not in BENCHES]
     if unknown:
