@@ -152,7 +152,7 @@ def bench_ingest(full: bool, log=print) -> dict:
         big = label == "1M"
         runs = 3
         log(f"Ingestion DECP {label} : {records} enregistrements, "
-            f"{path.stat().st_size / 1e6:.0f} Mo, {runs} exécution(s)")
+            f"{path.stat().st_size / 1e6:.0f} Mo, {RUNS or runs} exécution(s)")
         cases = {}
         # At 1 M records the DuckDB floor (3× slower than orjson's) is measured in --full only:
         # the parse floor is the faster of the two.

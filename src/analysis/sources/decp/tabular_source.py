@@ -480,7 +480,7 @@ def _cells(table: _Table, name: str, at: np.ndarray) -> pa.Array:
 
 def read_decp_table(path: Path | str, today: date | None = None,
                     communes: set[str] | None = None, chunk_size: int | None = None,
-                    part_rows: int = PART_ROWS) -> DecpFile:
+                    part_rows: int = PART_ROWS, source_name: str | None = None) -> DecpFile:
     """Read a consolidated tabular DECP file into the same tables as the JSON reader.
 
     Parameters
@@ -499,6 +499,8 @@ def read_decp_table(path: Path | str, today: date | None = None,
         A Parquet file of more rows is read and folded in parts of about this many rows, every
         row of a contract in the same part (see :func:`_parts`), so that memory stays bounded
         whatever the file's size.
+    source_name
+        The file's name in ``source_file`` and the quarantine (default: ``path``).
 
     Raises
     ------
@@ -509,7 +511,7 @@ def read_decp_table(path: Path | str, today: date | None = None,
     path = Path(path)
     today = today or date.today()
     result = DecpFile(path=str(path), communes=communes)
-    ctx = Context(str(path), today, communes)
+    ctx = Context(source_name or str(path), today, communes)
     chunks = Chunks(result, chunk_size, CONTRACT_COLUMNS + CONTRACT_EXTRA)
     with _jemalloc():
         if path.suffix.lower() == ".parquet" and _parquet_file(path)[0].metadata.num_rows \
