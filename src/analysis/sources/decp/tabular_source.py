@@ -32,6 +32,10 @@ messages are in :mod:`.rules`): a ``uid`` whose rows name several buyers, an unr
 state and supplier) is merged and reported. Every extra row of a contract (states, suppliers)
 counts as *merged*, so that ``read = kept + rejected + merged`` holds per file.
 
+A Parquet file of more than :data:`PART_ROWS` rows is read and folded in parts, every row of a
+contract in the same part (:func:`_parts`): memory does not grow with the file, and lines,
+contract numbers and the quarantine are those of a whole-file read.
+
 Concessions (``_type`` « Contrat de concession… ») are rare in these tables: their rows are
 folded into one record each and go through the rules' concession path.
 """
