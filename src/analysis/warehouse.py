@@ -140,8 +140,7 @@ def read_decp(files: list[Path], raw: Path, today: date | None = None,
         del parsed  # its chunks now live in ``frames`` only (freed as each table is joined)
 
     def combined(table: str, empty: pd.DataFrame) -> pd.DataFrame:
-        # The chunks are let go once joined (their text columns are shared, not copied; the
-        # numeric ones would otherwise be held twice).
+        # The chunks are let go once joined (``parsed`` no longer holds them).
         chunks = frames.pop(table)
         return pd.concat(chunks, ignore_index=True) if chunks else empty
 
