@@ -501,7 +501,11 @@ def sirets_valid(arr: pa.Array) -> np.ndarray:
     valid = np.asarray(arr.is_valid()) if arr.null_count else np.ones(n, dtype=bool)
     candidates = np.flatnonzero(valid & (lengths == 14))
     if len(candidates):
-        digits = data[start[candidates, None] + np.arange(14)].astype(np.int16) - 48
+        if len(candidates) == n and offsets[-1] - offsets[0] == 14 * n:
+            # Every string has 14 bytes, one after the other: the data is an n × 14 matrix.
+            digits = data[offsets[0]:offsets[-1]].reshape(n, 14).astype(np.int16) - 48
+        else:
+            digits = data[start[candidates, None] + np.arange(14)].astype(np.int16) - 48
         ascii_digits = ((digits >= 0) & (digits <= 9)).all(axis=1)
         rows = candidates[ascii_digits]
         d = digits[ascii_digits]
