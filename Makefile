@@ -59,8 +59,8 @@ calibration: data ## write docs/calibration.md (published targets vs the generat
 dictionary: setup ## rewrite docs/data_dictionary.md from the pandera schemas
 	$(BIN)/observatoire dictionary
 
-bench: setup ## benchmarks (ingest, build, rendering, scale-10 pipeline) → docs/performance.md; BENCH_FULL=1: 3 runs of everything
-	$(BIN)/python -m benchmarks.run $(if $(BENCH_FULL),--full,)
+bench: setup ## benchmarks (ingest, consolidated table, build, rendering, scale-10 pipeline) → docs/performance.md; BENCH_FULL=1: 3 runs of everything; BENCH_RUNS=n: n runs of each; BENCH_DATA=dir: inputs cache
+	$(BIN)/python -m benchmarks.run $(if $(BENCH_FULL),--full,) $(if $(BENCH_RUNS),--runs $(BENCH_RUNS),)
 
 clean: ## remove generated data, the warehouse and the reports (keeps .venv)
 	rm -rf $(SYNTHETIC) data/processed/warehouse data/processed/builds data/processed/.warehouse*

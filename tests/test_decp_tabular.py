@@ -285,3 +285,52 @@ def test_without_a_directory_the_buyers_come_from_the_table(tmp_path):
     assert set(contracts["acheteur_categorie"]) == {"Commune (annuaire)"}
     assert list(pd.read_parquet(summary.path / "buyers.parquet")["acheteur_nom"]) == \
         ["Saint-Denis"]
+
+
+def _streamable(seed: int) -> list[dict]:
+    """Contracts of one to five rows, with every kind of fault, in decp-processing's order."""
+    rng = random.Random(seed)
+    rows = []
+    for k in range(40):
+        ident = f"S{k:02d}"
+        pick = k % 8
+        if pick == 0:
+            rows += [row(ident, 0, "2021-01-01", 1_000), row(
+                ident, 0, "2021-01-01", 1_000, buyer="21750001600019", uid=f"{BUYER}{ident}")]
+        elif pick == 1:
+            rows += [row(ident, 0, "2021-02-01", 1_000), row(ident, 0, "2021-02-01", 2_000,
+                                                             supplier=PARTNER)]
+        elif pick == 2:
+            rows += [row(ident, 0, "2021-03-01", 1_000)] * 2
+        else:
+            states = rng.randint(0, 2)
+            rows += [row(ident, s, f"20{19 + s}-0{1 + rng.randint(0, 8)}-10",
+                         1_000 * (s + 1), supplier=rng.choice([COMPANY, PARTNER]),
+                         last=s == states) for s in range(states, -1, -1)]
+    return rows
+
+
+def _summary(parsed) -> tuple:
+    entries = [(e.rule, e.record, e.message) for e in
+               parsed.quarantine.rejects + parsed.quarantine.warnings]
+    return (sorted(map(repr, parsed.contracts)), sorted(map(repr, parsed.suppliers)),
+            sorted(map(repr, parsed.modifications)), entries, parsed.read, parsed.merged)
+
+
+@pytest.mark.parametrize("shuffled", [False, True])
+def test_a_large_parquet_file_is_folded_in_parts(tmp_path, shuffled):
+    """Read in parts of a few rows (contracts spanning row groups and parts, in order or not),
+    the table gives the same records, rows, quarantine and accounting as read whole."""
+    rows = _streamable(3)
+    if shuffled:
+        random.Random(4).shuffle(rows)
+    path = tmp_path / "decp.parquet"
+    write(path, rows)
+    pq.write_table(pq.read_table(path), path, row_group_size=7)
+    whole = read_decp_table(path, today=TODAY)
+    parts = read_decp_table(path, today=TODAY, part_rows=10)
+    assert parts.read == len(rows) and whole.quarantine.rejects
+    a, b = _summary(whole), _summary(parts)
+    if shuffled:  # parts by contract number: the same entries, in another order
+        a, b = (x[:3] + (sorted(x[3]),) + x[4:] for x in (a, b))
+    assert a == b

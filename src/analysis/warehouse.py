@@ -116,17 +116,19 @@ def read_decp(files: list[Path], raw: Path, today: date | None = None,
     communes = _commune_codes()
     per_file: dict[str, dict] = {}
     for path in tqdm(files, desc="DECP", unit="fichier", disable=not progress):
+        name = _relative(path, raw)
+        # The readers write ``name`` in source_file: one column, not the path then the name.
         if path.suffix.lower() == ".json":
             parsed = decp.read_decp_json(path, today=today, communes=communes,
-                                         chunk_size=DECP_CHUNK)
+                                         chunk_size=DECP_CHUNK, source_name=name)
         else:
             parsed = decp.read_decp_table(path, today=today, communes=communes,
-                                                  chunk_size=DECP_CHUNK)
+                                          chunk_size=DECP_CHUNK, source_name=name)
         parsed.flush()
-        name = _relative(path, raw)
         for table, chunks in parsed.frames.items():
             for chunk in chunks:
-                chunk["source_file"] = pd.array([name] * len(chunk), dtype="string")
+                if not chunk["source_file"].eq(name).fillna(False).all():
+                    chunk["source_file"] = pd.array([name] * len(chunk), dtype="string")
             frames[table].extend(chunks)
         for item in parsed.quarantine.rejects + parsed.quarantine.warnings:
             item.file = name
@@ -135,14 +137,16 @@ def read_decp(files: list[Path], raw: Path, today: date | None = None,
             "source": decp.SOURCE, "file": name, "read": parsed.read, "produced": parsed.produced,
             "rejected": len(parsed.quarantine.rejects), "merged_in_file": parsed.merged,
         }
+        del parsed  # its chunks now live in ``frames`` only (freed as each table is joined)
 
     def combined(table: str, empty: pd.DataFrame) -> pd.DataFrame:
-        chunks = frames[table]
+        # The chunks are let go once joined (``parsed`` no longer holds them).
+        chunks = frames.pop(table)
         return pd.concat(chunks, ignore_index=True) if chunks else empty
 
     contracts = combined("contracts", decp.contracts_frame([]))
     for column in decp.CONTRACT_EXTRA:  # absent from JSON files' chunks
-        if column in contracts.columns:
+        if column in contracts.columns and contracts[column].dtype != pd.StringDtype():
             contracts[column] = contracts[column].astype("string")
     contract_frame, merged_contracts = decp.deduplicate(contracts)
     concession_frame, merged_concessions = decp.deduplicate(

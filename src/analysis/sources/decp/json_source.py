@@ -770,7 +770,8 @@ def _read_parsed(path: Path, ctx: Context, chunks: Chunks, stream: bool) -> int:
 
 def read_decp_json(path: Path | str, today: date | None = None,
                    stream: bool | None = None, communes: set[str] | None = None,
-                   chunk_size: int | None = None, fast: bool = True) -> DecpFile:
+                   chunk_size: int | None = None, fast: bool = True,
+                   source_name: str | None = None) -> DecpFile:
     """Read one DECP JSON file.
 
     Parameters
@@ -791,6 +792,8 @@ def read_decp_json(path: Path | str, today: date | None = None,
     fast
         Decode records through the typed structures (the default); ``False`` parses every
         record with ``json`` / ``ijson`` (the same rules, the same result, slower).
+    source_name
+        The file's name in ``source_file`` and the quarantine (default: ``path``).
 
     Returns
     -------
@@ -813,7 +816,7 @@ def read_decp_json(path: Path | str, today: date | None = None,
         result = ctx = None
         if fast:
             result = DecpFile(path=str(path), communes=communes)
-            ctx = Context(str(path), today, communes, _to_json)
+            ctx = Context(source_name or str(path), today, communes, _to_json)
             chunks = Chunks(result, chunk_size, CONTRACT_COLUMNS)
             try:
                 result.read = _read_mapped(path, ctx, chunks, stream)
@@ -821,7 +824,7 @@ def read_decp_json(path: Path | str, today: date | None = None,
                 result = None
         if result is None:
             result = DecpFile(path=str(path), communes=communes)
-            ctx = Context(str(path), today, communes, _to_json)
+            ctx = Context(source_name or str(path), today, communes, _to_json)
             chunks = Chunks(result, chunk_size, CONTRACT_COLUMNS)
             result.read = _read_parsed(path, ctx, chunks, stream)
         chunks.close()

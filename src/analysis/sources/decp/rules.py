@@ -501,7 +501,11 @@ def sirets_valid(arr: pa.Array) -> np.ndarray:
     valid = np.asarray(arr.is_valid()) if arr.null_count else np.ones(n, dtype=bool)
     candidates = np.flatnonzero(valid & (lengths == 14))
     if len(candidates):
-        digits = data[start[candidates, None] + np.arange(14)].astype(np.int16) - 48
+        if len(candidates) == n and offsets[-1] - offsets[0] == 14 * n:
+            # Every string has 14 bytes, one after the other: the data is an n × 14 matrix.
+            digits = data[offsets[0]:offsets[-1]].reshape(n, 14).astype(np.int16) - 48
+        else:
+            digits = data[start[candidates, None] + np.arange(14)].astype(np.int16) - 48
         ascii_digits = ((digits >= 0) & (digits <= 9)).all(axis=1)
         rows = candidates[ascii_digits]
         d = digits[ascii_digits]
@@ -607,22 +611,28 @@ class Lookup:
         self.values.append(self.read(value))
         return len(self.values) - 1
 
-    def _part(self, key: tuple, make: Callable[[list], Any]):
-        """An array made of the values read (kept until new values come)."""
+    def _part(self, key: tuple, make: Callable[[list], Any], join: Callable[[Any, Any], Any]):
+        """An array made of the values read: made once, then extended by the values read since
+        (``join``), not made again from all of them for every batch."""
         known = self.parts.get(key)
-        if known is None or known[0] != len(self.values):
-            known = self.parts[key] = (len(self.values), make(self.values))
+        n = len(self.values)
+        if known is None:
+            known = self.parts[key] = (n, make(self.values))
+        elif known[0] != n:
+            known = self.parts[key] = (n, join(known[1], make(self.values[known[0]:])))
         return known[1]
 
     def strings(self, codes: np.ndarray, part: int) -> pa.Array:
         """Text ``part`` of the values read, for the rows."""
         return self._part(("text", part), lambda values: pa.array(
-            [v[part] for v in values], type=pa.large_string())).take(pa.array(codes))
+            [v[part] for v in values], type=pa.large_string()),
+            lambda old, new: pa.concat_arrays([old, new])).take(pa.array(codes))
 
     def flags(self, codes: np.ndarray, part: int) -> np.ndarray:
         """Whether ``part`` of the values read is true, for the rows."""
         return self._part(("flag", part), lambda values: np.array(
-            [bool(v[part]) for v in values], dtype=bool))[codes]
+            [bool(v[part]) for v in values], dtype=bool),
+            lambda old, new: np.concatenate([old, new]))[codes]
 
     def nullable(self, codes: np.ndarray, part: int, known: int) -> pa.Array:
         """Flag ``part`` as a nullable boolean: missing where ``known`` is false."""
@@ -925,9 +935,11 @@ def marches(rec: Records, ctx: Context) -> Batch:
     # Considerations (rank 1), nature, procedure, CCAG, CPV.
     kinds = ctx.kinds
     kind_codes = kinds(rec.kinds)
-    warnings = kinds._part(("warning",), lambda values: [v[SOCIAL_WARNING] for v in values])
+    warnings = kinds._part(("warning",), lambda values: [v[SOCIAL_WARNING] for v in values],
+                           lambda old, new: old + new)
     for i in np.flatnonzero(kinds._part(("has-warning",), lambda values: np.array(
-            [v[SOCIAL_WARNING] is not None for v in values], dtype=bool))[kind_codes]).tolist():
+            [v[SOCIAL_WARNING] is not None for v in values], dtype=bool),
+            lambda old, new: np.concatenate([old, new]))[kind_codes]).tolist():
         entry(ords[i], 1, False, where(i), "considerationsSociales : valeur inconnue",
               warnings[kind_codes[i]])
 

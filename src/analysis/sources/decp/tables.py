@@ -324,6 +324,8 @@ def _deduplicate_arrow(contracts: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series
     dup = np.zeros(n, dtype=bool)
     dup[:-1] = same  # duplicated("uid", keep="last")
     merged = contracts["source_file"].iloc[order[dup]].value_counts()
+    if not dup.any() and contracts.index.equals(pd.RangeIndex(n)):
+        return contracts, merged  # nothing merged: the rows as they are, not a copy of them
     kept = contracts.iloc[np.sort(order[~dup])]
     return kept.reset_index(drop=True), merged
 
