@@ -293,3 +293,28 @@ def test_a_buyers_directory_is_optional(subsets):
     assert "part par catégorie d'acheteur" in without["progression_clauses"]["absent"]["acheteurs"]
     assert "part_par_type_acheteur" in names(with_["progression_clauses"])
     assert "absent" not in with_["progression_clauses"]
+
+
+@pytest.mark.slow
+def test_buyer_sheets_without_decp_say_why(subsets, tmp_path):
+    """Tracking only: ``observatoire report`` renders no buyer sheet (they come from the DECP),
+    removes any left from an earlier warehouse, and the index says why."""
+    from analysis import buyer_sheets
+
+    processed = subsets["suivi"][0]
+    reports = tmp_path / "reports"
+    (reports / buyer_sheets.FOLDER).mkdir(parents=True)
+    (reports / buyer_sheets.FOLDER / "12345678900011.html").write_text("ancienne fiche")
+    summary = buyer_sheets.render_all(reports_dir=reports, processed=processed)
+    assert summary.absent and summary.sheets == 0
+    assert not (reports / buyer_sheets.FOLDER).exists()
+    saved = os.environ.get("OBSERVATOIRE_PROCESSED_DIR")
+    os.environ["OBSERVATOIRE_PROCESSED_DIR"] = str(processed)
+    try:
+        section = buyer_sheets.index_section(reports)
+    finally:
+        if saved is None:
+            os.environ.pop("OBSERVATOIRE_PROCESSED_DIR", None)
+        else:
+            os.environ["OBSERVATOIRE_PROCESSED_DIR"] = saved
+    assert "Aucune fiche acheteur" in section and "(DECP)" in section

@@ -646,6 +646,7 @@ class BuyerSummary:
     listed: int = 0
     skipped: bool = False
     seconds: float = 0.0
+    absent: bool = False    # no DECP contracts in the warehouse: no sheet rendered
 
 
 def fingerprint(manifest: dict, k: int, min_contracts: int) -> str:
@@ -679,8 +680,13 @@ def render_all(reports_dir: Path | None = None, processed: Path | None = None,
         raise ValueError(f"seuil de secret statistique {k} inférieur au seuil de l'observatoire")
     min_contracts = config.BUYER_SHEET_MIN_CONTRACTS if min_contracts is None else min_contracts
     manifest = load_manifest(processed)
-    digest = fingerprint(manifest, k, min_contracts)
     folder = reports_dir / FOLDER
+    if not int(manifest.get("tables", {}).get("contracts", 0)):
+        # No DECP in the warehouse (every source is optional): no sheet, and none left over from
+        # an earlier warehouse; the index says why (:func:`index_section`).
+        _replace_folder(reports_dir, folder, None)
+        return BuyerSummary(folder, seconds=time.perf_counter() - started, absent=True)
+    digest = fingerprint(manifest, k, min_contracts)
     listing = read_record(folder / LISTING) or {}
     if not force and listing.get("render", {}).get("fingerprint") == digest and all(
             (folder / f"{b['siret']}.html").is_file() for b in listing.get("acheteurs", [])
@@ -708,13 +714,20 @@ def render_all(reports_dir: Path | None = None, processed: Path | None = None,
         {"seuil_fiche": min_contracts, "k": k, "acheteurs": entries,
          "render": {"fingerprint": digest, "seconds": round(seconds, 2)}},
         ensure_ascii=False, indent=1))
+    _replace_folder(reports_dir, folder, staging)
+    return BuyerSummary(folder, sheets=sum(e["fiche"] for e in entries), listed=len(entries),
+                        seconds=time.perf_counter() - started)
+
+
+def _replace_folder(reports_dir: Path, folder: Path, staging: Path | None) -> None:
+    """Swap ``staging`` in place of ``folder`` (or remove ``folder`` when ``staging`` is None),
+    the old folder renamed aside first so that no reader sees half of either."""
     old = reports_dir / f".{FOLDER}-old-{os.getpid()}"
     if folder.exists():
         folder.rename(old)
-    staging.rename(folder)
+    if staging is not None:
+        staging.rename(folder)
     shutil.rmtree(old, ignore_errors=True)
-    return BuyerSummary(folder, sheets=sum(e["fiche"] for e in entries), listed=len(entries),
-                        seconds=time.perf_counter() - started)
 
 
 #: What the forked workers inherit (set just before forking; read-only there).
@@ -802,6 +815,13 @@ def index_section(reports_dir: Path) -> str:
     text; nothing fetched), then the buyers under the threshold with their counts."""
     listing = read_record(Path(reports_dir) / FOLDER / LISTING)
     if not listing:
+        from .warehouse import table_rows
+
+        rows = table_rows()
+        if rows and not rows.get("contracts"):
+            return ('<h2 id="acheteurs">Fiches acheteur</h2>\n<p>Aucune fiche acheteur : '
+                    "l'entrepôt ne contient pas les données essentielles des marchés publics "
+                    "(DECP), dont elles sont tirées.</p>\n")
         return ""
     esc = html.escape
     with_sheet = [b for b in listing.get("acheteurs", []) if b.get("fiche")]

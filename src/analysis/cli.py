@@ -170,10 +170,14 @@ def cmd_report(args: argparse.Namespace) -> int:
 
             sheets = render_all(k=args.suppression_k, force=args.force, target=args.target,
                                 jobs=args.jobs)
-            print(f"Fiches acheteur : {sheets.sheets} fiche(s) "
-                  f"{'inchangée(s)' if sheets.skipped else 'rendue(s)'} en "
-                  f"{sheets.seconds:.1f} s, {sheets.listed} acheteur(s) listé(s) "
-                  f"({sheets.folder}).")
+            if sheets.absent:
+                print("Fiches acheteur : aucune, l'entrepôt ne contient pas les données "
+                      "essentielles des marchés publics (DECP).")
+            else:
+                print(f"Fiches acheteur : {sheets.sheets} fiche(s) "
+                      f"{'inchangée(s)' if sheets.skipped else 'rendue(s)'} en "
+                      f"{sheets.seconds:.1f} s, {sheets.listed} acheteur(s) listé(s) "
+                      f"({sheets.folder}).")
             reports = Path(config.paths().reports)
             with publication_lock(reports):    # the index, with the buyers' section
                 summary.index = write_index(summary, reports)
