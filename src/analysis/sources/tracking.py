@@ -477,7 +477,7 @@ def _canonical(located: LocatedTable, mapping: dict, table: str, where: str) -> 
         if kind:
             raise SourceFileError(where, f"la colonne « {header} » ({table}.{column}) contient des "
                                   f"valeurs d'allure personnelle ({kind}) : elle serait gardée dans "
-                                  "data/processed ; la faire correspondre à une colonne personnelle "
+                                  "l'entrepôt ; la faire correspondre à une colonne personnelle "
                                   f"({', '.join(PERSONAL)}) ou la retirer de la correspondance "
                                   f"« {mapping.get('name')} »", limit=LONG)
     for column in COLUMNS[table]:
