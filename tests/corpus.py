@@ -556,7 +556,7 @@ FAULTS: list[Fault] = [
           ("en-tête non reconnu", "« Identifiant participant »", "« N° bénéficiaire »",
            "mapping suggest")),
     Fault("tracking_mapping_keeps_a_name", "file", "tracking/93/mapping.json",
-          _mapping(_personal_mapping()), ("« Nom »", "personnelle", "gardée dans l'entrepôt")),
+          _mapping(_personal_mapping()), ("« Nom »", "personnelle", "l'entrepôt (data/processed)")),
     Fault("tracking_mapping_without_export", "file", "tracking/93",
           _mapping({"extends": "clause"}, remove_exports=True),
           ("aucun export reconnu", "operations.csv", "« Participants »")),

@@ -149,7 +149,8 @@ def check_mapping(mapping: dict, where: str | None = None) -> dict:
             if looks_personal(header):
                 raise SourceFileError(
                     where, f"table {table} : l'en-tête « {header} » ressemble à une donnée "
-                    f"personnelle et serait gardé comme « {column} » dans data/processed ; le "
+                    f"personnelle et serait gardé comme « {column} » dans l'entrepôt "
+                    "(data/processed) ; le "
                     "faire correspondre à une colonne personnelle (" + ", ".join(PERSONAL)
                     + ") ou le retirer")
     required = mapping.setdefault("required", {})
@@ -477,7 +478,8 @@ def _canonical(located: LocatedTable, mapping: dict, table: str, where: str) -> 
         if kind:
             raise SourceFileError(where, f"la colonne « {header} » ({table}.{column}) contient des "
                                   f"valeurs d'allure personnelle ({kind}) : elle serait gardée dans "
-                                  "l'entrepôt ; la faire correspondre à une colonne personnelle "
+                                  "l'entrepôt (data/processed) ; la faire correspondre à une "
+                                  "colonne personnelle "
                                   f"({', '.join(PERSONAL)}) ou la retirer de la correspondance "
                                   f"« {mapping.get('name')} »", limit=LONG)
     for column in COLUMNS[table]:
