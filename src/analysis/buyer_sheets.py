@@ -936,7 +936,7 @@ def joint_audit(reports_dir: Path | None = None, period: str | Period | None = N
     """
     import numpy as np
 
-    from .publish import family_system
+    from .publish import family_system, table_name
 
     reports_dir = Path(reports_dir or config.paths().reports)
     buyers = members(reports_dir)
@@ -961,8 +961,6 @@ def joint_audit(reports_dir: Path | None = None, period: str | Period | None = N
     for record, _ in family:
         for table in record.get("tables", []):
             if table.get("people"):
-                from .publish import table_name
-
                 people[table_name(record, table)] = table["people"]
     values = [tables[name][columns].to_numpy(dtype=float) for name, columns in people.items()]
     cells = int(sum(v.size for v in values))
