@@ -325,3 +325,81 @@ def test_report_command_renders_the_sheets_then_skips_them(small_warehouse, tmp_
     assert 'id="filtre-acheteurs"' in index and "Acheteurs sous le seuil de 250" in index
     assert main(["report", "--report", "fiches_acheteurs", "--quiet"]) == 0
     assert "inchangée(s)" in capsys.readouterr().out
+
+
+# --- Joint audit with the département sheets ------------------------------------------------------
+
+
+def _joint_case(tmp_path, monkeypatch, shared_person: bool):
+    """Département 77 (period 2025) whose beneficiaries are exactly the people of buyers A and B:
+    A has 2 women and 8 men (both hidden on A's sheet), B 20 women and 10 men (published), so the
+    département's sheet publishes 22 women and 18 men. With ``shared_person``, one of B's men also
+    worked for A (A: 2 women, 9 men)."""
+    from analysis.disclosure import Margins
+    from analysis.publish import open_report
+    from analysis.sections.beneficiaries import PROFILE_DERIVED, TOTAL, profile_block
+
+    monkeypatch.setenv("OBSERVATOIRE_SUPPRESSION_K", "5")
+    rows = []
+
+    def add(buyer, sexe, n):
+        for _ in range(n):
+            rows.append({"acheteur_id": buyer, "participant_id": f"p{len(rows)}", "sexe": sexe,
+                         "tranche_age": "26_49", "diplome": "niveau_4", "qpv": False})
+
+    add("A", "F", 2), add("A", "H", 8), add("B", "F", 20), add("B", "H", 10)
+    pairs = pd.DataFrame(rows)
+    if shared_person:
+        pairs.loc[len(pairs)] = {**pairs.iloc[-1].to_dict(), "acheteur_id": "A"}
+    period = Period.parse("2025")
+    folder = tmp_path / bs.FOLDER
+    buyers = []
+    for siret in ("A", "B"):
+        report = bs.BuyerReport(slug=f"{bs.SLUG}_{siret}", territory="77", period=period,
+                                target=0.3, k=5, output_dir=folder)
+        report.buyer = {"siret": siret, "nom": f"Acheteur {siret}"}
+        bs._profile_tables(report, pairs.loc[pairs["acheteur_id"] == siret],
+                           f"beneficiaires|acheteur:{siret}")
+        report.finish()
+        buyers.append((json.loads((folder / f"{siret}.json").read_text(encoding="utf-8")), folder))
+    crowd = pairs.drop_duplicates("participant_id").drop(columns="acheteur_id")
+    crowd["heures_periode"] = 100.0
+    dep_folder = tmp_path / "2025" / "77"
+    report = open_report(bs.DEPARTEMENT_SLUG, "77", period, 0.3, output_dir=dep_folder)
+    for variable in ("sexe", "tranche_age"):
+        report.table(profile_block(crowd, variable), f"profil_{variable}", variable,
+                     people=("beneficiaires",), derived=PROFILE_DERIVED,
+                     margins=Margins(total_row=TOTAL),
+                     shared={report.population("beneficiaires"): ("cell", TOTAL, "beneficiaires")})
+    dep = [(json.loads((dep_folder / f"{bs.DEPARTEMENT_SLUG}.json").read_text(encoding="utf-8")),
+            dep_folder)]
+    return buyers, dep, pairs, {"77": crowd}
+
+
+def test_joint_audit_finds_a_buyer_cell_recovered_from_the_departement(tmp_path, monkeypatch):
+    """The attack: the département's women minus buyer B's gives buyer A's hidden 2."""
+    from analysis.publish import audit_family
+
+    buyers, dep, pairs, crowds = _joint_case(tmp_path, monkeypatch, shared_person=False)
+    a = read_published_table(tmp_path / bs.FOLDER / f"{bs.SLUG}_A_tableaux"
+                             / "beneficiaires_sexe.csv", ["Bénéficiaires"])
+    assert a["Bénéficiaires"].iloc[:2].isna().all()          # A hides its 2 women and 8 men
+    assert audit_family([*buyers, *dep], k=5) == []          # each family alone is safe
+    relations = bs.joint_relations(buyers, dep, pairs, crowds)
+    # sexe: Femmes, Hommes, Ensemble; age: one category and Ensemble (A and B cover 77 exactly)
+    assert len(relations) == 5 and not any(r.remainder for r in relations)
+    found = audit_family([*buyers, *dep], k=5, relations=relations)
+    assert ((f"77/{bs.SLUG}_A/beneficiaires_sexe", 0), "Bénéficiaires", 2.0) in {
+        (v.row, v.column, v.value) for v in found}, found
+
+
+def test_joint_audit_declares_nothing_for_buyers_sharing_people(tmp_path, monkeypatch):
+    """A person who worked for A and B counts in both: département ≠ A + B, no equation."""
+    buyers, dep, pairs, crowds = _joint_case(tmp_path, monkeypatch, shared_person=True)
+    assert bs.joint_relations(buyers, dep, pairs, crowds) == []
+    # Without the shared person but with a third buyer's people outside A and B: a remainder.
+    buyers, dep, pairs, crowds = _joint_case(tmp_path / "b", monkeypatch, shared_person=False)
+    extra = crowds["77"].iloc[[0]].assign(participant_id="outsider")
+    crowds["77"] = pd.concat([crowds["77"], extra], ignore_index=True)
+    relations = bs.joint_relations(buyers, dep, pairs, crowds)
+    assert relations and all(r.remainder for r in relations)

@@ -203,6 +203,24 @@ def test_no_hidden_cell_is_recovered_within_a_report_family(rendered_suite):
     assert shared > 0
 
 
+def test_buyer_sheets_audited_with_the_departement_sheets(rendered_suite, tmp_path):
+    """The buyer sheets of the small warehouse (light renderer, a few seconds) and the
+    départements' sheets of the suite's year, audited together with the equations that hold
+    between them (:func:`analysis.buyer_sheets.joint_relations`): no hidden cell is recovered."""
+    from analysis import buyer_sheets
+    from conftest import SUITE_PERIOD
+
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    (reports / SUITE_PERIOD).symlink_to(config.paths().reports / SUITE_PERIOD)
+    # Buyers of 50 contracts or more only: fewer sheets to render, the same audit.
+    summary = buyer_sheets.render_all(reports_dir=reports, jobs=2, min_contracts=50)
+    assert summary.sheets > 0
+    result = buyer_sheets.joint_audit(reports, period=SUITE_PERIOD)
+    assert result.cells > result.hidden > 0
+    assert result.violations == [], result.violations[:5]
+
+
 #: Headers of hours or SME amounts from confidential sources (tracking software, project owners'
 #: follow-up): their tables must go through the dominance rule (``magnitudes`` in the record).
 _MAGNITUDE = re.compile(r"^(heures r[ée]alis[ée]es|heures d'insertion|heures de travaux|"

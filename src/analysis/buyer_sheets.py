@@ -26,11 +26,11 @@ sheets); a run whose warehouse, code and parameters are those on disk is skipped
 Disclosure: counts of contracts and amounts are public data (DECP), published as they are. People
 counts (beneficiaries) are protected at k with secondary suppression; the beneficiaries' total of a
 buyer is declared shared between its tables (population key ``beneficiaires|acheteur:<siret>``),
-so the audit sees the equations that tie them. What the audit does not see: a buyer's
-beneficiaries are the people on its operations; a person working for several buyers counts for
-each, and the département sheets count people by coordination, so there is no additive equation
-between buyer sheets, nor between a buyer and its département, to declare — differencing them
-gives no cell exactly; this is argued, not checked by :func:`audit`.
+so the audit sees the equations that tie them. :func:`joint_audit` audits the sheets together with
+the département sheets of their period, with the equations that hold between them
+(:func:`joint_relations`: a département's category counts against the sum of those of the buyers
+whose people are disjoint and all in the département); ``observatoire report`` fails when a cell
+is recovered. A person working for several buyers counts for each: such buyers give no equation.
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ import os
 import shutil
 import time
 from dataclasses import dataclass, field
+from typing import NamedTuple
 from pathlib import Path
 
 import pandas as pd
@@ -789,6 +790,185 @@ def audit(reports_dir: Path | None = None, k: int | None = None,
     return audit_family([*members(reports_dir), *others], k=k)
 
 
+#: The département sheet's profile table of each variable of the buyer sheets' profile tables.
+DEPARTEMENT_SLUG = "fiche_departementale"
+DEPARTEMENT_PROFILE = {column: f"profil_{column}" for column in PROFILE}
+
+
+def _buyer_label(column: str, values: pd.Series) -> pd.Series:
+    labels = PROFILE[column][1]
+    return values.map(lambda v: labels.get(v, "Non renseigné") if pd.notna(v)
+                      else "Non renseigné").astype(object)
+
+
+def _departement_label(column: str, people: pd.DataFrame) -> pd.Series:
+    from .sections.beneficiaries import LABELS, UNKNOWN, _values
+
+    values = _values(people, column)
+    return values.map(lambda v: LABELS[column].get(v, v) if v != UNKNOWN else "Non renseigné") \
+        .astype(object)
+
+
+def _positions(frame: pd.DataFrame) -> dict:
+    """Row label (first column of a published CSV) -> row position."""
+    return {str(label): i for i, label in enumerate(frame.iloc[:, 0].astype(str))}
+
+
+def joint_relations(buyer_members: list[tuple[dict, Path]],
+                    departement_members: list[tuple[dict, Path]],
+                    buyer_people: pd.DataFrame,
+                    departement_people: dict[str, pd.DataFrame]) -> list[disclosure.Relation]:
+    """The equations that hold between the buyer sheets' people cells and a département sheet's.
+
+    A buyer sheet counts the distinct people of the buyer's operations (every year); a
+    département sheet the beneficiaries of its period in the département. A département's count
+    of a category equals the sum of some buyers' counts plus people of no such buyer exactly
+    when those buyers' people are **disjoint** and all among the département's people: so, for
+    each département sheet, the buyers (with a sheet) whose people all belong to it and to no other
+    buyer with a sheet give one equation per category of each profile variable,
+    ``département rows = Σ buyers' row + remainder`` (the remainder — people of other buyers or
+    of no buyer — is unpublished; none when the buyers cover the département's people exactly).
+    A category of the buyer sheet may gather several of the département's (diploma levels 6 to
+    8): the equation takes all of them, provided every person of the département in one of its
+    categories falls in the same category of the buyer sheet (checked on the people; a variable
+    where it does not gives no equation). Buyers sharing people with another buyer give no
+    equation (their counts overlap: the sum is no published figure); that is the limit.
+
+    Parameters
+    ----------
+    buyer_members, departement_members
+        ``(record, folder)`` of the buyer sheets and of the département sheets of one period.
+    buyer_people
+        One row per buyer and person: ``acheteur_id``, ``participant_id`` and the profile
+        columns (:attr:`BuyerData.participants`).
+    departement_people
+        For each département code, the people its sheet counts (``participant_id`` and the
+        profile columns, as in :func:`analysis.sections.beneficiaries.people`).
+
+    Returns
+    -------
+    list of analysis.disclosure.Relation
+    """
+    from .publish import TABLES_SUFFIX, read_published_table, table_name
+
+    def tables_of(members):
+        out = {}
+        for record, folder in members:
+            for table in record.get("tables", []):
+                if table.get("people"):
+                    frame = read_published_table(
+                        Path(folder) / f"{record['slug']}{TABLES_SUFFIX}" / f"{table['name']}.csv",
+                        table["people"])
+                    out[table["name"]] = (table_name(record, table), table["people"][0],
+                                          _positions(frame))
+        return out
+
+    sheets = {str(record["buyer"]["siret"]): tables_of([(record, folder)])
+              for record, folder in buyer_members}
+    people = buyer_people.loc[buyer_people["acheteur_id"].astype(str).isin(sheets)]
+    owners = people.groupby("participant_id")["acheteur_id"].nunique()
+    shared_people = set(owners.index[owners > 1])
+    by_buyer = {str(b): set(g["participant_id"]) for b, g in people.groupby("acheteur_id")}
+    exclusive = {b: ids for b, ids in by_buyer.items() if ids and not ids & shared_people}
+    relations: list[disclosure.Relation] = []
+    for record, folder in departement_members:
+        dep = str(record["territory"])
+        if dep not in departement_people:
+            raise ValueError(f"audit conjoint : population de la fiche {dep} non fournie")
+        crowd = departement_people[dep].drop_duplicates("participant_id")
+        ids = set(crowd["participant_id"])
+        inside = sorted(b for b, who in exclusive.items() if who <= ids)
+        if not inside:
+            continue
+        covered = set().union(*(exclusive[b] for b in inside))
+        remainder = covered != ids
+        dep_tables = tables_of([(record, folder)])
+        for column, dep_name in DEPARTEMENT_PROFILE.items():
+            if dep_name not in dep_tables:
+                continue
+            dep_table, dep_col, dep_rows = dep_tables[dep_name]
+            pairs = pd.DataFrame({"dep": _departement_label(column, crowd).to_numpy(),
+                                  "buyer": _buyer_label(column, crowd[column]).to_numpy()})
+            if (pairs.groupby("dep")["buyer"].nunique() > 1).any():
+                continue            # a département category split between buyer categories
+            groups = pairs.drop_duplicates().groupby("buyer")["dep"].apply(list)
+            groups[TOTAL] = [TOTAL]
+            for label, dep_labels in groups.items():
+                total = tuple((dep_table, dep_rows[d], dep_col) for d in dep_labels
+                              if d in dep_rows)
+                parts = []
+                for siret in inside:
+                    found = sheets[siret].get(f"beneficiaires_{column}")
+                    if found is not None and label in found[2]:
+                        parts.append((found[0], found[2][label], found[1]))
+                if total and parts:
+                    relations.append(disclosure.Relation(total, tuple(parts), remainder))
+    return relations
+
+
+def departement_people(period: str | Period, departements) -> dict[str, pd.DataFrame]:
+    """The people each département sheet of ``period`` counts (warehouse in force)."""
+    from .scope import Scope
+    from .sections.beneficiaries import people
+
+    return {str(d): people(Scope(str(d), period)) for d in departements}
+
+
+class JointAudit(NamedTuple):
+    """What :func:`joint_audit` found: the hidden cells recovered, the cross-sheet equations
+    declared, and the people cells (published and hidden) of the tables audited."""
+
+    violations: list
+    equations: int
+    cells: int
+    hidden: int
+
+
+def joint_audit(reports_dir: Path | None = None, period: str | Period | None = None,
+                k: int | None = None, data: BuyerData | None = None,
+                processed: Path | None = None) -> JointAudit:
+    """Audit the buyer sheets together with the département sheets of ``period`` (default: the
+    buyer sheets' period) on disk, with the equations of :func:`joint_relations` besides every
+    sheet's own (margins, shared totals): :func:`analysis.publish.audit_family` over all of them.
+
+    Run by ``observatoire report`` after the buyer sheets render; the command fails when a cell
+    is recovered. ``data``: the buyers' indicators (computed from the warehouse otherwise).
+    """
+    import numpy as np
+
+    from .publish import family_system, table_name
+
+    reports_dir = Path(reports_dir or config.paths().reports)
+    buyers = members(reports_dir)
+    if not buyers:
+        return JointAudit([], 0, 0, 0)
+    period = Period.parse(period or buyers[0][0]["period"])
+    departements = []
+    for path in sorted((reports_dir / period.label).glob(f"*/{DEPARTEMENT_SLUG}.json")):
+        record = read_record(path)
+        if record is not None and record.get("slug") == DEPARTEMENT_SLUG:
+            departements.append((record, path.parent))
+    relations: list = []
+    if departements:
+        if data is None:
+            data = compute(processed)
+        if data.participants is not None:
+            crowds = departement_people(period, [r["territory"] for r, _ in departements])
+            relations = joint_relations(buyers, departements, data.participants, crowds)
+    family = [*buyers, *departements]
+    tables, own = family_system(family)
+    people = {}
+    for record, _ in family:
+        for table in record.get("tables", []):
+            if table.get("people"):
+                people[table_name(record, table)] = table["people"]
+    values = [tables[name][columns].to_numpy(dtype=float) for name, columns in people.items()]
+    cells = int(sum(v.size for v in values))
+    hidden = int(sum(np.isnan(v).sum() for v in values))
+    violations = disclosure.audit_published(tables, [*own, *relations], k=k)
+    return JointAudit(violations, len(relations), cells, hidden)
+
+
 # --- Index ----------------------------------------------------------------------------------------
 
 _FILTER_SCRIPT = """<script>
@@ -855,4 +1035,5 @@ def index_section(reports_dir: Path) -> str:
 
 
 __all__ = ["compute", "render_sheet", "render_all", "index_section", "audit", "members",
+           "joint_relations", "joint_audit", "JointAudit", "departement_people",
            "BuyerData", "BuyerReport"]

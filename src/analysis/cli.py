@@ -178,6 +178,19 @@ def cmd_report(args: argparse.Namespace) -> int:
                       f"{'inchangée(s)' if sheets.skipped else 'rendue(s)'} en "
                       f"{sheets.seconds:.1f} s, {sheets.listed} acheteur(s) listé(s) "
                       f"({sheets.folder}).")
+                from .buyer_sheets import joint_audit
+
+                # The buyer sheets and the département sheets of their period, audited together:
+                # a hidden cell recovered by differencing them fails the command.
+                leaks, equations, cells, _ = joint_audit(k=args.suppression_k)
+                print(f"Audit conjoint fiches acheteur / fiches départementales : {cells} "
+                      f"cellule(s) examinée(s), {equations} équation(s) entre fiches, "
+                      f"{len(leaks)} cellule(s) masquée(s) recalculable(s).")
+                if leaks:
+                    for leak in leaks[:20]:
+                        print(f"erreur : secret statistique, {leak.row} {leak.column} = "
+                              f"{leak.value:g} recalculable", file=sys.stderr)
+                    return 1
             reports = Path(config.paths().reports)
             with publication_lock(reports):    # the index, with the buyers' section
                 summary.index = write_index(summary, reports)

@@ -640,8 +640,8 @@ def read_published_table(path: Path, people: Sequence[str]) -> pd.DataFrame:
     return frame
 
 
-def audit_family(members: Sequence[tuple[dict, Path]], k: int | None = None
-                 ) -> list[disclosure.Violation]:
+def audit_family(members: Sequence[tuple[dict, Path]], k: int | None = None,
+                 relations: Sequence[disclosure.Relation] = ()) -> list[disclosure.Violation]:
     """What the published tables of a family of reports give away together.
 
     ``members``: ``(record, folder)`` of each report of the family (the région's report and the
@@ -649,8 +649,25 @@ def audit_family(members: Sequence[tuple[dict, Path]], k: int | None = None
     back from its CSV; its margins and the counts it shares with other tables (recorded by
     :meth:`Report.table`) become the equations of :func:`disclosure.audit_published`: the same
     population key in two tables, of one report or of two reports of the family, is the same
-    number. Returns the hidden cells that can be recovered (or bounded within 1..k − 1).
+    number. ``relations``: further equations between the cells of these tables (cells named
+    ``(table, row position, column header)``, tables named as :func:`family_tables` names them),
+    e.g. a département's count equal to the sum of some buyers' counts. Returns the hidden cells
+    that can be recovered (or bounded within 1..k − 1).
     """
+    tables, own = family_system(members)
+    return disclosure.audit_published(tables, [*own, *relations], k=k)
+
+
+def table_name(record: dict, table: dict) -> str:
+    """The name of a published table in :func:`family_system` (``territory/slug/table``)."""
+    return f"{record['territory']}/{record['slug']}/{table['name']}"
+
+
+def family_system(members: Sequence[tuple[dict, Path]]
+                  ) -> tuple[dict[str, pd.DataFrame], list[disclosure.Relation]]:
+    """The people tables of a family of reports read back from their CSV files, and the equations
+    their records declare (margins, and the same population key in two tables); see
+    :func:`audit_family`."""
     tables: dict[str, pd.DataFrame] = {}
     relations: list[disclosure.Relation] = []
     occurrences: dict[str, list[tuple]] = {}
@@ -658,7 +675,7 @@ def audit_family(members: Sequence[tuple[dict, Path]], k: int | None = None
         for table in record.get("tables", []):
             if not table.get("people"):
                 continue
-            name = f"{record['territory']}/{record['slug']}/{table['name']}"
+            name = table_name(record, table)
             frame = read_published_table(
                 Path(folder) / f"{record['slug']}{TABLES_SUFFIX}" / f"{table['name']}.csv",
                 table["people"])
@@ -686,8 +703,8 @@ def audit_family(members: Sequence[tuple[dict, Path]], k: int | None = None
     for refs in occurrences.values():
         first, *others = refs
         relations += [disclosure.Relation(first, other) for other in others]
-    return disclosure.audit_published(tables, relations, k=k)
+    return tables, relations
 
 
 __all__ = ["Report", "open_report", "read_record", "warehouse_fingerprint", "TABLES_SUFFIX",
-           "audit_family", "read_published_table"]
+           "audit_family", "family_system", "table_name", "read_published_table"]
