@@ -138,6 +138,7 @@ def read_decp(files: list[Path], raw: Path, today: date | None = None,
             "rejected": len(parsed.quarantine.rejects), "merged_in_file": parsed.merged,
         }
         del parsed  # its chunks now live in ``frames`` only (freed as each table is joined)
+        decp.release_memory()  # the pages the file's reading freed, before the next one
 
     def combined(table: str, empty: pd.DataFrame) -> pd.DataFrame:
         # The chunks are let go once joined (``parsed`` no longer holds them).
@@ -148,6 +149,7 @@ def read_decp(files: list[Path], raw: Path, today: date | None = None,
     for column in decp.CONTRACT_EXTRA:  # absent from JSON files' chunks
         if column in contracts.columns and contracts[column].dtype != pd.StringDtype():
             contracts[column] = contracts[column].astype("string")
+    decp.release_memory()  # the chunks' numbers, copied by the join
     contract_frame, merged_contracts = decp.deduplicate(contracts)
     concession_frame, merged_concessions = decp.deduplicate(
         combined("concessions", decp.plain_frame([], decp.CONCESSION_COLUMNS)))
@@ -161,6 +163,7 @@ def read_decp(files: list[Path], raw: Path, today: date | None = None,
             combined("modifications", decp.plain_frame([], decp.MODIFICATION_COLUMNS))),
         "concessions": concession_frame,
     }
+    decp.release_memory()  # the chunks joined, the keys sorted: what they held
     accounting = []
     for name, row in per_file.items():
         merged = int(merged_contracts.get(name, 0)) + int(merged_concessions.get(name, 0))

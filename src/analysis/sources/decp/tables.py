@@ -274,6 +274,40 @@ def rows(frame: pd.DataFrame) -> list[dict]:
 
 # --- Across files ----------------------------------------------------------------------------------
 
+def release_memory() -> None:
+    """Give the memory freed by the readers back to the system.
+
+    Arrow's pools (jemalloc while a tabular file is read, mimalloc otherwise) and the C
+    allocator keep freed pages for later; the frames of a national file are then held next
+    to pages nothing uses (0.4 to 0.8 GB at 5 M rows), and the peak is their sum.
+    """
+    pools = [pa.default_memory_pool()]
+    try:
+        pools.append(pa.jemalloc_memory_pool())
+    except (NotImplementedError, pa.ArrowNotImplementedError):
+        pass
+    for pool in pools:
+        pool.release_unused()
+    if _LIBC is not None:
+        _LIBC.malloc_trim(0)
+
+
+def _libc():
+    """glibc, for ``malloc_trim`` (``None`` elsewhere: musl, macOS, Windows)."""
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    try:
+        libc = ctypes.CDLL(name) if name else None
+        return libc if libc is not None and hasattr(libc, "malloc_trim") else None
+    except OSError:
+        return None
+
+
+_LIBC = _libc()
+
+
 def deduplicate(contracts: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
     """Keep one row per ``uid``: the latest publication (then the most modified, then the last read).
 
@@ -307,7 +341,8 @@ def _deduplicate_arrow(contracts: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series
     n = len(contracts)
     published = contracts["datePublicationDonnees"].fillna(pd.Timestamp("1900-01-01"))
     keys = pa.table({
-        "uid": pa.array(contracts["uid"].array),
+        # The column's own chunks, not one array made of them (a copy: 0.2 GB at 4 M rows).
+        "uid": pa.chunked_array(contracts["uid"].array._pa_array),
         "published": pa.array(published.to_numpy()),
         "n_modifications": pa.array(contracts["n_modifications"].array),
         "seq": pa.array(np.arange(n, dtype=np.int64)),
