@@ -54,6 +54,7 @@ from .periods import Period
 from .plots import percent_fr
 from .present import datetime_fr, number_fr
 from .publish import Report, read_record
+from .sections.hours import MODALITIES
 
 #: Folder of the buyer sheets under ``reports/``.
 FOLDER = "acheteurs"
@@ -62,13 +63,6 @@ LISTING = "acheteurs.json"
 TOTAL = "Ensemble"
 SLUG = "fiche_acheteur"
 
-MODALITIES = {
-    "clause_execution": "Clause d'exécution (L2112-2)",
-    "critere_attribution": "Critère d'attribution social (R2152-7)",
-    "reserve_siae": "Marché réservé SIAE (L2113-13)",
-    "reserve_ea_esat": "Marché réservé EA / ESAT (L2113-12)",
-    "marche_insertion": "Marché d'insertion ou de qualification (R2123-1)",
-}
 PROFILE = {
     "sexe": ("Sexe", {"F": "Femmes", "H": "Hommes"}),
     "tranche_age": ("Âge", {"moins_de_26": "Moins de 26 ans", "26_49": "26 à 49 ans",
@@ -208,36 +202,8 @@ class BuyerReport(Report):
                               "code_version": manifest.get("code_version"),
                               "fingerprint": warehouse_fingerprint(manifest)}}
 
-    def _write_files(self, values, mask, headers, percent, name, caption, notes) -> None:
-        """As :meth:`Report._write_files` (same CSV and XLSX), the XLSX assembled in memory:
-        xlsxwriter's default goes through temporary files, most of a sheet's time when thousands
-        of small workbooks are written."""
-        import io as _io
-
-        from .io import write_bytes
-        from .publish import CSV_OPTIONS
-
-        folder = self.tables_dir
-        if folder is None:
-            return
-        frame = self._file_frame(values, mask, headers, percent)
-        write_text(folder / f"{name}.csv", "\ufeff" + frame.to_csv(
-            sep=CSV_OPTIONS["sep"], decimal=CSV_OPTIONS["decimal"], index=False))
-        buffer = _io.BytesIO()
-        with pd.ExcelWriter(buffer, engine="xlsxwriter",
-                            engine_kwargs={"options": {"in_memory": True}}) as writer:
-            writer.book.set_properties({"created": pd.Timestamp("2000-01-01").to_pydatetime(),
-                                        "title": caption,
-                                        "author": "Observatoire des clauses sociales"})
-            frame.to_excel(writer, sheet_name="Tableau", index=False)
-            sheet = writer.sheets["Tableau"]
-            for i, column in enumerate(frame.columns):
-                width = max(len(str(column)), *(len(str(v)) for v in frame[column].head(200)), 6)
-                sheet.set_column(i, i, min(width + 2, 60))
-            about = pd.DataFrame({"Notes": [caption, f"{self.name} (SIRET {self.siret})",
-                                            *notes, "Source : Observatoire des clauses sociales."]})
-            about.to_excel(writer, sheet_name="Notes", index=False)
-        write_bytes(folder / f"{name}.xlsx", buffer.getvalue())
+    def _files_subtitle(self) -> str:
+        return f"{self.name} (SIRET {self.siret})"
 
     def finish(self) -> None:
         if self.output_dir is not None:

@@ -403,7 +403,10 @@ class Report:
         write_text(folder / f"{name}.csv", "\ufeff" + frame.to_csv(
             sep=CSV_OPTIONS["sep"], decimal=CSV_OPTIONS["decimal"], index=False))
         buffer = io.BytesIO()
-        with pd.ExcelWriter(buffer, engine="xlsxwriter") as writer:
+        # In memory: xlsxwriter's default goes through temporary files, most of the time of a
+        # small workbook (thousands of them for the buyer sheets).
+        with pd.ExcelWriter(buffer, engine="xlsxwriter",
+                            engine_kwargs={"options": {"in_memory": True}}) as writer:
             # A fixed creation date: the same figures give the same bytes.
             writer.book.set_properties({"created": pd.Timestamp("2000-01-01").to_pydatetime(),
                                         "title": caption, "author": "Observatoire des clauses sociales"})
@@ -412,10 +415,14 @@ class Report:
             for i, column in enumerate(frame.columns):
                 width = max(len(str(column)), *(len(str(v)) for v in frame[column].head(200)), 6)
                 sheet.set_column(i, i, min(width + 2, 60))
-            about = pd.DataFrame({"Notes": [caption, f"{self.name} — {self.period.label_fr}",
+            about = pd.DataFrame({"Notes": [caption, self._files_subtitle(),
                                             *notes, "Source : Observatoire des clauses sociales."]})
             about.to_excel(writer, sheet_name="Notes", index=False)
         write_bytes(folder / f"{name}.xlsx", buffer.getvalue())
+
+    def _files_subtitle(self) -> str:
+        """The line under the caption in a table's XLSX « Notes » sheet."""
+        return f"{self.name} — {self.period.label_fr}"
 
     def _table_html(self, shown: pd.DataFrame, name: str, caption: str, notes: list[str],
                     people: list[str], magnitudes: Sequence[str] = ()) -> str:
