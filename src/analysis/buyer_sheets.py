@@ -7,7 +7,8 @@ A real région counts thousands of buyers; a papermill render costs 5-20 s, so 3
 would take hours on two cores. Here every indicator is computed **once for all buyers** by
 group-by over the warehouse (:mod:`analysis.indicators.buyers`), giving tidy tables keyed by the
 buyer's SIRET; each sheet then takes its rows and is rendered by a light renderer: a Jinja2
-template with autoescape (``templates/observatoire/fiche_acheteur.html.j2``) in the house style,
+template with autoescape (``templates/observatoire/fiche_acheteur.html.j2``, on the base of every
+light sheet family: :mod:`analysis.sheets`) in the house style,
 shares drawn as CSS bars (no image, no script: a sheet weighs tens of kilobytes). Every table goes
 through :class:`analysis.publish.Report` exactly as in the reports: disclosure control of the
 people counts (:func:`analysis.disclosure.protect`, dominance rule on the hours), CSV + XLSX
@@ -35,11 +36,7 @@ is recovered. A person working for several buyers counts for each: such buyers g
 
 from __future__ import annotations
 
-import hashlib
 import html
-import json
-import os
-import shutil
 import time
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -47,13 +44,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import config, disclosure
+from . import config, disclosure, sheets
 from .indicators import buyers as ind
 from .io import write_text
 from .periods import Period
 from .plots import percent_fr
 from .present import datetime_fr, number_fr
-from .publish import Report, read_record
+from .publish import read_record
+from .sheets import SheetReport, markup, template
 from .sections.hours import MODALITIES
 
 #: Folder of the buyer sheets under ``reports/``.
@@ -173,47 +171,25 @@ def compute_from(tables: dict, min_contracts: int | None = None) -> BuyerData:
 # --- One sheet ------------------------------------------------------------------------------------
 
 
-class BuyerReport(Report):
-    """A :class:`~analysis.publish.Report` for one buyer: the same tables and disclosure control;
-    its record is written once, at the end (:meth:`finish`), with the warehouse's manifest read
-    once for all sheets."""
+class BuyerReport(SheetReport):
+    """A :class:`~analysis.sheets.SheetReport` for one buyer (record field ``buyer``, files named
+    by its SIRET)."""
 
-    manifest: dict = {}
-    buyer: dict = {}
+    actor_field = "buyer"
+    key_field = "siret"
+    key_label = "SIRET"
 
     @property
-    def name(self) -> str:
-        return str(self.buyer.get("nom", ""))
+    def buyer(self) -> dict:
+        return self.actor
 
-    def _save(self) -> None:  # written once by finish()
-        return None
-
-    def record(self) -> dict:
-        from .publish import input_versions, warehouse_fingerprint
-
-        manifest = self.manifest
-        return {"slug": self.slug, "territory": self.territory, "territory_name": self.name,
-                "buyer": self.buyer, "period": self.period.label, "target": self.target,
-                "k": self.k, "key_figures": self.key_figures,
-                "tables": [t.__dict__ for t in self.tables],
-                "warehouse": {"built_at": manifest.get("built_at"),
-                              "inputs": len(manifest.get("inputs", [])),
-                              "sources": input_versions(manifest),
-                              "code_version": manifest.get("code_version"),
-                              "fingerprint": warehouse_fingerprint(manifest)}}
-
-    def _files_subtitle(self) -> str:
-        return f"{self.name} (SIRET {self.siret})"
-
-    def finish(self) -> None:
-        if self.output_dir is not None:
-            write_text(self.output_dir / f"{self.siret}.json",
-                       json.dumps(self.record(), ensure_ascii=False, indent=1, sort_keys=True,
-                                  default=str))
+    @buyer.setter
+    def buyer(self, value: dict) -> None:
+        self.actor = value
 
     @property
     def siret(self) -> str:
-        return str(self.buyer["siret"])
+        return self.key
 
 
 def _pct(value) -> str:
@@ -237,10 +213,7 @@ def _share_bars(table: pd.DataFrame, target: float) -> dict:
                        f"objectif national de {percent_fr(target, 0)}."}
 
 
-def _html(obj) -> str:
-    from markupsafe import Markup
-
-    return Markup(obj.data if hasattr(obj, "data") else str(obj))
+_html = markup
 
 
 def _profile_tables(report: BuyerReport, people: pd.DataFrame, key: str) -> list:
@@ -596,11 +569,7 @@ def render_sheet(data: BuyerData, buyer: pd.Series, output_dir: Path | None, k: 
 
 
 def _template():
-    from jinja2 import Environment, FileSystemLoader, select_autoescape
-
-    env = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates" / "observatoire"),
-                      autoescape=select_autoescape(default=True, default_for_string=True))
-    return env.get_template("fiche_acheteur.html.j2")
+    return template("fiche_acheteur.html.j2")
 
 
 # --- All sheets -----------------------------------------------------------------------------------
@@ -617,14 +586,7 @@ class BuyerSummary:
 
 
 def fingerprint(manifest: dict, k: int, min_contracts: int) -> str:
-    from .publish import warehouse_fingerprint
-    from .reporting import code_fingerprint, content_manifest
-
-    digest = hashlib.sha256()
-    digest.update(warehouse_fingerprint(content_manifest(manifest)).encode())
-    digest.update(code_fingerprint().encode())
-    digest.update(f"{k}|{min_contracts}".encode())
-    return digest.hexdigest()[:16]
+    return sheets.fingerprint(manifest, k, min_contracts)
 
 
 def render_all(reports_dir: Path | None = None, processed: Path | None = None,
@@ -651,23 +613,23 @@ def render_all(reports_dir: Path | None = None, processed: Path | None = None,
     if not int(manifest.get("tables", {}).get("contracts", 0)):
         # No DECP in the warehouse (every source is optional): no sheet, and none left over from
         # an earlier warehouse; the index says why (:func:`index_section`).
-        _replace_folder(reports_dir, folder, None)
+        sheets.replace_folder(reports_dir, folder, None)
         return BuyerSummary(folder, seconds=time.perf_counter() - started, absent=True)
     digest = fingerprint(manifest, k, min_contracts)
-    listing = read_record(folder / LISTING) or {}
-    if not force and listing.get("render", {}).get("fingerprint") == digest and all(
-            (folder / f"{b['siret']}.html").is_file() for b in listing.get("acheteurs", [])
-            if b.get("fiche")):
+    listing = None if force else sheets.current_listing(folder, LISTING, digest, "acheteurs",
+                                                         "siret")
+    if listing is not None:
         return BuyerSummary(folder, sheets=sum(bool(b.get("fiche")) for b in listing["acheteurs"]),
                             listed=len(listing["acheteurs"]), skipped=True,
                             seconds=time.perf_counter() - started)
     data = compute(processed, min_contracts)
     period = default_period()
-    staging = reports_dir / f".{FOLDER}-{os.getpid()}"
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
-    sheets = [pd.Series(b._asdict()) for b in data.directory.itertuples(index=False) if b.fiche]
-    _render_many(data, sheets, staging, k, period, manifest, target, jobs)
+    staging = sheets.staging_folder(reports_dir, FOLDER)
+    rows = [pd.Series(b._asdict()) for b in data.directory.itertuples(index=False) if b.fiche]
+    page = _template()
+    sheets.render_parallel(
+        lambda row: render_sheet(data, row, staging, k, period, manifest, target, page),
+        rows, jobs)
     entries = []
     for buyer in data.directory.itertuples(index=False):
         entries.append({"siret": str(buyer.acheteur_id), "nom": str(buyer.acheteur_nom),
@@ -677,71 +639,17 @@ def render_all(reports_dir: Path | None = None, processed: Path | None = None,
                         else str(buyer.acheteur_departement),
                         "contrats": int(buyer.contrats), "fiche": bool(buyer.fiche)})
     seconds = time.perf_counter() - started
-    write_text(staging / LISTING, json.dumps(
-        {"seuil_fiche": min_contracts, "k": k, "acheteurs": entries,
-         "render": {"fingerprint": digest, "seconds": round(seconds, 2)}},
-        ensure_ascii=False, indent=1))
-    _replace_folder(reports_dir, folder, staging)
+    sheets.write_listing(staging, LISTING, {
+        "seuil_fiche": min_contracts, "k": k, "acheteurs": entries,
+        "render": {"fingerprint": digest, "seconds": round(seconds, 2)}})
+    sheets.replace_folder(reports_dir, folder, staging)
     return BuyerSummary(folder, sheets=sum(e["fiche"] for e in entries), listed=len(entries),
                         seconds=time.perf_counter() - started)
 
 
-def _replace_folder(reports_dir: Path, folder: Path, staging: Path | None) -> None:
-    """Swap ``staging`` in place of ``folder`` (or remove ``folder`` when ``staging`` is None),
-    the old folder renamed aside first so that no reader sees half of either."""
-    old = reports_dir / f".{FOLDER}-old-{os.getpid()}"
-    if folder.exists():
-        folder.rename(old)
-    if staging is not None:
-        staging.rename(folder)
-    shutil.rmtree(old, ignore_errors=True)
-
-
-#: What the forked workers inherit (set just before forking; read-only there).
-_SHARED: dict = {}
-
-
-def _render_slice(start: int, step: int) -> int:
-    shared = _SHARED
-    template = _template()
-    for row in shared["sheets"][start::step]:
-        render_sheet(shared["data"], row, shared["folder"], shared["k"], shared["period"],
-                     shared["manifest"], shared["target"], template)
-    return len(shared["sheets"][start::step])
-
-
-def _render_many(data: BuyerData, sheets: list, folder: Path, k: int, period: Period,
-                 manifest: dict, target: float, jobs: int | None) -> None:
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
-    _SHARED.update(data=data, sheets=sheets, folder=folder, k=k, period=period,
-                   manifest=manifest, target=target)
-    try:
-        workers = max(1, min(int(jobs or os.cpu_count() or 1), len(sheets) // 20 or 1))
-        if workers == 1 or "fork" not in multiprocessing.get_all_start_methods():
-            _render_slice(0, 1)
-            return
-        context = multiprocessing.get_context("fork")
-        with ProcessPoolExecutor(workers, mp_context=context) as pool:
-            done = [pool.submit(_render_slice, i, workers) for i in range(workers)]
-            if sum(f.result() for f in done) != len(sheets):
-                raise RuntimeError("fiches acheteur : rendu incomplet")
-    finally:
-        _SHARED.clear()
-
-
 def members(reports_dir: Path | None = None) -> list[tuple[dict, Path]]:
     """``(record, folder)`` of every buyer sheet on disk, for :func:`analysis.publish.audit_family`."""
-    folder = Path(reports_dir or config.paths().reports) / FOLDER
-    out = []
-    for path in sorted(folder.glob("*.json")):
-        if path.name == LISTING:
-            continue
-        record = read_record(path)
-        if record is not None:
-            out.append((record, folder))
-    return out
+    return sheets.members(Path(reports_dir or config.paths().reports) / FOLDER, LISTING)
 
 
 def audit(reports_dir: Path | None = None, k: int | None = None,
