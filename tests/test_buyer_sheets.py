@@ -253,8 +253,11 @@ def test_render_all_index_and_skip(small_warehouse, tmp_path, monkeypatch):
     again = bs.render_all(reports_dir=reports, min_contracts=200, jobs=1)
     assert again.skipped and again.sheets == first.sheets
     section = bs.index_section(reports)
-    assert 'id="filtre-acheteurs"' in section and "<script>" in section
+    assert 'id="filtre-acheteurs"' in section and 'data-filtre-liste="liste-acheteurs"' in section
     assert "http" not in section, "the filter fetches nothing"
+    from analysis.portal import FILTER_SCRIPT
+
+    assert "<script>" in FILTER_SCRIPT and "http" not in FILTER_SCRIPT
     for b in listing["acheteurs"]:
         assert b["siret"] in section
     assert f"Acheteurs sous le seuil de 200 marchés ({len(under)})" in section
@@ -298,9 +301,16 @@ def test_sheets_recover_the_planted_inclusive_awards(small_raw, buyer_tables):
     for category, rate in truth["rate_by_buyer_type"].items():
         if category not in by_type.index:
             continue
+        # What the generator drew (a binomial draw at the planted rate: at this small scale it
+        # may sit 3 standard errors away from the rate) is what the sheets must find.
+        drawn = truth["drawn_by_buyer_type"][category]
+        drawn_rate = drawn["inclusive"] / drawn["contracts"]
+        low, high = wilson_interval(np.array([drawn["inclusive"]]), np.array([drawn["contracts"]]),
+                                    level=0.9999)
+        assert low[0] <= rate <= high[0], (category, drawn_rate, rate)
         found, n = by_type.loc[category, "marches_inclusifs"], by_type.loc[category, "contrats"]
-        low, high = wilson_interval(np.array([round(rate * n)]), np.array([n]), level=0.999)
-        assert low[0] <= found / n <= high[0], (category, found / n, rate)
+        low, high = wilson_interval(np.array([round(drawn_rate * n)]), np.array([n]), level=0.999)
+        assert low[0] <= found / n <= high[0], (category, found / n, drawn_rate)
         checked += 1
     assert checked >= 6
     siae, disability = table["montant_siae"].sum(), table["montant_ea_esat"].sum()
@@ -403,3 +413,28 @@ def test_joint_audit_declares_nothing_for_buyers_sharing_people(tmp_path, monkey
     crowds["77"] = pd.concat([crowds["77"], extra], ignore_index=True)
     relations = bs.joint_relations(buyers, dep, pairs, crowds)
     assert relations and all(r.remainder for r in relations)
+
+
+def test_sheets_tell_apart_the_planted_contrasting_buyers(small_raw, buyer_tables):
+    """The generator gives a few buyers a profile of their own (manifest ``buyer_profiles``: very
+    engaged, or never a social consideration): each one's share over its history, as its sheet
+    computes it, holds the planted expected share in its interval (Wilson, 99.9 %), and every
+    engaged buyer's 95 % interval (the one its sheet publishes) stands clear above those of the
+    buyers without any."""
+    manifest = json.loads((small_raw / "manifest.json").read_text(encoding="utf-8"))
+    planted = manifest["sources"]["decp"]["buyer_profiles"]["buyers"]
+    assert {b["profile"] for b in planted} == {"engage", "sans_clause"}
+    data = bs.compute_from(buyer_tables, min_contracts=1)
+    history = data.yearly.groupby("acheteur_id")[["avec_consideration", "contrats"]].sum()
+    bounds = {}
+    for buyer in planted:
+        found = history.loc[buyer["siret"]]
+        n = int(found["contrats"])
+        assert n >= 5, buyer
+        low, high = wilson_interval(np.array([int(found["avec_consideration"])]), np.array([n]),
+                                    level=0.999)
+        assert low[0] <= buyer["part_attendue"] <= high[0], (buyer, found.to_dict())
+        low, high = wilson_interval(np.array([int(found["avec_consideration"])]), np.array([n]))
+        bounds.setdefault(buyer["profile"], []).append((low[0], high[0]))
+    # the 95 % intervals the sheets publish do not overlap
+    assert min(low for low, _ in bounds["engage"]) > max(high for _, high in bounds["sans_clause"])

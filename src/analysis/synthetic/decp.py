@@ -7,9 +7,11 @@ memory stays bounded at national scale.
 
 **Planted truth.** Whether a contract carries a social consideration follows a logistic model::
 
-    logit P = α(year) + β(buyer type) + γ(sector) + δ(département of execution)
+    logit P = α(year) + β(buyer type) + β_a(buyer) + γ(sector) + δ(département of execution)
 
-α(year) is solved, year by year, so that the expected share over the generated mix of buyers,
+β_a is zero but for a few buyers with contrasting profiles (:data:`BUYER_PROFILES`: very
+engaged, or never any social consideration), planted so that the buyer sheets have something to
+tell apart; the manifest's ``buyer_profiles`` gives each one's expected share. α(year) is solved, year by year, so that the expected share over the generated mix of buyers,
 sectors and départements equals the published national share (OECP census: 12.5 % in 2019, 22.3 %
 in 2022, 18.7 % in 2023, ``shared/domain.md``). Every term is written to the manifest.
 
@@ -121,15 +123,32 @@ class Buyer:
     kind: str
     departement: str | None  # None: buys across the région
     shape: str                # "nested" | "flat"
+    profile: str | None = None  # a planted contrasting profile (:data:`BUYER_PROFILES`)
+
+    @property
+    def effect(self) -> float:
+        """The buyer's own log-odds effect (0 unless it has a planted profile)."""
+        return BUYER_PROFILES[self.profile][1] if self.profile else 0.0
+
+
+#: Buyers with contrasting profiles (issue 16, point 6): a log-odds effect of their own, added to
+#: their type's, so that buyer sheets have something to tell apart. (French label, effect.)
+BUYER_PROFILES = {
+    "engage": ("acheteur très engagé", 2.0),
+    "sans_clause": ("acheteur sans considération sociale", -6.0),
+}
+#: Which buyers carry a profile: (département, commune number) of a commune buyer.
+PROFILED_COMMUNES = {("93", 2): "engage", ("78", 1): "engage",
+                     ("77", 3): "sans_clause", ("91", 2): "sans_clause"}
 
 
 def buyers(rng: np.random.Generator) -> list[Buyer]:
     """The buyers of the synthetic Île-de-France: several per département, of every type."""
     out: list[Buyer] = []
 
-    def add(kind: str, name: str, dep: str | None) -> None:
+    def add(kind: str, name: str, dep: str | None, profile: str | None = None) -> None:
         shape = "flat" if rng.random() < 0.3 else "nested"
-        out.append(Buyer(siret(rng), name, kind, dep, shape))
+        out.append(Buyer(siret(rng), name, kind, dep, shape, profile))
 
     add("region", "Région Île-de-France", None)
     add("sgp", "Société des grands projets", None)
@@ -142,7 +161,8 @@ def buyers(rng: np.random.Generator) -> list[Buyer]:
     for dep, dep_name in config.DEPARTEMENTS.items():
         add("departement", "Ville de Paris" if dep == "75" else f"Département {dep_name}", dep)
         for n in range(6 if dep != "75" else 3):
-            add("commune", f"Commune de {dep_name} n° {n + 1}", dep)
+            add("commune", f"Commune de {dep_name} n° {n + 1}", dep,
+                PROFILED_COMMUNES.get((dep, n + 1)))
         for name in ept.get(dep, []):
             add("ept", f"EPT {name}", dep)
         add("bailleur", f"Office public de l'habitat ({dep_name})", dep)
@@ -172,15 +192,15 @@ def _composition(buyer_list: list[Buyer]) -> pd.DataFrame:
         places = [buyer.departement] if buyer.departement else deps
         for dep in places:
             for sector, w in zip(sector_names, sector_w):
-                rows.append((buyer.kind, sector, dep, volume * w / len(places)))
-    frame = pd.DataFrame(rows, columns=["kind", "sector", "dep", "weight"])
-    return frame.groupby(["kind", "sector", "dep"], as_index=False)["weight"].sum()
+                rows.append((buyer.kind, buyer.effect, sector, dep, volume * w / len(places)))
+    frame = pd.DataFrame(rows, columns=["kind", "own", "sector", "dep", "weight"])
+    return frame.groupby(["kind", "own", "sector", "dep"], as_index=False)["weight"].sum()
 
 
 def solve_year_levels(buyer_list: list[Buyer], years: range) -> dict[int, float]:
     """α(year) such that the expected share over the generated mix equals :data:`YEAR_SHARE`."""
     mix = _composition(buyer_list)
-    effects = (mix["kind"].map(lambda k: BUYER_TYPES[k][1]).to_numpy()
+    effects = (mix["kind"].map(lambda k: BUYER_TYPES[k][1]).to_numpy() + mix["own"].to_numpy()
                + mix["sector"].map(lambda s: SECTORS[s][2]).to_numpy()
                + mix["dep"].map(DEPARTEMENT_EFFECTS).to_numpy())
     weights = mix["weight"].to_numpy() / mix["weight"].sum()
@@ -576,6 +596,8 @@ def generate(out: Path, seed: int = config.DEFAULT_SEED, first_year: int = 2018,
         disability = inclusive.loc[kinds.isin(_DISABILITY_TYPES), "siret"].astype(str).to_numpy()
     planted = {kind: {"contracts": 0, "inclusive": 0, "siae": 0, "ea_esat": 0}
                for kind in BUYER_TYPES}
+    profiled = {b.siret: {"contracts": 0, "expected": 0.0, "social": 0}
+                for b in buyer_list if b.profile}
     for year, stream in zip(years, year_streams):
         rng = np.random.default_rng(stream)
         social_count = total = 0
@@ -592,8 +614,14 @@ def generate(out: Path, seed: int = config.DEFAULT_SEED, first_year: int = 2018,
                 dep = buyer.departement or deps[int(rng.integers(0, len(deps)))]
                 codes, commune_cdf = by_dep[dep]
                 commune = str(codes[_weighted(rng, commune_cdf)])
-                eta = levels[year] + type_effect + sector_effect + DEPARTEMENT_EFFECTS[dep]
+                eta = (levels[year] + type_effect + buyer.effect + sector_effect
+                       + DEPARTEMENT_EFFECTS[dep])
                 social = bool(rng.random() < _sigmoid(eta))
+                if buyer.profile:
+                    tally_profile = profiled[buyer.siret]
+                    tally_profile["contracts"] += 1
+                    tally_profile["expected"] += float(_sigmoid(eta))
+                    tally_profile["social"] += social
                 amount = round(float(median * math.exp(rng.normal(0, 1.15))), 2)
                 notified = date(year, 1, 1) + timedelta(days=int(rng.integers(0, 365)))
                 ident = f"{year}-{buyer.siret[9:]}-{seq:06d}"
@@ -733,6 +761,7 @@ def generate(out: Path, seed: int = config.DEFAULT_SEED, first_year: int = 2018,
         "model": {
             "description": (
                 "logit P(au moins une considération sociale) = alpha(année) + beta(type d'acheteur)"
+                " + beta_a (profil propre de quelques acheteurs, voir buyer_profiles)"
                 " + gamma(secteur) + delta(département d'exécution) ; alpha(année) est résolu pour"
                 " que la part attendue sur le mélange généré égale la part nationale publiée."),
             "target_share": {str(y): YEAR_SHARE.get(y, YEAR_SHARE[max(YEAR_SHARE)])[0] for y in years},
@@ -772,6 +801,21 @@ def generate(out: Path, seed: int = config.DEFAULT_SEED, first_year: int = 2018,
         },
         "buyers": [{"siret": b.siret, "name": b.name, "type": b.kind,
                     "departement": b.departement, "shape": b.shape} for b in buyer_list],
+        "buyer_profiles": {
+            "description": ("acheteurs aux profils contrastés : un effet propre (log-odds) "
+                            "s'ajoute à celui de leur type ; « part_attendue » est la moyenne des "
+                            "probabilités du modèle sur leurs marchés générés (avant défauts), "
+                            "« avec_consideration » le nombre tiré"),
+            "buyers": [{"siret": b.siret, "name": b.name, "profile": b.profile,
+                        "label": BUYER_PROFILES[b.profile][0],
+                        "effect_logit": BUYER_PROFILES[b.profile][1],
+                        "contracts": profiled[b.siret]["contracts"],
+                        "avec_consideration": profiled[b.siret]["social"],
+                        "part_attendue": (profiled[b.siret]["expected"]
+                                          / profiled[b.siret]["contracts"]
+                                          if profiled[b.siret]["contracts"] else None)}
+                       for b in buyer_list if b.profile],
+        },
     }
     if siae is not None:
         manifest["inclusive_awards"] = {
