@@ -845,28 +845,13 @@ def joint_audit(reports_dir: Path | None = None, period: str | Period | None = N
 
 # --- Index ----------------------------------------------------------------------------------------
 
-_FILTER_SCRIPT = """<script>
-(function () {
-  var box = document.getElementById('filtre-acheteurs');
-  var rows = document.querySelectorAll('#liste-acheteurs tbody tr');
-  var count = document.getElementById('compte-acheteurs');
-  function norm(s) { return s.normalize('NFD').replace(/[\\u0300-\\u036f]/g, '').toLowerCase(); }
-  box.addEventListener('input', function () {
-    var q = norm(box.value.trim()), shown = 0;
-    rows.forEach(function (tr) {
-      var hit = !q || norm(tr.getAttribute('data-filtre')).indexOf(q) !== -1;
-      tr.hidden = !hit; if (hit) { shown += 1; }
-    });
-    count.textContent = shown + ' acheteur(s) affiché(s)';
-  });
-})();
-</script>"""
-
-
 def index_section(reports_dir: Path) -> str:
     """The buyers' section of ``reports/index.html`` (empty when no sheet was rendered): every
     buyer with a sheet, with an offline filter by name or SIRET (inline script reading the rows'
-    text; nothing fetched), then the buyers under the threshold with their counts."""
+    text: :data:`analysis.portal.FILTER_SCRIPT`, nothing fetched), then the buyers under the
+    threshold with their counts."""
+    from .portal import filter_box
+
     listing = read_record(Path(reports_dir) / FOLDER / LISTING)
     if not listing:
         from .warehouse import table_rows
@@ -896,16 +881,14 @@ def index_section(reports_dir: Path) -> str:
         f"<p>Une fiche par acheteur ayant publié au moins {seuil} marchés : part des marchés avec "
         "une considération sociale et position parmi ses pairs, loi Climat et résilience, "
         "exécution des clauses, achats inclusifs.</p>\n"
-        '<p><label for="filtre-acheteurs">Filtrer par nom ou SIRET : </label>'
-        '<input id="filtre-acheteurs" type="search" autocomplete="off"> '
-        f'<span id="compte-acheteurs" aria-live="polite">{len(with_sheet)} acheteur(s)</span></p>\n'
-        '<table id="liste-acheteurs">\n<thead><tr><th>Acheteur</th><th>SIRET</th>'
+        + filter_box("liste-acheteurs", "Filtrer par nom ou SIRET :", "compte-acheteurs",
+                     len(with_sheet), "acheteur(s)")
+        + '<table id="liste-acheteurs">\n<thead><tr><th>Acheteur</th><th>SIRET</th>'
         "<th>Catégorie</th><th>Département</th><th>Marchés</th></tr></thead>\n<tbody>\n"
         + "\n".join(rows) + "\n</tbody>\n</table>\n"
         + (f"<h3>Acheteurs sous le seuil de {seuil} marchés ({len(without)})</h3>\n"
            f"<ul>{small}</ul>\n" if without else
-           f"<p>Aucun acheteur sous le seuil de {seuil} marchés.</p>\n")
-        + _FILTER_SCRIPT)
+           f"<p>Aucun acheteur sous le seuil de {seuil} marchés.</p>\n"))
 
 
 __all__ = ["compute", "render_sheet", "render_all", "index_section", "audit", "members",

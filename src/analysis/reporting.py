@@ -10,7 +10,8 @@ Outputs (paths from :mod:`analysis.config`)::
     reports/<period>/<territory>/<slug>.json            what it published and how it was made
     reports/<period>/<territory>/<slug>_tableaux/       every table as CSV and XLSX
     reports/_executed/<period>/<territory>/<slug>.ipynb the executed notebook, for debugging
-    reports/index.html                                  every report, with its key figures
+    reports/index.html                                  the portal (analysis.portal): every
+                                                        report and sheet, with key figures
 
 Jobs run in parallel, one process per core (or on a Dask cluster: ``scheduler``). A job whose
 notebook, code, warehouse and parameters are those of the report on disk is skipped. A failing
@@ -616,130 +617,15 @@ def published_reports(reports: Path) -> list[tuple[Period, str, ReportSpec, Path
 
 
 def write_index(summary: RenderSummary, reports: Path) -> Path:
-    """``reports/index.html``: every report on disk, by period, with its key figures.
+    """``reports/index.html``, the portal (:func:`analysis.portal.write_index`)."""
+    from .portal import write_index as write_portal
 
-    Reports that failed in this run are listed too, marked as failed.
-    """
-    from .present import datetime_fr, number_fr
-    from .warehouse import load_manifest
-
-    failed = {(r.job.period.label, r.job.territory, r.job.spec.slug): r for r in summary.failures}
-    sections: dict[str, list[str]] = {}
-    labels: dict[str, str] = {}
-    for period, territory, spec, path, record in published_reports(reports):
-        if (period.label, territory, spec.slug) in failed:
-            continue
-        labels[period.label] = period.label_fr
-        link = (f'<a href="{html.escape(os.path.relpath(path, reports))}">'
-                f"{html.escape(spec.title)}</a>")
-        sections.setdefault(period.label, []).append(_index_row(territory, link, record))
-    for (label, territory, slug), result in failed.items():
-        labels[label] = result.job.period.label_fr
-        link = (f'{html.escape(SPECS[slug].title if slug in SPECS else slug)} '
-                '<span class="fail">(échec du rendu)</span>')
-        sections.setdefault(label, []).append(_index_row(territory, link, {}))
-    blocks = []
-    for label in sorted(sections, key=lambda p: _period_order(Period.parse(p))):
-        blocks.append(f'<h2 id="periode-{html.escape(label)}">{html.escape(labels[label].capitalize())}'
-                      f"</h2>\n<table>\n<thead><tr><th>Territoire</th><th>Rapport</th>"
-                      f"<th>Chiffres clés</th></tr></thead>\n<tbody>\n"
-                      + "\n".join(sections[label]) + "\n</tbody>\n</table>")
-    manifest = load_manifest()
-    from .buyer_sheets import index_section
-
-    page = _INDEX.format(
-        coverage=_index_coverage(manifest),
-        sections="\n".join(blocks) or "<p>Aucun rapport rendu.</p>",
-        buyers=index_section(reports),
-        generated=datetime_fr(datetime.now(timezone.utc).isoformat()),
-        built=html.escape(datetime_fr(manifest.get("built_at", "?"))),
-        n_inputs=len(manifest.get("inputs", [])),
-        n_contracts=number_fr(manifest.get("tables", {}).get("contracts", 0)),
-        k=config.suppression_k(),
-    )
-    return write_text(reports / "index.html", page)
-
-
-def _index_coverage(manifest: dict) -> str:
-    """The paragraph naming the sources the warehouse was built from and those it lacks ("" when
-    none is absent)."""
-    from .sections.needs import SOURCE_SHORT_FR
-    from .warehouse import SOURCES, present_sources
-
-    present = present_sources(manifest)
-    absent = [source for source in SOURCES if source not in present]
-    if not absent:
-        return ""
-    names = lambda sources: ", ".join(SOURCE_SHORT_FR[s] for s in sources) or "aucune"  # noqa: E731
-    return (f'<p class="coverage">Sources de l\'entrepôt : {html.escape(names(present))}. '
-            f"Absentes : {html.escape(names(absent))} : les parties qui en dépendent ne sont pas "
-            "couvertes ; chaque rapport dit ci-dessous lesquelles.</p>\n")
+    return write_portal(summary, reports)
 
 
 def _period_order(period: Period) -> tuple[int, int]:
     """Latest first; a year before its quarters."""
     return (-period.year, -(period.quarter or 5))
-
-
-def _index_row(territory: str, link: str, record: dict) -> str:
-    figures = record.get("key_figures", [])
-    headlines = [f for f in figures if f.get("headline")]
-    figures = headlines[:4] if headlines else figures[:3]
-    key = "".join(
-        f'<div><strong>{html.escape(f["value"])}</strong> {html.escape(f["label"])}</div>'
-        for f in figures) or "–"
-    name = config.territory_name(territory)
-    return (f"<tr><td>{html.escape(name)} ({territory})</td><td>{link}</td>"
-            f'<td class="keys">{key}{_index_absent(record)}</td></tr>')
-
-
-def _index_absent(record: dict) -> str:
-    """What a report could not cover, by absent source (from its record; "" when nothing)."""
-    from .sections.needs import SOURCE_SHORT_FR
-
-    lines = [f"<div class=\"absent\">Sans {html.escape(SOURCE_SHORT_FR.get(source, source))}, "
-             f"non couvert : {html.escape(', '.join(parts))}.</div>"
-             for source, parts in (record.get("absent") or {}).items()]
-    return "".join(lines)
-
-
-_INDEX = """<!DOCTYPE html>
-<html lang="fr">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Observatoire des clauses sociales — rapports</title>
-<style>
-body {{ font-family: system-ui, sans-serif; max-width: 64rem; margin: 2rem auto; padding: 0 1rem;
-       color: #1b1b1b; line-height: 1.5; }}
-h1 {{ color: #1f4e79; }}
-h2 {{ color: #1f4e79; margin-top: 2rem; }}
-table {{ border-collapse: collapse; width: 100%; }}
-th, td {{ border-bottom: 1px solid #ddd; padding: .5rem; text-align: left; vertical-align: top; }}
-th {{ background: #f0f4f8; }}
-td.keys div {{ margin-bottom: .2rem; }}
-#liste-acheteurs tr[hidden] {{ display: none; }}
-.fail {{ color: #c0392b; }}
-td.keys div.absent {{ color: #6b4f00; font-size: .9rem; }}
-footer {{ margin-top: 2rem; font-size: .9rem; color: #555; }}
-@media print {{ tr {{ break-inside: avoid; }} }}
-</style>
-</head>
-<body>
-<h1>Observatoire des clauses sociales — Île-de-France</h1>
-<p>Le rapport annuel régional, une fiche par département et six notebooks thématiques. Chaque
-rapport donne ses chiffres clés avec leur intervalle de confiance à 95 %, ses sources et sa méthode ;
-ses tableaux sont téléchargeables en CSV et XLSX. Aucun effectif de moins de {k} personnes n'est
-publié (secret statistique).</p>
-{coverage}{sections}
-{buyers}
-<footer>
-<p>Généré le {generated} à partir de l'entrepôt construit le {built} ({n_inputs} fichiers
-sources, {n_contracts} marchés).</p>
-</footer>
-</body>
-</html>
-"""
 
 
 def clean_staging(reports: Path) -> None:
