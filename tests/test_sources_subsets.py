@@ -67,6 +67,8 @@ class _Scope:
 
 
 class _Report:
+    k = 5
+
     def __init__(self):
         self.absent, self.figures = {}, []
         self._last_absence = None
@@ -139,6 +141,25 @@ def test_the_sentence_is_said_once_per_cell(monkeypatch):
     assert _hours(_Scope("operations", "work_contracts"), report) == ["heures"]
     monkeypatch.setattr(needs_module, "_cell", lambda: 8)
     assert len(_hours(scope, report)) == 1        # a part rendered in between
+
+
+def test_a_method_part_is_shown_only_with_the_sections_it_describes():
+    """« Méthode » describes the sections a report shows: without their source, nothing (the
+    sections already said, in their place, why they are not covered)."""
+    from analysis.sections import beneficiaries, hours, pathways, progression, territories
+
+    from analysis.periods import Period
+
+    decp_only = _Scope("contracts", "buyers")
+    tracking_only = _Scope("operations", "participants", "work_contracts", "outcomes")
+    tracking_only.period = Period.parse(SUITE_PERIOD)
+    assert progression.method(decp_only, _Report()) and not progression.method(tracking_only,
+                                                                                 _Report())
+    for part in (hours, beneficiaries, pathways, territories):
+        assert part.method(tracking_only, _Report()), part.__name__
+        assert part.method(decp_only, _Report()) == [], part.__name__
+    assert not pathways.method(_Scope("operations", "participants", "work_contracts"), _Report())
+    assert hours.method() and progression.method(), "without a scope (JupyterLab): every part"
 
 
 def test_absence_sentences_name_the_sources_in_the_users_words():
@@ -269,6 +290,9 @@ def test_the_parts_say_which_source_they_miss(subsets):
     # the DECP parts are there, the others say in one sentence what is missing
     assert "des marchés notifiés (année 2025) ont une considération sociale" in text
     assert absence_sentence(["tracking"]) in text and absence_sentence(["grand_paris"]) in text
+    method = text[text.rindex("Méthode"):text.rindex("Sources et traitement")]
+    assert len(method) > 200, "the DECP parts' method is there"
+    assert "Heures d'insertion" not in method and "Population des sorties" not in method
     _, record, text = by_slug["heures_grand_paris"]
     assert record["key_figures"] == []
     assert text.count(absence_sentence(["tracking"])) <= 6  # once per section, no more

@@ -24,7 +24,7 @@ from ..plots import PALETTE, apply_style, percent_fr
 from ..present import number_fr
 from ..stats import wilson_interval
 from .hours import TOTAL, UNKNOWN
-from .needs import TRACKING, needs
+from .needs import TRACKING, method_needs, needs
 
 #: What these sections show, as the index lists the parts a report could not cover.
 PEOPLE = "bénéficiaires"
@@ -524,5 +524,6 @@ METHOD = """- **Bénéficiaire de la période** : personne (pseudonymisée) ayan
   des clauses sur leur emploi."""
 
 
+@method_needs(*TRACKING)
 def method(scope=None, report=None) -> list:
     return [Markdown(METHOD)]

@@ -24,7 +24,7 @@ from ..indicators.training import SECTORS
 from ..plots import PALETTE, apply_style, percent_fr
 from ..present import number_fr
 from ..stats import ratio_of_sums
-from .needs import TRACKING, needs
+from .needs import TRACKING, method_needs, needs
 
 #: What these sections show, as the index lists the parts a report could not cover.
 HOURS = "heures d'insertion"
@@ -1056,6 +1056,7 @@ METHOD = """- **Heures d'insertion** : heures réalisées des contrats de travai
   ouvertes) et les heures prévues (fixées par l'acheteur) ne sont pas soumis à cette règle."""
 
 
+@method_needs(*TRACKING)
 def method(scope=None, report=None) -> list:
     rule = disclosure.dominance_rule()
     return [Markdown(METHOD.format(m=rule.min_contributors, k=percent_fr(rule.k, 0),

@@ -200,3 +200,25 @@ def needs(*tables: str, label: str, quiet: bool = False,
 
 __all__ = ["needs", "announce", "note_absence", "absence_sentence", "absent_sources", "absent_sources_text",
            "missing_sources", "has_all", "TRACKING", "DECP", "SOURCE_NAMES_FR", "SOURCE_SHORT_FR"]
+
+
+def method_needs(*tables: str) -> Callable:
+    """Declare the tables the sections a « Méthode » part describes read: when the warehouse
+    lacks one, the part shows nothing (those sections already said, in their place, that they are
+    not covered and why; their method would describe figures the report does not give).
+
+    The decorated function gains a ``needs`` attribute (the tables).
+    """
+
+    def decorate(function: Callable) -> Callable:
+        @functools.wraps(function)
+        def part(scope=None, report=None, *args, **kwargs):
+            if scope is not None and missing_sources(scope, tables):
+                return []
+            return function(scope, report, *args, **kwargs)
+
+        part.needs = tuple(tables)
+        return part
+
+    return decorate
+

@@ -32,7 +32,7 @@ from ..indicators import pathways as pw
 from ..plots import PALETTE, apply_style, percent_fr
 from ..present import number_fr
 from ..stats import wilson_interval
-from .needs import TRACKING, needs
+from .needs import TRACKING, method_needs, needs
 
 #: What these sections show, as the index lists the parts a report could not cover.
 PATHWAYS = "parcours et emploi durable"
@@ -1033,6 +1033,7 @@ def training_needs(scope, report) -> list:
 # --- Method --------------------------------------------------------------------------------------
 
 
+@method_needs(*TRACKING, "outcomes")
 def method(scope=None, report=None) -> list:
     k = report.k if report is not None else config.suppression_k()
     when = window_fr(scope) if scope is not None else "de la première année de l'historique " \

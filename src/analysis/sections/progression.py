@@ -14,7 +14,7 @@ from ..narrative import points_fr, progression_summary, trend_fit_summary
 from ..plots import percent_fr, progression_chart
 from ..present import number_fr
 from ..stats import BOOTSTRAP_REPLICATES
-from .needs import DECP, needs
+from .needs import DECP, method_needs, needs
 
 #: What these sections show, as the index lists the parts a report could not cover.
 MARKETS = "marchés publics et considérations sociales"
@@ -410,5 +410,6 @@ METHOD = """- **Population** : les marchés publics (hors contrats de concession
 - Ces chiffres décrivent les marchés publiés ; ils ne mesurent pas l'effet des clauses sur l'emploi."""
 
 
+@method_needs(*DECP)
 def method(scope=None, report=None) -> list:
     return [Markdown(METHOD + "\n" + progression.NO_PLACE_METHOD_FR)]

@@ -16,8 +16,8 @@ from .. import config, disclosure, maps, reference
 from ..indicators import coverage, progression
 from ..present import number_fr
 from .progression import INTERVAL_NOTE
-from .needs import (DECP, TRACKING, absence_sentence, has_all, missing_sources, needs,
-                    note_absence)
+from .needs import (DECP, TRACKING, absence_sentence, has_all, method_needs, missing_sources,
+                    needs, note_absence)
 
 #: Fewer areas (or circles) than this and a map is replaced by a sentence.
 MIN_MAP_UNITS = 2
@@ -339,5 +339,6 @@ METHOD = f"""- **Territoire des bénéficiaires** : une personne compte dans le 
 - Les structures sont des organisations : elles sont comptées sans secret statistique."""
 
 
+@method_needs(*TRACKING)
 def method(scope=None, report=None) -> list:
     return [Markdown(METHOD)]
