@@ -116,7 +116,11 @@ def test_both_sections_print_one_anomaly_count(rendered):
     # the warehouse has validation checks: counted by their cases, not once per check
     warnings = quality._warnings(scope)
     checks = warnings.loc[warnings["source"].eq(provenance.VALIDATION)]
-    assert len(checks) and in_quality > (warnings["source"] != provenance.VALIDATION).sum()
+    assert len(checks)
+    new_cases = sum(provenance._cases(row) for row in checks.itertuples(index=False)
+                    if (row.file, row.record) not in provenance.RECHECKS)
+    assert in_quality == (warnings["source"] != provenance.VALIDATION).sum() + new_cases
+    assert all(provenance._cases(row) >= 1 for row in checks.itertuples(index=False))
 
 
 def test_anomalies_count_cases_once_by_hand():
@@ -147,3 +151,32 @@ def test_anomalies_count_cases_once_by_hand():
     assert table.loc[("grand_paris", references), "compte"] == 3
     assert table["compte"].sum() == 2 + 1 + 117 + 3
     assert provenance.anomalies(warnings.iloc[:0])["compte"].sum() == 0
+
+
+def test_a_departement_names_its_own_tracking_files_wherever_they_sit(rendered, tmp_path):
+    """Exports of several coordinations in one shared folder (file names carry the coordination:
+    ``export_{coordination}.csv``): a département's sheet lists its own, by the accounting's
+    ``coordination``, not by the folder."""
+    scope, _ = rendered
+    accounting = pd.DataFrame({
+        "source": ["tracking", "tracking", "decp"],
+        "file": ["tracking/partage/export_93.csv", "tracking/partage/export_75.csv",
+                 "decp/2024/x.json"],
+        "read": [10, 10, 5], "kept": [8, 7, 4], "rejected": [2, 3, 1], "merged": [0, 0, 0],
+        "coordination": pd.array(["93", "75", pd.NA], dtype="string")})
+
+    class _Shared:
+        territory, is_region = "93", False
+
+        def table(self, name):
+            assert name == "accounting"
+            return accounting
+
+    report = open_report("qualite_donnees", "93", "2024-T2", 0.30, 5, tmp_path)
+    quality.by_file(_Shared(), report)
+    files = set(read(report, "qualite_fichiers_rejets")["Fichier"])
+    assert files == {"tracking/partage/export_93.csv", "decp/2024/x.json"}
+    built = scope.table("accounting")
+    tracking = built.loc[built["source"] == "tracking"]
+    assert tracking["coordination"].notna().all()
+    assert built.loc[built["source"] != "tracking", "coordination"].isna().all()

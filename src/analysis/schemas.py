@@ -1001,6 +1001,10 @@ ACCOUNTING = pa.DataFrameSchema(
         "merged": column("int64", "Doublons fusionnés",
                          "Duplicates folded into another record (republications, exact "
                          "duplicates).", non_negative()),
+        "coordination": column(TEXT, "Coordination",
+                               "The clause-tracking coordination whose export the file is "
+                               "(tracking files only, wherever they sit in the input folder; "
+                               "empty for the other sources).", nullable=True),
     },
     checks=[
         rows(lambda f: _as_bool(f["read"] == f["kept"] + f["rejected"] + f["merged"]), "read",

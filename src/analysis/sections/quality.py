@@ -307,7 +307,10 @@ def by_file(scope, report, n: int = 12) -> list:
     accounting = scope.table("accounting")
     files = accounting
     if not scope.is_region:
-        own = files["file"].str.startswith(f"tracking/{scope.territory}/")
+        # the coordination's own exports, wherever they sit (older warehouses: by folder)
+        own = (files["coordination"] == scope.territory).fillna(False).astype(bool) \
+            if "coordination" in files else files["file"].str.startswith(
+                f"tracking/{scope.territory}/")
         files = files.loc[own | (files["source"] != "tracking")]
     files = files.loc[files["rejected"] > 0]
     if files.empty:

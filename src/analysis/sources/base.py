@@ -15,6 +15,9 @@ import pandas as pd
 REJECT_COLUMNS = ["source", "file", "record", "rule", "message"]
 #: Columns of the row-accounting table.
 ACCOUNTING_COLUMNS = ["source", "file", "read", "kept", "rejected", "merged"]
+#: Besides the counts: the clause-tracking coordination whose export a file is (tracking only), so
+#: that a département's report names its own files wherever they sit in the input folder.
+ACCOUNTING_EXTRA = ["coordination"]
 
 
 #: Longest message kept in the quarantine: a cell of megabytes is not echoed whole.
@@ -86,9 +89,10 @@ class Quarantine:
 
 def accounting_frame(rows: list[dict]) -> pd.DataFrame:
     """Row accounting as a table, checking that every file reconciles."""
-    frame = pd.DataFrame(rows, columns=ACCOUNTING_COLUMNS)
+    frame = pd.DataFrame(rows, columns=ACCOUNTING_COLUMNS + ACCOUNTING_EXTRA)
     for col in ("read", "kept", "rejected", "merged"):
         frame[col] = frame[col].astype("int64")
+    frame["coordination"] = frame["coordination"].astype("string")
     broken = frame[frame["read"] != frame["kept"] + frame["rejected"] + frame["merged"]]
     if not broken.empty:
         raise AssertionError(

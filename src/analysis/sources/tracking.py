@@ -873,7 +873,7 @@ def _read_one(export: Export, raw_root: Path, key: bytes, communes: set[str],
         tables["outcomes"] = _outcomes(outs, coordination, key, set(parts.frame["participant_raw"]), vocab)
         checked.append(outs)
     result.tables = tables
-    result.accounting = [t.accounting() for t in checked]
+    result.accounting = [{**t.accounting(), "coordination": coordination} for t in checked]
     return result
 
 
