@@ -288,6 +288,33 @@ def test_sheets_and_filter_in_a_browser(small_warehouse, tmp_path, browser):
     assert len(visible) == 1 and sheets[0]["siret"] in visible[0]
 
 
+def _published(folder) -> dict:
+    """Every file of a family's folder: bytes, the listing without its render time."""
+    out = {}
+    for path in sorted(folder.rglob("*")):
+        if path.is_file():
+            if path.name == bs.LISTING:
+                listing = json.loads(path.read_text(encoding="utf-8"))
+                listing["render"].pop("seconds")
+                out[path.name] = listing
+            else:
+                out[str(path.relative_to(folder))] = path.read_bytes()
+    return out
+
+
+def test_sheets_fanned_out_on_a_dask_cluster_are_the_same_bytes(small_warehouse, tmp_path):
+    from distributed import Client, LocalCluster
+
+    alone = bs.render_all(reports_dir=tmp_path / "seul", min_contracts=50, jobs=1)
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                      dashboard_address=None) as cluster, Client(cluster) as client:
+        fanned = bs.render_all(reports_dir=tmp_path / "dask", min_contracts=50,
+                               scheduler=client)
+    assert fanned.sheets == alone.sheets >= 3
+    first, second = _published(alone.folder), _published(fanned.folder)
+    assert len(first) > 3 * alone.sheets and first == second
+
+
 def test_sheets_recover_the_planted_inclusive_awards(small_raw, buyer_tables):
     """The generator awards contracts to structures of the directory at a known rate by buyer
     type (manifest ``inclusive_awards``): the sheets' indicator, summed over the buyers of each

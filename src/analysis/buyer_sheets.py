@@ -585,19 +585,40 @@ class BuyerSummary:
     absent: bool = False    # no DECP contracts in the warehouse: no sheet rendered
 
 
+class _SheetRenderer:
+    """``render(row)`` for one buyer: what the processes (forked, or Dask workers) need, in one
+    picklable object (the template is loaded where it renders)."""
+
+    def __init__(self, data, folder, k, period, manifest, target):
+        self.args = (data, folder, k, period, manifest, target)
+        self._template = None
+
+    def __getstate__(self):
+        return {"args": self.args, "_template": None}
+
+    def __call__(self, row) -> str:
+        if self._template is None:
+            self._template = _template()
+        data, folder, k, period, manifest, target = self.args
+        return render_sheet(data, row, folder, k, period, manifest, target, self._template)
+
+
 def fingerprint(manifest: dict, k: int, min_contracts: int) -> str:
     return sheets.fingerprint(manifest, k, min_contracts)
 
 
 def render_all(reports_dir: Path | None = None, processed: Path | None = None,
                k: int | None = None, min_contracts: int | None = None, force: bool = False,
-               target: float = config.DEFAULT_TARGET, jobs: int | None = None) -> BuyerSummary:
+               target: float = config.DEFAULT_TARGET, jobs: int | None = None,
+               scheduler=None) -> BuyerSummary:
     """Render every buyer sheet under ``reports/acheteurs/`` (skipped when unchanged).
 
     The indicators are computed once in this process; the sheets are then rendered by ``jobs``
     processes (default: the cores) forked from it, each taking every ``jobs``-th buyer (a sheet
     depends on its buyer's rows only: the same bytes whatever ``jobs``). The folder is built
-    aside (``reports/.acheteurs-<pid>``) and swapped in once complete.
+    aside (``reports/.acheteurs-<pid>``) and swapped in once complete. With ``scheduler`` (a
+    Dask ``Client`` or a scheduler's address), the sheets are rendered on its workers
+    (:func:`analysis.sheets.render_parallel`): the same bytes.
     """
     from .periods import default_period
     from .warehouse import load_manifest
@@ -626,10 +647,9 @@ def render_all(reports_dir: Path | None = None, processed: Path | None = None,
     period = default_period()
     staging = sheets.staging_folder(reports_dir, FOLDER)
     rows = [pd.Series(b._asdict()) for b in data.directory.itertuples(index=False) if b.fiche]
-    page = _template()
     sheets.render_parallel(
-        lambda row: render_sheet(data, row, staging, k, period, manifest, target, page),
-        rows, jobs)
+        _SheetRenderer(data, staging, k, period, manifest, target), rows, jobs,
+        scheduler=scheduler)
     entries = []
     for buyer in data.directory.itertuples(index=False):
         entries.append({"siret": str(buyer.acheteur_id), "nom": str(buyer.acheteur_nom),

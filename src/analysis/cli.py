@@ -169,7 +169,7 @@ def cmd_report(args: argparse.Namespace) -> int:
             from .buyer_sheets import render_all
 
             sheets = render_all(k=args.suppression_k, force=args.force, target=args.target,
-                                jobs=args.jobs)
+                                jobs=args.jobs, scheduler=args.scheduler)
             if sheets.absent:
                 print("Fiches acheteur : aucune, l'entrepôt ne contient pas les données "
                       "essentielles des marchés publics (DECP).")
@@ -291,7 +291,8 @@ def parser() -> argparse.ArgumentParser:
                    help="tout rendre, même les rapports dont les entrées et le code n'ont pas changé")
     p.add_argument("--scheduler", default=None,
                    help="adresse d'un ordonnanceur Dask distributed (tcp://hôte:8786) : les "
-                        "rapports sont rendus sur ses workers")
+                        "rapports et les fiches sont rendus sur ses workers (dossier des "
+                        "rapports partagé)")
     p.add_argument("--fresh-kernels", action="store_true",
                    help="un noyau neuf par rapport (par défaut, chaque processus garde un noyau "
                         "chaud et y rend ses rapports l'un après l'autre ; mêmes rapports, plus "

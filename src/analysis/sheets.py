@@ -169,18 +169,33 @@ def _render_slice(start: int, step: int) -> int:
     return len(items[start::step])
 
 
+def _render_items(render: Callable[[object], object], items: Sequence) -> int:
+    for item in items:
+        render(item)
+    return len(items)
+
+
 def render_parallel(render: Callable[[object], object], items: Sequence, jobs: int | None = None,
-                    per_worker: int = 20) -> None:
+                    per_worker: int = 20, scheduler=None) -> None:
     """Call ``render(item)`` for every item, in ``jobs`` processes (default: the cores) forked
     from this one, each taking every ``jobs``-th item; in this process when there are fewer than
     ``2 * per_worker`` items or when fork is not available.
 
     ``render`` may be a closure over the family's indicators: the workers inherit it by fork.
+    With ``scheduler`` (a Dask distributed ``Client``, or a scheduler's address), the items are
+    fanned out on its workers instead: ``render`` is sent once to every worker (scattered) and
+    each task renders every ``n``-th item, ``n`` the number of workers; the workers write where
+    ``render`` writes (a folder they share with this process). A sheet depends on its item only:
+    the same bytes whichever way.
     """
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    _SHARED.update(render=render, items=list(items))
+    items = list(items)
+    if scheduler is not None:
+        _render_on_dask(render, items, scheduler)
+        return
+    _SHARED.update(render=render, items=items)
     try:
         workers = max(1, min(int(jobs or os.cpu_count() or 1), len(items) // per_worker or 1))
         if workers == 1 or "fork" not in multiprocessing.get_all_start_methods():
@@ -193,6 +208,23 @@ def render_parallel(render: Callable[[object], object], items: Sequence, jobs: i
                 raise RuntimeError("fiches : rendu incomplet")
     finally:
         _SHARED.clear()
+
+
+def _render_on_dask(render: Callable[[object], object], items: list, scheduler) -> None:
+    from distributed import Client
+
+    client = scheduler if isinstance(scheduler, Client) else Client(scheduler)
+    try:
+        workers = max(1, len(client.scheduler_info().get("workers", {})))
+        shared = client.scatter(render, broadcast=True)
+        futures = [client.submit(_render_items, shared, items[start::workers], pure=False,
+                                 key=f"fiches-{os.getpid()}-{start}")
+                   for start in range(min(workers, len(items)))]
+        if sum(client.gather(futures)) != len(items):
+            raise RuntimeError("fiches : rendu incomplet")
+    finally:
+        if client is not scheduler:
+            client.close()
 
 
 def members(folder: Path, listing: str) -> list[tuple[dict, Path]]:
