@@ -10,7 +10,10 @@ Outputs (paths from :mod:`analysis.config`)::
     reports/<period>/<territory>/<slug>.json            what it published and how it was made
     reports/<period>/<territory>/<slug>_tableaux/       every table as CSV and XLSX
     reports/_executed/<period>/<territory>/<slug>.ipynb the executed notebook, for debugging
-    reports/index.html                                  every report, with its key figures
+    reports/index.html                                  every report, with its key figures,
+                                                        the buyer sheets and the open data
+    reports/donnees/<period>/datapackage.json           open data (:mod:`analysis.opendata`,
+                                                        written by ``observatoire report``)
 
 Jobs run in parallel, one process per core (or on a Dask cluster: ``scheduler``). A job whose
 notebook, code, warehouse and parameters are those of the report on disk is skipped. A failing
@@ -646,11 +649,13 @@ def write_index(summary: RenderSummary, reports: Path) -> Path:
                       + "\n".join(sections[label]) + "\n</tbody>\n</table>")
     manifest = load_manifest()
     from .buyer_sheets import index_section
+    from .opendata import index_section as opendata_section
 
     page = _INDEX.format(
         coverage=_index_coverage(manifest),
         sections="\n".join(blocks) or "<p>Aucun rapport rendu.</p>",
         buyers=index_section(reports),
+        opendata=opendata_section(reports),
         generated=datetime_fr(datetime.now(timezone.utc).isoformat()),
         built=html.escape(datetime_fr(manifest.get("built_at", "?"))),
         n_inputs=len(manifest.get("inputs", [])),
@@ -733,6 +738,7 @@ ses tableaux sont téléchargeables en CSV et XLSX. Aucun effectif de moins de {
 publié (secret statistique).</p>
 {coverage}{sections}
 {buyers}
+{opendata}
 <footer>
 <p>Généré le {generated} à partir de l'entrepôt construit le {built} ({n_inputs} fichiers
 sources, {n_contracts} marchés).</p>
