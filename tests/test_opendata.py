@@ -128,6 +128,13 @@ def test_extended_data_are_the_regions_contracts_with_a_social_consideration(pac
     assert (rows["titulaire_inclusif"] == "true").any()
     linked = rows["operations_suivies"].astype(int) > 0
     assert linked.any() and (rows.loc[linked, "heures_prevues"] != "").all()
+    # the titles of the DECP columns are the data dictionary's
+    from analysis.schemas import dictionary_frame
+
+    titles = dict(zip(*dictionary_frame("contracts")[["colonne", "titre"]].to_numpy().T))
+    extended = next(r for r in descriptor["resources"] if r["name"] == opendata.EXTENDED)
+    shared = [f for f in extended["schema"]["fields"] if f["name"] in titles]
+    assert len(shared) >= 20 and all(f["title"] == titles[f["name"]] for f in shared)
 
 
 def test_no_people_count_under_k_in_the_extended_data(packages):

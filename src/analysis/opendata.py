@@ -492,6 +492,11 @@ def extended_contracts(period: Period, k: int, tables: dict | None = None
     from .sections.hours import MODALITIES
 
     scope = Scope(config.REGION_CODE, period, tables)
+    names = [name for name, *_ in EXTENDED_FIELDS]
+    if not scope.has("contracts"):     # no DECP in the warehouse (every source is optional)
+        empty = pd.DataFrame({name: pd.Series(dtype=object) for name in names})
+        return empty, {"contrats_periode": 0, "statut_inconnu": 0, "sans_consideration": 0,
+                       "publies": 0, "masquees": 0}
     period_contracts = scope.period_contracts
     social = period_contracts["has_social_consideration"]
     chosen = period_contracts.loc[social.eq(True).fillna(False).astype(bool)]
@@ -499,7 +504,6 @@ def extended_contracts(period: Period, k: int, tables: dict | None = None
               "statut_inconnu": int(social.isna().sum()),
               "sans_consideration": int(social.eq(False).fillna(False).sum()),
               "publies": int(len(chosen))}
-    names = [name for name, *_ in EXTENDED_FIELDS]
     out = pd.DataFrame(index=chosen.index)
     for name in names[:names.index("n_titulaires") + 1]:
         out[name] = chosen[name] if name in chosen.columns else pd.NA
