@@ -12,7 +12,7 @@ DATA_STAMP := $(SYNTHETIC)/.complete
 GENERATOR := $(wildcard src/analysis/synthetic/*.py) data/raw/reference/communes_idf.parquet
 PYTEST_ARGS ?=
 
-.PHONY: help setup data build reports test lab reference calibration dictionary clean bench
+.PHONY: help setup data build reports opendata test lab reference calibration dictionary clean bench
 
 help: ## list the targets
 	@echo "Observatoire des clauses sociales — cibles :"
@@ -36,8 +36,11 @@ $(DATA_STAMP): $(STAMP) $(GENERATOR)
 build: data ## build the warehouse (data/processed/warehouse) from the raw inputs
 	$(BIN)/observatoire build
 
-reports: build ## render every report; prints where reports/index.html is
+reports: build ## render every report, the buyer sheets and the open data packages; prints where reports/index.html is
 	$(BIN)/observatoire report
+
+opendata: setup ## (re)write only the open data packages of the published periods (reports/donnees/)
+	$(BIN)/observatoire opendata
 
 test: setup ## run the test suite (executes every report notebook on small data)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

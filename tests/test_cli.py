@@ -40,3 +40,14 @@ def test_unknown_territory_is_refused(capsys):
         main(["report", "--territory", "69"])
     assert caught.value.code == 2
     assert "territoire inconnu" in capsys.readouterr().err
+
+
+def test_opendata_command_without_reports_writes_no_package(small_warehouse, tmp_path,
+                                                             monkeypatch, capsys):
+    monkeypatch.setenv("OBSERVATOIRE_REPORTS_DIR", str(tmp_path / "reports"))
+    assert main(["opendata"]) == 0
+    out = capsys.readouterr().out
+    assert "aucun paquet" in out and "Index des rapports" in out
+    assert not (tmp_path / "reports" / "donnees").exists()
+    assert main(["opendata", "--suppression-k", "2"]) == 2
+    assert "inférieur au seuil" in capsys.readouterr().err

@@ -6,6 +6,7 @@
     observatoire mapping suggest FILE…     draft a mapping for an unknown tracking export
     observatoire mapping check FILE… --mapping M   dry run of a mapping (nothing written)
     observatoire report [--territory T] [--period P]   render the reports and reports/index.html
+    observatoire opendata [--force]        the open data packages of every published period
 """
 
 from __future__ import annotations
@@ -191,8 +192,11 @@ def cmd_report(args: argparse.Namespace) -> int:
                         print(f"erreur : secret statistique, {leak.row} {leak.column} = "
                               f"{leak.value:g} recalculable", file=sys.stderr)
                     return 1
+        if not args.territory:    # the open data of every period, from what was published
+            _print_opendata(_build_opendata(args.suppression_k, args.force))
+        if buyers or not args.territory:
             reports = Path(config.paths().reports)
-            with publication_lock(reports):    # the index, with the buyers' section
+            with publication_lock(reports):    # the index, with the buyers and open data
                 summary.index = write_index(summary, reports)
     except (ValueError, PeriodError, BuildError, FileNotFoundError) as exc:
         print(f"erreur : {exc}", file=sys.stderr)
@@ -206,6 +210,45 @@ def cmd_report(args: argparse.Namespace) -> int:
               f"{len(summary.failures)} en échec, sur {len(summary.results)}.")
     print(f"Index des rapports : {summary.index}")
     return 1 if summary.failures else 0
+
+
+def _build_opendata(k: int | None, force: bool):
+    from .opendata import build_all
+    from .reporting import publication_lock
+
+    reports = Path(config.paths().reports)
+    with publication_lock(reports):
+        return build_all(reports, k=k, force=force)
+
+
+def _print_opendata(summary) -> None:
+    if not summary.packages:
+        print("Données ouvertes : aucun paquet, aucun rapport publié.")
+    for package in summary.packages:
+        state = "inchangé" if package.skipped else "écrit"
+        print(f"Données ouvertes {package.period} : paquet {state}, {package.resources} "
+              f"ressource(s), {package.contracts} marché(s) dans les données étendues "
+              f"({package.folder}).")
+    for period in summary.removed:
+        print(f"Données ouvertes {period} : paquet retiré (plus aucun rapport publié).")
+
+
+def cmd_opendata(args: argparse.Namespace) -> int:
+    """``observatoire opendata``: see :mod:`analysis.opendata`."""
+    from .reporting import publication_lock, write_index, RenderSummary
+    from .warehouse import BuildError
+
+    try:
+        summary = _build_opendata(args.suppression_k, args.force)
+        _print_opendata(summary)
+        reports = Path(config.paths().reports)
+        with publication_lock(reports):
+            index = write_index(RenderSummary(), reports)
+    except (ValueError, BuildError, FileNotFoundError) as exc:
+        print(f"erreur : {exc}", file=sys.stderr)
+        return 2
+    print(f"Index des rapports : {index}")
+    return 0
 
 
 def parser() -> argparse.ArgumentParser:
@@ -299,6 +342,15 @@ def parser() -> argparse.ArgumentParser:
                         "lent)")
     p.add_argument("--quiet", action="store_true", help="sans barre de progression")
     p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("opendata", help="écrire les paquets de données ouvertes (Frictionless) de "
+                       "chaque période publiée dans reports/donnees/")
+    p.add_argument("--suppression-k", type=int, default=None,
+                   help="seuil du secret statistique (défaut : celui de l'observatoire ; jamais "
+                        "plus bas)")
+    p.add_argument("--force", action="store_true",
+                   help="tout réécrire, même les paquets dont les entrées n'ont pas changé")
+    p.set_defaults(func=cmd_opendata)
     return top
 
 

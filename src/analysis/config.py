@@ -180,6 +180,13 @@ BUYER_SHEET_MIN_CONTRACTS = int(os.environ.get("OBSERVATOIRE_FICHE_ACHETEUR_MIN"
 #: day (the DECP have no consultation date: the notification date is the proxy).
 CLIMATE_OBLIGATION_START = "2026-08-21"
 
+#: Open data (``observatoire opendata``): the folder of the data packages under ``reports/``, the
+#: licence and the publisher they declare (data.gouv.fr's « Licence Ouverte / Open Licence 2.0 »).
+OPENDATA_FOLDER = "donnees"
+OPENDATA_LICENCE = {"name": "etalab-2.0", "title": "Licence Ouverte / Open Licence version 2.0",
+                    "path": "https://www.etalab.gouv.fr/licence-ouverte-open-licence/"}
+OPENDATA_PUBLISHER = "Observatoire des clauses sociales — Île-de-France"
+
 #: Published insertion hours of clauses, France (Alliance Villes Emploi): hours, FTE,
 #: participants, work contracts, by year. Source: css.achatpublic.info, 21/09/2023.
 NATIONAL_HOURS: dict[int, dict[str, float]] = {

@@ -12,6 +12,8 @@ Outputs (paths from :mod:`analysis.config`)::
     reports/_executed/<period>/<territory>/<slug>.ipynb the executed notebook, for debugging
     reports/index.html                                  the portal (analysis.portal): every
                                                         report and sheet, with key figures
+    reports/donnees/<period>/datapackage.json           open data (:mod:`analysis.opendata`,
+                                                        written by ``observatoire report``)
 
 Jobs run in parallel, one process per core (or on a Dask cluster: ``scheduler``). A job whose
 notebook, code, warehouse and parameters are those of the report on disk is skipped. A failing

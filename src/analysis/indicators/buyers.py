@@ -284,6 +284,37 @@ def operations_of_buyers(operations: pd.DataFrame, contracts: pd.DataFrame) -> p
     return out.loc[out["acheteur_id"].notna()].reset_index(drop=True)
 
 
+def supplier_families(titulaire_id: pd.Series, structures: pd.DataFrame | None) -> pd.Series:
+    """The inclusive family of each supplier identifier: ``siae``, ``ea_esat`` or missing.
+
+    A supplier is inclusive when its SIRET is in the structures directory (types
+    :data:`SIAE_TYPES` or :data:`DISABILITY_TYPES`), else when its SIREN (first nine digits) is
+    that of such a structure: an establishment of the same company. Identifiers other than a
+    SIRET match nothing; without a directory every family is missing.
+
+    Returns
+    -------
+    Series
+        Nullable strings, aligned on ``titulaire_id``.
+    """
+    family = pd.Series(pd.NA, index=titulaire_id.index, dtype="string")
+    if structures is None or structures.empty:
+        return family
+    kinds = structures["type"].astype("string")
+    fam = pd.Series(np.where(kinds.isin(SIAE_TYPES), "siae",
+                             np.where(kinds.isin(DISABILITY_TYPES), "ea_esat", None)),
+                    index=structures.index).astype("string")
+    siret = structures["siret"].astype("string")
+    by_siret = pd.Series(fam.to_numpy(), index=siret.to_numpy()).loc[lambda s: s.notna()]
+    by_siret = by_siret[~by_siret.index.duplicated()]
+    by_siren = pd.Series(fam.to_numpy(), index=siret.str[:9].to_numpy()).loc[
+        lambda s: s.notna()]
+    by_siren = by_siren[~by_siren.index.duplicated()]
+    ident = titulaire_id.astype("string")
+    return ident.map(by_siret).astype("string").fillna(
+        ident.str[:9].map(by_siren).astype("string"))
+
+
 def inclusive(contracts: pd.DataFrame, suppliers: pd.DataFrame,
               structures: pd.DataFrame | None) -> pd.DataFrame:
     """The share of each buyer's awarded value going to inclusive suppliers, and its reserved
@@ -309,22 +340,7 @@ def inclusive(contracts: pd.DataFrame, suppliers: pd.DataFrame,
                                  .fillna(False).astype(int).to_numpy()})
     holders = suppliers[["uid", "titulaire_id"]].copy()
     holders["n"] = holders.groupby("uid")["uid"].transform("size")
-    family = pd.Series(pd.NA, index=holders.index, dtype="string")
-    if structures is not None and not structures.empty:
-        kinds = structures["type"].astype("string")
-        fam = pd.Series(np.where(kinds.isin(SIAE_TYPES), "siae",
-                                 np.where(kinds.isin(DISABILITY_TYPES), "ea_esat", None)),
-                        index=structures.index).astype("string")
-        siret = structures["siret"].astype("string")
-        by_siret = pd.Series(fam.to_numpy(), index=siret.to_numpy()).loc[lambda s: s.notna()]
-        by_siret = by_siret[~by_siret.index.duplicated()]
-        by_siren = pd.Series(fam.to_numpy(), index=siret.str[:9].to_numpy()).loc[
-            lambda s: s.notna()]
-        by_siren = by_siren[~by_siren.index.duplicated()]
-        ident = holders["titulaire_id"].astype("string")
-        family = ident.map(by_siret).astype("string").fillna(
-            ident.str[:9].map(by_siren).astype("string"))
-    holders["famille"] = family
+    holders["famille"] = supplier_families(holders["titulaire_id"], structures)
     holders = holders.merge(per_contract[["uid", "acheteur_id", "montant"]], on="uid",
                             how="inner")
     holders["part_montant"] = holders["montant"] / holders["n"]
@@ -352,5 +368,5 @@ def inclusive(contracts: pd.DataFrame, suppliers: pd.DataFrame,
 
 
 __all__ = ["directory", "yearly", "peers", "comparable", "breakdown", "climate",
-           "operations_of_buyers", "inclusive", "CLIMATE_START", "SIAE_TYPES",
+           "operations_of_buyers", "inclusive", "supplier_families", "CLIMATE_START", "SIAE_TYPES",
            "DISABILITY_TYPES"]
