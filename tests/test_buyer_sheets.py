@@ -24,7 +24,8 @@ from analysis.stats import wilson_interval
 from test_browser import _check_page, browser  # noqa: F401  (the browser fixture)
 
 HOSTILE = ["<script>alert(1)</script>", "</script><b>x</b>", '<img src=x onerror="alert(2)">',
-           "[x](javascript:alert(3))"]
+           "[x](javascript:alert(3))", '=HYPERLINK("http://x.example","clic")',
+           "@SUM(1+1)"]
 
 
 def _contract(uid, buyer, year, social, amount=50_000.0, date=None, objet="Objet",
@@ -190,6 +191,23 @@ def test_sheet_content_in_french(rendered):
     assert published["Marchés (statut connu)"].tolist() == expected["contrats"].tolist()
 
 
+def test_text_from_inputs_is_never_a_spreadsheet_formula(rendered):
+    """A contract object starting with « = » or « @ » is text in the downloads: prefixed with an
+    apostrophe in the CSV, a string cell (not a formula) in the XLSX."""
+    import openpyxl
+
+    _, folder, _, siret = rendered
+    tables = folder / f"fiche_acheteur_{siret}_tableaux"
+    csv = next(p for p in tables.glob("*.csv") if "HYPERLINK" in p.read_text(encoding="utf-8-sig"))
+    text = csv.read_text(encoding="utf-8-sig")
+    assert "'=HYPERLINK(" in text and "'@SUM(1+1)" in text
+    assert not re.search(r'(^|;)"?[=@]', text, re.M)
+    sheet = openpyxl.load_workbook(csv.with_suffix(".xlsx"))["Tableau"]
+    cells = [c for row in sheet.iter_rows() for c in row if isinstance(c.value, str)
+             and ("HYPERLINK" in c.value or "@SUM" in c.value)]
+    assert len(cells) == 2 and all(c.data_type == "s" for c in cells)
+
+
 def test_text_from_inputs_is_escaped(rendered):
     _, folder, pages, siret = rendered
     page = pages[siret]
@@ -203,7 +221,9 @@ def test_text_from_inputs_is_escaped(rendered):
     assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; Cie" in page   # the buyer's name
     listed = pd.read_csv(folder / f"fiche_acheteur_{siret}_tableaux"
                          / "climat_sans_consideration.csv", sep=";", encoding="utf-8-sig")
-    assert sorted(listed["Objet"]) == sorted(HOSTILE)
+    from analysis.publish import csv_safe
+
+    assert sorted(listed["Objet"]) == sorted(csv_safe(h) for h in HOSTILE)
 
 
 def test_people_counts_suppressed_and_family_audit_clean(rendered, buyer_tables):

@@ -57,6 +57,7 @@ import numpy as np
 import pandas as pd
 
 from . import config, disclosure
+from .publish import FORMULA_PREFIXES, csv_safe  # noqa: F401  (re-exported)
 from .io import write_text
 from .periods import Period
 from .publish import CSV_OPTIONS, TABLES_SUFFIX, read_record
@@ -71,8 +72,6 @@ KEY_FIGURES = "chiffres_cles"
 AGGREGATES = "agregats"
 #: Missing values of the aggregates: empty (not applicable, no value) and the secrecy symbol.
 MISSING = ["", disclosure.SECRET_SYMBOL]
-#: First characters that make a spreadsheet read a cell as a formula (OWASP « CSV injection »).
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 TOTAL = "Ensemble"
 BUYER_SLUG = "fiche_acheteur"
 
@@ -82,14 +81,6 @@ _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _FR_DATE = re.compile(r"^(\d{2})/(\d{2})/(\d{4})$")
 #: Published headers whose values are codes or identifiers, never numbers.
 _CODE_HEADER = re.compile(r"siret|siren|identifiant|code|\bid\b", re.I)
-
-
-def csv_safe(value: object) -> object:
-    """A text cell a spreadsheet will show as text: prefixed with ``'`` when it starts with one of
-    :data:`FORMULA_PREFIXES`. Other values are returned unchanged."""
-    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
-        return "'" + value
-    return value
 
 
 # --- The aggregates ------------------------------------------------------------------------------

@@ -42,6 +42,26 @@ from .present import figure_html, key_figures_html, number_fr
 #: Suffix of the folder holding a report's tables.
 TABLES_SUFFIX = "_tableaux"
 CSV_OPTIONS = {"sep": ";", "decimal": ","}
+#: First characters that make a spreadsheet read a cell as a formula (OWASP « CSV injection »).
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe(value: object) -> object:
+    """A text cell a spreadsheet will show as text: prefixed with ``'`` when it starts with one of
+    :data:`FORMULA_PREFIXES`. Other values (numbers, missing) are returned unchanged."""
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        return "'" + value
+    return value
+
+
+def csv_safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with :func:`csv_safe` applied to the cells of its text columns."""
+    out = frame.copy()
+    for column in out.columns:
+        if not (pd.api.types.is_numeric_dtype(out[column])
+                or pd.api.types.is_datetime64_any_dtype(out[column])):
+            out[column] = out[column].map(csv_safe)
+    return out
 
 
 class EmptyFigureError(ValueError):
@@ -400,13 +420,17 @@ class Report:
         if folder is None:
             return
         frame = self._file_frame(values, mask, headers, percent)
-        write_text(folder / f"{name}.csv", "\ufeff" + frame.to_csv(
+        # Text from the inputs (contract objects, names) is data: never a spreadsheet formula.
+        write_text(folder / f"{name}.csv", "\ufeff" + csv_safe_frame(frame).to_csv(
             sep=CSV_OPTIONS["sep"], decimal=CSV_OPTIONS["decimal"], index=False))
         buffer = io.BytesIO()
         # In memory: xlsxwriter's default goes through temporary files, most of the time of a
         # small workbook (thousands of them for the buyer sheets).
+        # strings_to_formulas / _urls off: a text starting with « = » or « http » stays a string.
         with pd.ExcelWriter(buffer, engine="xlsxwriter",
-                            engine_kwargs={"options": {"in_memory": True}}) as writer:
+                            engine_kwargs={"options": {"in_memory": True,
+                                                       "strings_to_formulas": False,
+                                                       "strings_to_urls": False}}) as writer:
             # A fixed creation date: the same figures give the same bytes.
             writer.book.set_properties({"created": pd.Timestamp("2000-01-01").to_pydatetime(),
                                         "title": caption, "author": "Observatoire des clauses sociales"})
