@@ -101,6 +101,8 @@ def test_sectors_count_a_structure_in_each_of_its_sectors():
     assert region.loc["Propreté", "structures"] == 2
     assert region.loc["Espaces verts", "structures"] == 1  # spaces trimmed
     assert region.loc[ind.UNKNOWN_SECTOR, "structures"] == 1
+    assert list(table.columns) == ["territoire", "secteur", "siae", "ea_esat", "structures"]
+    assert table.columns.name is None  # no stray header over the published table
     seine = table.loc[table["territoire"] == "93"].set_index("secteur")
     assert seine.loc["BTP", "structures"] == 2 and "Propreté" not in seine.index
 

@@ -418,7 +418,9 @@ def sectors_by_territory(structures: pd.DataFrame, communes: pd.DataFrame,
         if name not in table.columns:
             table[name] = 0
     table["structures"] = table.sum(axis=1)
-    return table[[*FAMILIES, "structures"]].astype("int64").reset_index()
+    table = table[[*FAMILIES, "structures"]].astype("int64")
+    table.columns.name = None
+    return table.reset_index()
 
 
 __all__ = ["SIAE_TYPES", "DISABILITY_TYPES", "FAMILIES", "SHOWN_TYPES", "UNKNOWN_SECTOR",
