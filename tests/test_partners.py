@@ -303,3 +303,23 @@ def test_section_recovers_the_planted_rates(small_warehouse, small_raw, tmp_path
     low, high = wilson_interval(np.array([region["marches_ea_esat"]]),
                                 np.array([region["marches_inclusif"]]), level=0.999)
     assert low[0] <= truth["disability_share"] <= high[0]
+
+
+def test_several_value_shares_from_one_bootstrap_equal_each_one_alone():
+    """``stats.clustered_ratios`` draws once for the three shares of the same value: each is
+    exactly the share ``stats.clustered_ratio`` gives alone (same seed, same draws)."""
+    from analysis import stats
+
+    rng = np.random.default_rng(3)
+    n = 400
+    frame = pd.DataFrame({"acheteur_id": rng.integers(0, 25, n).astype(str),
+                          "g": rng.integers(0, 3, n).astype(str),
+                          "montant": rng.lognormal(10, 1.5, n)})
+    frame["a"] = frame["montant"] * (rng.random(n) < 0.05)
+    frame["b"] = frame["montant"] * (rng.random(n) < 0.02)
+    frame["ab"] = frame["a"] + frame["b"]
+    together = stats.clustered_ratios(frame, ["a", "b", "ab"], "montant", ["g"], replicates=199)
+    for name in ("a", "b", "ab"):
+        alone = stats.clustered_ratio(frame, name, "montant", ["g"], replicates=199)
+        pd.testing.assert_frame_equal(together[name], alone)
+        assert (alone["ic_bas"] <= alone["ratio"]).all() and (alone["ratio"] <= alone["ic_haut"]).all()

@@ -30,7 +30,7 @@ import pandas as pd
 
 from .. import config
 from ..reference import is_sub_unit, population, territory_population
-from ..stats import clustered_ratio, clustered_share
+from ..stats import clustered_ratios, clustered_share
 from .coverage import _to_commune
 from .progression import in_territory
 
@@ -221,7 +221,8 @@ def award_shares(awards: pd.DataFrame, by: list[str] | tuple = ("territoire", "a
         inclusif``: ``marches_f``, ``part_marches_f`` with ``ic_marches_f_bas/haut`` (share of
         contracts, buyer-clustered linearised interval, :func:`analysis.stats.clustered_share`),
         ``montant_f``, ``part_montant_f`` with ``ic_montant_f_bas/haut`` (share of value, two-stage
-        bootstrap by buyer then contract, :func:`analysis.stats.clustered_ratio`).
+        bootstrap by buyer then contract, :func:`analysis.stats.clustered_ratio`; the three value
+        shares from the same draws, :func:`analysis.stats.clustered_ratios`).
     """
     by = list(by)
     rows = awards.dropna(subset=by)
@@ -230,9 +231,13 @@ def award_shares(awards: pd.DataFrame, by: list[str] | tuple = ("territoire", "a
                           "marches_montant": grouped["montant"].count(),
                           "montant": grouped["montant"].sum(min_count=1),
                           "acheteurs": grouped[cluster].nunique()})
-    for name in (*FAMILIES, "inclusif"):
+    names = (*FAMILIES, "inclusif")
+    # one bootstrap for the three shares of the same value (the same draws)
+    values = clustered_ratios(rows, [f"montant_{name}" for name in names], "montant", by,
+                              cluster=cluster)
+    for name in names:
         number = clustered_share(rows, f"marche_{name}", by, cluster=cluster)
-        value = clustered_ratio(rows, f"montant_{name}", "montant", by, cluster=cluster)
+        value = values[f"montant_{name}"]
         table[f"marches_{name}"] = number["effectif"].reindex(table.index).fillna(0).astype(
             "int64")
         table[f"part_marches_{name}"] = number["part"].reindex(table.index)
