@@ -221,18 +221,21 @@ def offer(scope, report) -> list:
     if communes.empty:
         out.append(Markdown(f"Aucune structure inclusive recensée dans {scope.name}."))
         return out
+    cut = scope.is_region and len(communes) == config.PARTNERS_TOP_COMMUNES
     caption = (f"Les {number_fr(len(communes))} communes comptant le plus de structures "
-               f"inclusives, {scope.name}" if scope.is_region and
-               len(communes) == config.PARTNERS_TOP_COMMUNES
+               f"inclusives, {scope.name}" if cut
                else f"Communes ayant au moins une structure inclusive, {scope.name}")
+    cut_note = (["À nombre égal de structures, les communes sont rangées par ordre alphabétique ; "
+                 "chaque fiche départementale donne toutes ses communes ayant une structure."]
+                if cut else [])
     out.append(report.table(
         communes, "partenaires_communes", caption,
         integers=("population", "siae", "ea_esat", "structures"), decimals={"pour_10000": 2},
         columns={"nom": "Commune", "code_insee": "Code INSEE", "population": "Population",
                  "siae": "SIAE", "ea_esat": "EA / ESAT", "structures": "Structures",
                  "pour_10000": "Pour 10 000 hab."},
-        notes=["Paris est une commune (75056) : les structures de ses arrondissements y sont "
-               "comptées.", POPULATION_NOTE, SOURCE_DIRECTORY]))
+        notes=[*cut_note, "Paris est une commune (75056) : les structures de ses arrondissements "
+               "y sont comptées.", POPULATION_NOTE, SOURCE_DIRECTORY]))
     if not scope.is_region:
         out.append(report.table(
             directory_table(scope), "partenaires_annuaire",
