@@ -175,6 +175,10 @@ def oecp_floor(year: int) -> float:
 #: Buyer sheets (*fiches acheteur*): a buyer gets one with at least this many contracts over the
 #: history; the others are listed in the index with their counts.
 BUYER_SHEET_MIN_CONTRACTS = int(os.environ.get("OBSERVATOIRE_FICHE_ACHETEUR_MIN", "10"))
+#: Partners section (inclusive structures as an offer of service): the région's report lists the
+#: communes with the most structures (this many); a département's sheet lists all of its
+#: communes with at least one, and its directory of structures.
+PARTNERS_TOP_COMMUNES = 20
 #: loi Climat et résilience (art. 35; décret n° 2022-767): social considerations required in the
 #: execution conditions of contracts above the EU thresholds whose consultation starts from this
 #: day (the DECP have no consultation date: the notification date is the proxy).

@@ -24,7 +24,7 @@ What is published, and from where
   enriched with what the observatory adds, each by the house function: the kinds of consideration
   (DECP flags), hours planned and realised and people on the tracking operations linked to the
   contract (``decp_uid``, as :func:`analysis.indicators.buyers.operations_of_buyers` links them),
-  whether a holder is an inclusive supplier (:func:`analysis.indicators.buyers.supplier_families`)
+  whether a holder is an inclusive supplier (:func:`analysis.indicators.structures.holder_families`)
   and the loi Climat et résilience status
   (:func:`analysis.indicators.readiness.classify_thresholds`). People counts and hours go through
   the reports' disclosure control (:func:`analysis.disclosure.protect`, then the dominance rule of
@@ -477,7 +477,7 @@ def extended_contracts(period: Period, k: int, tables: dict | None = None
         ``sans_consideration``, ``publies`` (= the first minus the two others), ``masquees``
         (secret cells).
     """
-    from .indicators.buyers import supplier_families
+    from .indicators.structures import holder_families
     from .indicators.readiness import classify_thresholds
     from .scope import Scope
     from .sections.hours import MODALITIES
@@ -503,7 +503,7 @@ def extended_contracts(period: Period, k: int, tables: dict | None = None
     suppliers = _optional_table(scope, "suppliers")
     if structures is not None and suppliers is not None:
         holders = suppliers.loc[suppliers["uid"].isin(chosen["uid"]), ["uid", "titulaire_id"]]
-        family = supplier_families(holders["titulaire_id"], structures).map(
+        family = holder_families(holders["titulaire_id"], structures).map(
             {"siae": "SIAE", "ea_esat": "EA / ESAT"})
         joined = (holders.assign(f=family).dropna(subset=["f"]).drop_duplicates(["uid", "f"])
                   .sort_values(["uid", "f"], ascending=[True, False])

@@ -30,6 +30,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from IPython.display import HTML
 
@@ -420,8 +421,11 @@ class Report:
         if folder is None:
             return
         frame = self._file_frame(values, mask, headers, percent)
-        # Text from the inputs (contract objects, names) is data: never a spreadsheet formula.
-        write_text(folder / f"{name}.csv", "\ufeff" + csv_safe_frame(frame).to_csv(
+        # Text from the inputs (contract objects, names) is data: never a spreadsheet formula
+        # (guarded before the numbers become text). A column holding a secret cell is text: its
+        # numbers get the decimal comma here (pandas applies ``decimal`` to float columns only).
+        write_text(folder / f"{name}.csv", "\ufeff" + csv_safe_frame(frame).apply(
+            _decimal_comma).to_csv(
             sep=CSV_OPTIONS["sep"], decimal=CSV_OPTIONS["decimal"], index=False))
         buffer = io.BytesIO()
         # In memory: xlsxwriter's default goes through temporary files, most of the time of a
@@ -493,6 +497,14 @@ class Report:
             return
         write_text(self.output_dir / f"{self.slug}.json",
                    json.dumps(self.record(), ensure_ascii=False, indent=1, sort_keys=True))
+
+
+def _decimal_comma(column: pd.Series) -> pd.Series:
+    """A text column's numbers with the CSV's decimal comma (other columns as they are)."""
+    if column.dtype != object:
+        return column
+    return column.map(lambda v: str(v).replace(".", CSV_OPTIONS["decimal"])
+                      if isinstance(v, float) and not np.isnan(v) else v)
 
 
 def _absent_record(absent: Mapping[str, list[str]]) -> dict[str, list[str]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -227,23 +228,51 @@ def clustered_ratio(frame: pd.DataFrame, numerator: str, denominator: str,
         lignes, acheteurs``. Bounds are missing for a group of fewer than 2 rows or a zero
         denominator.
     """
+    return clustered_ratios(frame, [numerator], denominator, by, cluster=cluster, level=level,
+                            replicates=replicates, seed=seed)[numerator]
+
+
+def clustered_ratios(frame: pd.DataFrame, numerators: Sequence[str], denominator: str,
+                     by: list[str] | tuple = (), cluster: str = "acheteur_id",
+                     level: float = config.CONFIDENCE_LEVEL,
+                     replicates: int = BOOTSTRAP_REPLICATES,
+                     seed: int = BOOTSTRAP_SEED) -> dict[str, pd.DataFrame]:
+    """:func:`clustered_ratio` for several numerators over the same denominator, from the same
+    bootstrap draws (one resampling, one weighted count per numerator): the cost of one ratio for
+    the shares of several parts of a whole (the value awarded to SIAE, to EA / ESAT, to both).
+
+    Rows with any numerator, the denominator or a group missing are left out. With a single
+    numerator the result is exactly :func:`clustered_ratio`'s.
+
+    Returns
+    -------
+    dict
+        ``{numerator: DataFrame}``, each as :func:`clustered_ratio` returns it.
+    """
     by = list(by)
-    rows = frame.dropna(subset=[numerator, denominator, *by])
-    work = pd.DataFrame({"_y": rows[numerator].astype(float).to_numpy(),
-                         "_x": rows[denominator].astype(float).to_numpy(),
+    numerators = list(numerators)
+    rows = frame.dropna(subset=[*numerators, denominator, *by])
+    ys = [f"_y{i}" for i in range(len(numerators))]
+    work = pd.DataFrame({"_x": rows[denominator].astype(float).to_numpy(),
                          "_c": _cluster_codes(rows, cluster).to_numpy()})
+    for name, column in zip(ys, numerators):
+        work[name] = rows[column].astype(float).to_numpy()
     keys = _group_keys(rows, by)
     for i, key in enumerate(keys):
         work[f"_k{i}"] = key.to_numpy()
     key_cols = [f"_k{i}" for i in range(len(keys))]
-    work = work.sort_values([*key_cols, "_c", "_x", "_y"], kind="mergesort").reset_index(drop=True)
+    work = work.sort_values([*key_cols, "_c", "_x", *ys], kind="mergesort").reset_index(drop=True)
     grouped = work.groupby(key_cols, sort=True)
-    sums = pd.DataFrame({"numerateur": grouped["_y"].sum(), "denominateur": grouped["_x"].sum(),
-                         "lignes": grouped.size(), "acheteurs": grouped["_c"].nunique()})
-    sums["ratio"] = sums["numerateur"] / sums["denominateur"].where(sums["denominateur"] > 0)
-    n_groups = len(sums)
-    low = np.full(n_groups, np.nan)
-    high = np.full(n_groups, np.nan)
+    base = pd.DataFrame({"denominateur": grouped["_x"].sum(), "lignes": grouped.size(),
+                         "acheteurs": grouped["_c"].nunique()})
+    n_groups = len(base)
+    tables = {}
+    for name in ys:
+        sums = base.copy()
+        sums.insert(0, "numerateur", grouped[name].sum())
+        sums["ratio"] = sums["numerateur"] / sums["denominateur"].where(sums["denominateur"] > 0)
+        tables[name] = sums
+    bounds = {name: (np.full(n_groups, np.nan), np.full(n_groups, np.nan)) for name in ys}
     if n_groups and len(work):
         group_of_row = grouped.ngroup().to_numpy()
         cluster_id = work.groupby([*key_cols, "_c"], sort=True).ngroup().to_numpy()
@@ -255,9 +284,10 @@ def clustered_ratio(frame: pd.DataFrame, numerator: str, denominator: str,
         clusters_in_group = np.diff(np.r_[first_cluster, len(starts)])
         slot_first = first_cluster[cluster_group]
         slot_count = clusters_in_group[cluster_group]
-        y, x = work["_y"].to_numpy(), work["_x"].to_numpy()
+        x = work["_x"].to_numpy()
+        y = {name: work[name].to_numpy() for name in ys}
         rng = np.random.default_rng(seed)
-        ratios = np.empty((replicates, n_groups))
+        ratios = {name: np.empty((replicates, n_groups)) for name in ys}
         chunk = max(1, min(replicates, 2_000_000 // max(len(work), 1)))
         for first in range(0, replicates, chunk):
             r = min(chunk, replicates - first)
@@ -270,22 +300,29 @@ def clustered_ratio(frame: pd.DataFrame, numerator: str, denominator: str,
             draw_size = np.repeat(counts, counts)
             picked = draw_start + np.floor(rng.random(len(draw_start)) * draw_size).astype(int)
             cell = replicate * n_groups + group_of_row[picked]
-            num = np.bincount(cell, weights=y[picked], minlength=r * n_groups)
             den = np.bincount(cell, weights=x[picked], minlength=r * n_groups)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                ratios[first:first + r] = (num / np.where(den > 0, den, np.nan)).reshape(
-                    r, n_groups)
+            den = np.where(den > 0, den, np.nan)
+            for name in ys:
+                num = np.bincount(cell, weights=y[name][picked], minlength=r * n_groups)
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    ratios[name][first:first + r] = (num / den).reshape(r, n_groups)
         alpha = (1 - level) / 2
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            low = np.nanquantile(ratios, alpha, axis=0)
-            high = np.nanquantile(ratios, 1 - alpha, axis=0)
-        enough = (sums["lignes"].to_numpy() >= 2) & sums["ratio"].notna().to_numpy()
-        low, high = np.where(enough, low, np.nan), np.where(enough, high, np.nan)
-    sums["ic_bas"], sums["ic_haut"] = low, high
-    if by:
-        sums.index = sums.index.set_names(by)
-    else:
-        sums.index = pd.Index(["ensemble"] * n_groups)
-    return sums[["numerateur", "denominateur", "ratio", "ic_bas", "ic_haut", "lignes",
-                 "acheteurs"]]
+        for name in ys:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                low = np.nanquantile(ratios[name], alpha, axis=0)
+                high = np.nanquantile(ratios[name], 1 - alpha, axis=0)
+            enough = (tables[name]["lignes"].to_numpy() >= 2) & tables[name]["ratio"].notna() \
+                .to_numpy()
+            bounds[name] = (np.where(enough, low, np.nan), np.where(enough, high, np.nan))
+    out = {}
+    for name, column in zip(ys, numerators):
+        sums = tables[name]
+        sums["ic_bas"], sums["ic_haut"] = bounds[name]
+        if by:
+            sums.index = sums.index.set_names(by)
+        else:
+            sums.index = pd.Index(["ensemble"] * n_groups)
+        out[column] = sums[["numerateur", "denominateur", "ratio", "ic_bas", "ic_haut", "lignes",
+                            "acheteurs"]]
+    return out

@@ -28,15 +28,18 @@ import pandas as pd
 from .. import config
 from ..stats import share, wilson_interval
 from .progression import UNKNOWN, amount_band
+from . import structures as structures_indicators
 from .readiness import classify_thresholds
+from .structures import awarded_amount, holder_awards
 
 #: Start of the loi Climat et résilience obligation for the sheets: décret n° 2022-767 applies to
 #: consultations launched from 21 August 2026; the notification date is the proxy.
 CLIMATE_START = config.CLIMATE_OBLIGATION_START
 
-#: Structure types of the directory counted as inclusive suppliers, by family.
-SIAE_TYPES = ("EI", "ETTI", "AI", "ACI", "GEIQ", "EITI", "SEP")
-DISABILITY_TYPES = ("EA", "ESAT", "EATT")
+#: Structure types of the directory counted as inclusive suppliers, by family (defined with the
+#: matching of holders against the directory, :mod:`analysis.indicators.structures`).
+SIAE_TYPES = structures_indicators.SIAE_TYPES
+DISABILITY_TYPES = structures_indicators.DISABILITY_TYPES
 
 KINDS = ("clause_sociale", "critere_social", "marche_reserve")
 
@@ -284,37 +287,6 @@ def operations_of_buyers(operations: pd.DataFrame, contracts: pd.DataFrame) -> p
     return out.loc[out["acheteur_id"].notna()].reset_index(drop=True)
 
 
-def supplier_families(titulaire_id: pd.Series, structures: pd.DataFrame | None) -> pd.Series:
-    """The inclusive family of each supplier identifier: ``siae``, ``ea_esat`` or missing.
-
-    A supplier is inclusive when its SIRET is in the structures directory (types
-    :data:`SIAE_TYPES` or :data:`DISABILITY_TYPES`), else when its SIREN (first nine digits) is
-    that of such a structure: an establishment of the same company. Identifiers other than a
-    SIRET match nothing; without a directory every family is missing.
-
-    Returns
-    -------
-    Series
-        Nullable strings, aligned on ``titulaire_id``.
-    """
-    family = pd.Series(pd.NA, index=titulaire_id.index, dtype="string")
-    if structures is None or structures.empty:
-        return family
-    kinds = structures["type"].astype("string")
-    fam = pd.Series(np.where(kinds.isin(SIAE_TYPES), "siae",
-                             np.where(kinds.isin(DISABILITY_TYPES), "ea_esat", None)),
-                    index=structures.index).astype("string")
-    siret = structures["siret"].astype("string")
-    by_siret = pd.Series(fam.to_numpy(), index=siret.to_numpy()).loc[lambda s: s.notna()]
-    by_siret = by_siret[~by_siret.index.duplicated()]
-    by_siren = pd.Series(fam.to_numpy(), index=siret.str[:9].to_numpy()).loc[
-        lambda s: s.notna()]
-    by_siren = by_siren[~by_siren.index.duplicated()]
-    ident = titulaire_id.astype("string")
-    return ident.map(by_siret).astype("string").fillna(
-        ident.str[:9].map(by_siren).astype("string"))
-
-
 def inclusive(contracts: pd.DataFrame, suppliers: pd.DataFrame,
               structures: pd.DataFrame | None) -> pd.DataFrame:
     """The share of each buyer's awarded value going to inclusive suppliers, and its reserved
@@ -332,18 +304,13 @@ def inclusive(contracts: pd.DataFrame, suppliers: pd.DataFrame,
         part_siae, part_ea_esat, part_inclusive, marches_inclusifs, titulaires_inclusifs,
         marches_reserves``.
     """
-    amount = contracts["montant_initial"].astype("Float64").fillna(
-        contracts["montant"].astype("Float64")).astype(float)
+    amount = awarded_amount(contracts)
     per_contract = pd.DataFrame({"uid": contracts["uid"], "acheteur_id": contracts["acheteur_id"],
                                  "montant": amount.to_numpy(),
                                  "reserve": contracts["marche_reserve"].astype("boolean")
                                  .fillna(False).astype(int).to_numpy()})
-    holders = suppliers[["uid", "titulaire_id"]].copy()
-    holders["n"] = holders.groupby("uid")["uid"].transform("size")
-    holders["famille"] = supplier_families(holders["titulaire_id"], structures)
-    holders = holders.merge(per_contract[["uid", "acheteur_id", "montant"]], on="uid",
-                            how="inner")
-    holders["part_montant"] = holders["montant"] / holders["n"]
+    holders = holder_awards(contracts, suppliers, structures).merge(
+        per_contract[["uid", "acheteur_id"]], on="uid", how="inner")
     total = per_contract.groupby("acheteur_id").agg(montant_total=("montant", "sum"),
                                                     marches_reserves=("reserve", "sum"))
     table = total.copy()
@@ -368,5 +335,5 @@ def inclusive(contracts: pd.DataFrame, suppliers: pd.DataFrame,
 
 
 __all__ = ["directory", "yearly", "peers", "comparable", "breakdown", "climate",
-           "operations_of_buyers", "inclusive", "supplier_families", "CLIMATE_START", "SIAE_TYPES",
+           "operations_of_buyers", "inclusive", "CLIMATE_START", "SIAE_TYPES",
            "DISABILITY_TYPES"]
