@@ -252,8 +252,8 @@ def test_section_recovers_the_planted_rates(small_warehouse, small_raw, tmp_path
     by its buyer's type, 30 % of them to EA / ESAT (manifest ``inclusive_awards``). Expected share
     of a territory-year: the mean planted rate of its contracts (by number), the amount-weighted
     mean (by value, given the amounts). The région's published shares by number contain it every
-    year; over all territories and years, at least 90 % of the 95 % intervals do; by value, each
-    territory's share over the history does."""
+    year; over all territories and years, at least 90 % of the 95 % intervals do; by value, the
+    région's share over the history does, and at least 85 % of the territories' shares."""
     from analysis.warehouse import load_table
 
     contracts, suppliers_, directory = (load_table(n) for n in
@@ -292,10 +292,17 @@ def test_section_recovers_the_planted_rates(small_warehouse, small_raw, tmp_path
     whole = ind.award_shares(stacked, ("territoire",)).set_index("territoire")
     value = stacked.groupby("territoire")
     expected_value = value["_rate_value"].sum() / value["montant"].sum()
+    # 27 intervals at 95 % (9 territories × 3 families), a bootstrap that under-covers with few
+    # inclusive contracts (docs/indicators.md): all of them covering would be luck; at least 85 %
+    # (23 of 27), and the région's three.
+    inside = []
     for name, weight in weights.items():
         planted = expected_value * weight
-        assert planted.between(whole[f"ic_montant_{name}_bas"],
-                               whole[f"ic_montant_{name}_haut"]).all(), name
+        covered = planted.between(whole[f"ic_montant_{name}_bas"],
+                                  whole[f"ic_montant_{name}_haut"])
+        assert covered.loc[config.REGION_CODE], name
+        inside += covered.tolist()
+    assert np.mean(inside) >= 0.85, inside
     # SIAE and EA / ESAT found in the planted proportion (binomial interval at 99.9 %)
     from analysis.stats import wilson_interval
 
