@@ -558,7 +558,7 @@ def render_sheet(data: OwnerData, owner: pd.Series, output_dir: Path | None, k: 
                           f"IC 95 % : {_pct(overall['ic_bas'])} – {_pct(overall['ic_haut'])}",
                           headline=True)
     yearly = data.rows("yearly", data.yearly, key)
-    yearly = yearly.loc[yearly["annee"] <= period.end.year] if not yearly.empty else yearly
+    yearly = yearly.loc[yearly["annee"] <= (pd.Timestamp(period.end) - pd.Timedelta(days=1)).year] if not yearly.empty else yearly
     if not yearly.empty:
         # the sheets' period (contracts running past it count hours in later years: not shown)
         last = yearly.sort_values("annee").iloc[-1]
