@@ -330,3 +330,76 @@ def test_hostile_sheet_in_a_browser(rendered, browser):
     assert _check_page(browser, folder / f"{siret}.html") == []
     heading = browser.find_element("tag name", "h1").text
     assert HOSTILE[0] in heading
+
+
+# --- Joint audit with the département sheets ------------------------------------------------------
+
+
+def _joint_case(tmp_path, monkeypatch, shared_person: bool):
+    """Département 77 (2025) whose beneficiaries are exactly the people of owners A and B in 2025:
+    A has 2 women and 8 men (its women hidden), B 20 women and 10 men, so the département's sheet
+    publishes 22 women of 40. With ``shared_person``, one of B's men also worked for A."""
+    from analysis.disclosure import Margins
+    from analysis.publish import open_report
+    from analysis.sections.beneficiaries import PROFILE_DERIVED, TOTAL, profile_block
+
+    monkeypatch.setenv("OBSERVATOIRE_SUPPRESSION_K", "5")
+    people, contracts = [], []
+
+    def add(owner, sexe, n):
+        for _ in range(n):
+            pid = f"p{len(people)}"
+            people.append({"coordination": "77", "participant_id": pid, "sexe": sexe,
+                           "qpv": False, "tranche_age": "26_49", "diplome": "niveau_4"})
+            contracts.append({"operation_id": f"op-{owner}", "participant_id": pid})
+
+    add("A", "F", 2), add("A", "H", 8), add("B", "F", 20), add("B", "H", 10)
+    if shared_person:
+        contracts.append({"operation_id": "op-A", "participant_id": people[-1]["participant_id"]})
+    wc = pd.DataFrame(contracts).assign(
+        coordination="77", employeur=lambda f: "E" + f.index.astype(str),
+        employeur_siret=lambda f: "E" + f.index.astype(str), type_contrat="cdd",
+        date_debut=pd.Timestamp("2025-02-01"), date_fin=pd.Timestamp("2025-06-30"),
+        heures=pd.array([100.0] * len(contracts), dtype="Float64"))
+    operations = pd.DataFrame({
+        "operation_id": ["op-A", "op-B"], "maitre_ouvrage": ["Maître A", "Maître B"],
+        "maitre_ouvrage_siret": [A, B], "grand_projet": pd.array([True, True], dtype="boolean"),
+        "modalite": "clause_execution", "libelle": ["Gare A", "Gare B"], "commune": "77288",
+        "date_debut": pd.Timestamp("2025-01-01"), "date_fin": pd.Timestamp("2025-12-31"),
+        "heures_prevues": pd.array([1000.0, 3000.0], dtype="Float64")})
+    participants = pd.DataFrame(people)
+    participants["qpv"] = participants["qpv"].astype("boolean")
+    data = osh.compute_from({"operations": operations, "work_contracts": wc,
+                             "participants": participants})
+    folder = tmp_path / osh.FOLDER
+    period = Period.parse("2025")
+    for _, row in data.directory.iterrows():
+        osh.render_sheet(data, row, folder, 5, period, {})
+    owners = [(json.loads(p.read_text(encoding="utf-8")), folder)
+              for p in sorted(folder.glob("*.json"))]
+    crowd = participants.assign(heures_periode=100.0)
+    dep_folder = tmp_path / "2025" / "77"
+    report = open_report("fiche_departementale", "77", period, 0.3, output_dir=dep_folder)
+    report.table(profile_block(crowd, "sexe"), "profil_sexe", "sexe", people=("beneficiaires",),
+                 derived=PROFILE_DERIVED, margins=Margins(total_row=TOTAL),
+                 shared={report.population("beneficiaires"): ("cell", TOTAL, "beneficiaires")})
+    dep = [(json.loads((dep_folder / "fiche_departementale.json").read_text(encoding="utf-8")),
+            dep_folder)]
+    return owners, dep, data.people_years, {"77": crowd}
+
+
+def test_joint_audit_finds_an_owner_cell_recovered_from_the_departement(tmp_path, monkeypatch):
+    """The attack: the département's women minus owner B's gives owner A's hidden 2."""
+    owners, dep, years, crowds = _joint_case(tmp_path, monkeypatch, shared_person=False)
+    a = read_published_table(tmp_path / osh.FOLDER / f"{osh.SLUG}_{A}_tableaux"
+                             / "beneficiaires_par_annee.csv", ["Femmes"])
+    assert a["Femmes"].isna().all()                         # A hides its 2 women
+    assert audit_family([*owners, *dep], k=5) == []          # each family alone is safe
+    relations = osh.joint_relations(owners, dep, years, crowds)
+    assert len(relations) == 2 and not any(r.remainder for r in relations)   # total, women
+    found = audit_family([*owners, *dep], k=5, relations=relations)
+    assert any(v.value == 2.0 and f"{osh.SLUG}_{A}/beneficiaires_par_annee" in str(v.row)
+               for v in found), found
+    # one person working for both owners: the département is no sum of their counts
+    owners, dep, years, crowds = _joint_case(tmp_path / "b", monkeypatch, shared_person=True)
+    assert osh.joint_relations(owners, dep, years, crowds) == []

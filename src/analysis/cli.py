@@ -199,10 +199,10 @@ def cmd_report(args: argparse.Namespace) -> int:
                   f"{'inchangée(s)' if owners.skipped else 'rendue(s)'} en "
                   f"{owners.seconds:.1f} s ({owners.folder}).")
             # with the buyer and département sheets: every equation their records declare
-            leaks, tables = owner_audit(k=args.suppression_k)
+            leaks, equations, cells, _ = owner_audit(k=args.suppression_k)
             print(f"Audit des fiches maître d'ouvrage (avec les fiches acheteur et "
-                  f"départementales) : {tables} tableau(x) de personnes, {len(leaks)} cellule(s) "
-                  "masquée(s) recalculable(s).")
+                  f"départementales) : {cells} cellule(s) examinée(s), {equations} équation(s) "
+                  f"entre fiches, {len(leaks)} cellule(s) masquée(s) recalculable(s).")
             if leaks:
                 for leak in leaks[:20]:
                     print(f"erreur : secret statistique, {leak.row} {leak.column} = "

@@ -45,6 +45,7 @@ from .io import write_text
 from .periods import Period
 from .plots import percent_fr
 from .present import datetime_fr, number_fr
+from .buyer_sheets import JointAudit
 from .publish import read_record
 from .sheets import SheetReport, markup, template
 
@@ -649,36 +650,140 @@ def audit(reports_dir: Path | None = None, k: int | None = None,
     return audit_family([*members(reports_dir), *others], k=k)
 
 
-def joint_audit(reports_dir: Path | None = None, k: int | None = None) -> tuple[list, int]:
+#: The owner sheets' yearly counts and the département sheets' profile cells counting the same
+#: people the same way: (owner column, département table, département row).
+DEPARTEMENT_CELLS = (
+    ("beneficiaires", "profil_sexe", TOTAL),
+    ("femmes", "profil_sexe", "Femmes"),
+    ("residents_qpv", "profil_qpv", "Réside en QPV"),
+    ("jeunes_peu_qualifies", "profil_jeune_peu_qualifie",
+     "Moins de 26 ans, sans diplôme ou niveau 3"),
+)
+
+
+def _person_ids(frame: pd.DataFrame) -> set:
+    if "coordination" in frame.columns:
+        return set(frame["coordination"].astype(str) + ":" + frame["participant_id"].astype(str))
+    return set(frame["participant_id"].astype(str))
+
+
+def joint_relations(owner_members: list[tuple[dict, Path]],
+                    departement_members: list[tuple[dict, Path]],
+                    people_years: pd.DataFrame,
+                    departement_people: dict[str, pd.DataFrame]) -> list[disclosure.Relation]:
+    """The equations that hold between the owner sheets' yearly cells and a département sheet's.
+
+    A département sheet of a calendar year counts the beneficiaries of that year in the
+    département; an owner sheet's row of the same year counts the people who worked that year on
+    the owner's large projects, with the same definitions (women: ``sexe`` F; QPV residents;
+    under 26 with no diploma or level 3). For each département sheet, the owners (with a sheet)
+    whose people of the year all belong to its population and to no other such owner give
+    ``département cell = Σ owners' cell + remainder`` for the total, the women, the QPV residents
+    and the young people without qualification (:data:`DEPARTEMENT_CELLS`); the remainder (people
+    of no such owner) is unpublished, none when the owners cover the département exactly. Owners
+    sharing a person that year give no equation (a union is not a sum), nor does a quarter's
+    sheet (the owner sheets count calendar years).
+
+    Parameters
+    ----------
+    owner_members, departement_members
+        ``(record, folder)`` of the owner sheets and of the département sheets of one period.
+    people_years
+        :attr:`OwnerData.people_years` (one row per owner, year and person).
+    departement_people
+        For each département code, the people its sheet counts.
+    """
+    from .publish import TABLES_SUFFIX, read_published_table, table_name
+
+    def table_of(record, folder, name):
+        for table in record.get("tables", []):
+            if table["name"] == name and table.get("people"):
+                frame = read_published_table(
+                    Path(folder) / f"{record['slug']}{TABLES_SUFFIX}" / f"{table['name']}.csv",
+                    table["people"])
+                rows = {str(label): i for i, label in enumerate(frame.iloc[:, 0].astype(str))}
+                return table_name(record, table), table["people"], rows
+        return None
+
+    relations: list[disclosure.Relation] = []
+    for record, folder in departement_members:
+        period = Period.parse(record["period"])
+        if period.quarter:
+            continue
+        dep = str(record["territory"])
+        if dep not in departement_people:
+            raise ValueError(f"audit conjoint : population de la fiche {dep} non fournie")
+        crowd = _person_ids(departement_people[dep])
+        year = people_years.loc[people_years["annee"] == period.year]
+        by_owner = {str(o): _person_ids(g) for o, g in year.groupby(ind.OWNER)}
+        sheets_of = {str(r["owner"]["cle"]): (r, f) for r, f in owner_members}
+        by_owner = {o: ids for o, ids in by_owner.items() if o in sheets_of}
+        counts: dict = {}
+        for ids in by_owner.values():
+            for person in ids:
+                counts[person] = counts.get(person, 0) + 1
+        shared = {p for p, n in counts.items() if n > 1}
+        inside = sorted(o for o, ids in by_owner.items() if ids and not ids & shared
+                        and ids <= crowd)
+        if not inside:
+            continue
+        remainder = set().union(*(by_owner[o] for o in inside)) != crowd
+        owner_tables = {o: table_of(*sheets_of[o], "beneficiaires_par_annee") for o in inside}
+        for column, dep_name, dep_row in DEPARTEMENT_CELLS:
+            found = table_of(record, folder, dep_name)
+            if found is None or dep_row not in found[2]:
+                continue
+            total = ((found[0], found[2][dep_row], found[1][0]),)
+            header = YEARLY_COLUMNS[column]
+            parts = tuple((t[0], t[2][str(period.year)], header) for t in owner_tables.values()
+                          if t is not None and str(period.year) in t[2] and header in t[1])
+            if parts:
+                relations.append(disclosure.Relation(total, parts, remainder))
+    return relations
+
+
+def joint_audit(reports_dir: Path | None = None, k: int | None = None,
+                data: OwnerData | None = None, processed: Path | None = None) -> JointAudit:
     """The owner sheets audited in one system with the buyer sheets and the département sheets
     of the buyer sheets' period on disk: every equation their records declare (margins, nested
-    « dont » columns, shared counts). Returns (hidden cells recovered, people tables audited).
+    « dont » columns, shared counts) plus those of :func:`joint_relations` between the owner
+    sheets and the département sheets. Run by ``observatoire report`` after the owner sheets;
+    the command fails when a cell is recovered.
 
-    No equation ties an owner sheet's cells to another family's: the owner sheets publish
-    counts by calendar year over the owner's large projects, the buyer sheets all-years counts
-    over every operation of a buyer, the département sheets the period's people of a territory —
-    no published cell of one is a sum of published cells of another (``docs/disclosure.md``).
+    No equation ties an owner sheet's cells to a buyer sheet's: the owner sheets count people by
+    calendar year over the owner's large projects, the buyer sheets every year together over all
+    of a buyer's operations (no published cell of one is a sum of cells of the other;
+    ``docs/disclosure.md``, « Owner sheets »).
     """
-    from .buyer_sheets import DEPARTEMENT_SLUG
+    from .buyer_sheets import DEPARTEMENT_SLUG, departement_people
     from .buyer_sheets import members as buyer_members
+    from .publish import family_system, table_name
 
     reports_dir = Path(reports_dir or config.paths().reports)
     owners = members(reports_dir)
     if not owners:
-        return [], 0
+        return JointAudit([], 0, 0, 0)
     buyers = buyer_members(reports_dir)
+    period = Period.parse(buyers[0][0]["period"] if buyers else owners[0][0]["period"])
     departements = []
-    if buyers:
-        label = Period.parse(buyers[0][0]["period"]).label
-        for path in sorted((reports_dir / label).glob(f"*/{DEPARTEMENT_SLUG}.json")):
-            record = read_record(path)
-            if record is not None and record.get("slug") == DEPARTEMENT_SLUG:
-                departements.append((record, path.parent))
+    for path in sorted((reports_dir / period.label).glob(f"*/{DEPARTEMENT_SLUG}.json")):
+        record = read_record(path)
+        if record is not None and record.get("slug") == DEPARTEMENT_SLUG:
+            departements.append((record, path.parent))
+    relations: list = []
+    if departements and not period.quarter:
+        data = data if data is not None else compute(processed)
+        if data.people_years is not None:
+            crowds = departement_people(period, [r["territory"] for r, _ in departements])
+            relations = joint_relations(owners, departements, data.people_years, crowds)
     family = [*owners, *buyers, *departements]
-    tables = sum(1 for record, _ in family for t in record.get("tables", []) if t.get("people"))
-    from .publish import audit_family
-
-    return audit_family(family, k=k), tables
+    tables, own = family_system(family)
+    values = [tables[table_name(r, t)][t["people"]].to_numpy(dtype=float)
+              for r, _ in family for t in r.get("tables", []) if t.get("people")]
+    cells = int(sum(v.size for v in values))
+    hidden = int(sum(np.isnan(v).sum() for v in values))
+    violations = disclosure.audit_published(tables, [*own, *relations], k=k)
+    return JointAudit(violations, len(relations), cells, hidden)
 
 
 # --- Index ----------------------------------------------------------------------------------------
@@ -707,4 +812,4 @@ def index_section(reports_dir: Path) -> str:
 
 
 __all__ = ["compute", "compute_from", "render_sheet", "render_all", "members", "audit",
-           "joint_audit", "index_section", "OwnerData", "OwnerReport", "OwnerSummary"]
+           "joint_relations", "joint_audit", "index_section", "OwnerData", "OwnerReport", "OwnerSummary"]
