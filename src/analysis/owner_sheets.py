@@ -437,7 +437,6 @@ def _beneficiaries_block(report: OwnerReport, data: OwnerData, key: str) -> dict
         "moyenne.")
     frame = _indexed(_hide_shares(yearly, report.k).assign(
         annee=yearly["annee"].astype(str)), "annee")
-    spread = data.rows("people_years", data.people_years, key)
     people_cols = ("beneficiaires", "femmes", "residents_qpv", "jeunes_peu_qualifies",
                    "contrats_debutes")
     from .indicators.hours import prorate_by_year
@@ -476,7 +475,6 @@ def _beneficiaries_block(report: OwnerReport, data: OwnerData, key: str) -> dict
                "Heures : masquées quand moins de "
                f"{disclosure.dominance_rule().min_contributors} employeurs y contribuent ou "
                "qu'un employeur domine la case."])))
-    del spread
     types = data.rows("types", data.contract_types, key).copy()
     order = list(CONTRACT_TYPES)
     types["rang"] = types["type_contrat"].map(lambda t: order.index(t) if t in order else 99)
