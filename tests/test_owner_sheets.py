@@ -105,7 +105,9 @@ def _tracking():
                            "tranche_age": ["26_49", "moins_de_26"],
                            "diplome": ["niveau_4", "sans_diplome"]})
     outcomes = pd.DataFrame({"coordination": ["93", "93"], "participant_id": ["p1", "p2"],
-                             "situation_6_mois": ["emploi_durable", "inconnue"]})
+                             "situation_6_mois": ["emploi_durable", "inconnue"],
+                             "date_fin_dernier_contrat": pd.to_datetime(["2024-04-30",
+                                                                         "2025-06-30"])})
     return operations, wc, people, outcomes
 
 
@@ -148,6 +150,14 @@ def test_operations_and_yearly_beneficiaries_by_owner():
     assert found.loc[(A, "emploi_durable"), "connues"] == 1
     assert found.loc[(A, "emploi_durable"), "inconnues"] == 1
     assert found.loc[(B, "emploi_durable"), "sorties"] == 1
+    yearly_exits = ind.outcomes_by_year(owner_wc, outcomes).set_index(
+        [ind.OWNER, "annee", "situation"])
+    assert yearly_exits.loc[(A, 2024, "emploi_durable"), "effectif"] == 1
+    assert yearly_exits.loc[(A, 2025, "emploi_durable"), "effectif"] == 0
+    assert yearly_exits.loc[(A, 2025, "emploi_durable"), "inconnues"] == 1
+    by_year = ind.contract_types_by_year(owner_wc).set_index([ind.OWNER, "type_contrat", "annee"])
+    assert by_year.loc[(A, "interim", 2024), "contrats"] == 1
+    assert by_year.loc[(B, "cdd", 2024), "contrats"] == 1
 
 
 # --- Planted truths -----------------------------------------------------------------------------

@@ -54,6 +54,7 @@ LISTING = f"{FOLDER}.json"
 SLUG = "fiche_maitre_ouvrage"
 TOTAL = "Ensemble"
 UNKNOWN_SITUATION = "Situation inconnue"
+ALL_YEARS = "toutes_annees"
 
 CONTRACT_TYPES = {"cdi": "CDI", "cdd": "CDD", "interim": "Intérim", "cddi": "CDDI",
                   "professionnalisation": "Contrat de professionnalisation",
@@ -77,7 +78,9 @@ class OwnerData:
     yearly: pd.DataFrame | None = None
     people_years: pd.DataFrame | None = None
     contract_types: pd.DataFrame | None = None
+    contract_types_by_year: pd.DataFrame | None = None
     outcomes: pd.DataFrame | None = None
+    outcomes_by_year: pd.DataFrame | None = None
     horizon: pd.Timestamp | None = None
     _by: dict = field(default_factory=dict, repr=False)
 
@@ -153,8 +156,11 @@ def compute_from(tables: dict) -> OwnerData:
         data.people_years = ind.owner_people_years(owner_wc, people)
         data.yearly = ind.yearly_beneficiaries(owner_wc, people)
         data.contract_types = ind.contract_types(owner_wc)
+        data.contract_types_by_year = ind.contract_types_by_year(owner_wc)
         outcomes = tables.get("outcomes")
-        data.outcomes = ind.outcomes(owner_wc, outcomes) if outcomes is not None else None
+        if outcomes is not None:
+            data.outcomes = ind.outcomes(owner_wc, outcomes)
+            data.outcomes_by_year = ind.outcomes_by_year(owner_wc, outcomes)
         ends = wc["date_fin"].dropna()
         data.horizon = ends.max() if len(ends) else None
     return data
@@ -475,25 +481,33 @@ def _beneficiaries_block(report: OwnerReport, data: OwnerData, key: str) -> dict
                "Heures : masquées quand moins de "
                f"{disclosure.dominance_rule().min_contributors} employeurs y contribuent ou "
                "qu'un employeur domine la case."])))
-    types = data.rows("types", data.contract_types, key).copy()
-    order = list(CONTRACT_TYPES)
-    types["rang"] = types["type_contrat"].map(lambda t: order.index(t) if t in order else 99)
-    types = types.sort_values(["rang", "type_contrat"])
-    types["type_contrat"] = types["type_contrat"].map(lambda t: CONTRACT_TYPES.get(t, t))
-    types = pd.concat([types, pd.DataFrame([{"type_contrat": TOTAL,
-                                             "contrats": int(types["contrats"].sum())}])],
-                      ignore_index=True)
-    types = _indexed(types, "type_contrat")
+    types = data.rows("types", data.contract_types, key).set_index("type_contrat")
+    by_year = data.rows("types_year", data.contract_types_by_year, key)
+    grid = by_year.pivot_table(index="type_contrat", columns="annee", values="contrats",
+                               aggfunc="sum", fill_value=0)
+    order = [t for t in CONTRACT_TYPES if t in grid.index] + sorted(
+        t for t in grid.index if t not in CONTRACT_TYPES)
+    grid = grid.reindex(order)
+    grid.columns = [str(int(c)) for c in grid.columns]
+    years = list(grid.columns)
+    grid[ALL_YEARS] = grid[years].sum(axis=1)
+    grid.loc[TOTAL] = grid.sum(axis=0)
+    grid = grid.astype("int64")
+    for c in ("part", "ic_bas", "ic_haut"):
+        grid[c] = types[c].reindex(grid.index).to_numpy(dtype=float) if c in types else np.nan
+    grid.insert(0, "type_contrat", [CONTRACT_TYPES.get(t, t) for t in grid.index])
+    grid.index = grid["type_contrat"].to_numpy()
     block["tables"].append(_html(report.table(
-        types[["type_contrat", "contrats", "part", "ic_bas", "ic_haut"]], "types_de_contrat",
-        "Contrats de travail par type (toutes années)", people=("contrats",),
-        derived={c: "contrats" for c in ("part", "ic_bas", "ic_haut")},
-        margins=disclosure.Margins(total_row=TOTAL), integers=("contrats",),
-        percent=("part", "ic_bas", "ic_haut"),
-        columns={"type_contrat": "Type de contrat", "contrats": "Contrats", "part": "Part",
-                 "ic_bas": "IC 95 % bas", "ic_haut": "IC 95 % haut"},
-        notes=["Part sur les contrats de type renseigné ; intervalle à 95 % groupé par personne "
-               "(les contrats d'une même personne ne sont pas indépendants)."])))
+        grid, "types_de_contrat", "Contrats de travail par type et année de début",
+        people=(*years, ALL_YEARS), derived={c: ALL_YEARS for c in ("part", "ic_bas", "ic_haut")},
+        margins=disclosure.Margins(total_row=TOTAL, row_total=ALL_YEARS),
+        integers=(*years, ALL_YEARS), percent=("part", "ic_bas", "ic_haut"),
+        columns={"type_contrat": "Type de contrat", ALL_YEARS: "Toutes années",
+                 "part": "Part (toutes années)", "ic_bas": "IC 95 % bas",
+                 "ic_haut": "IC 95 % haut"},
+        notes=["Contrats commencés dans l'année. Part sur les contrats de type renseigné, toutes "
+               "années ; intervalle à 95 % groupé par personne (les contrats d'une même personne "
+               "ne sont pas indépendants)."])))
     block["tables"].extend(_outcomes_table(report, data, key))
     return block
 
@@ -502,29 +516,41 @@ def _outcomes_table(report: OwnerReport, data: OwnerData, key: str) -> list:
     rows = data.rows("outcomes", data.outcomes, key)
     if data.outcomes is None or rows.empty:
         return []
-    first = rows.iloc[0]
-    frame = pd.DataFrame({
-        "situation": [SITUATIONS[s] for s in rows["situation"]] + [UNKNOWN_SITUATION, TOTAL],
-        "effectif": [*rows["effectif"].astype(int), int(first["inconnues"]), int(first["sorties"])],
-        "part": [*rows["part"], np.nan, np.nan], "ic_bas": [*rows["ic_bas"], np.nan, np.nan],
-        "ic_haut": [*rows["ic_haut"], np.nan, np.nan]})
-    frame = _indexed(frame, "situation")
-    options = dict(people=("effectif",), derived={c: "effectif" for c in ("part", "ic_bas",
-                                                                           "ic_haut")},
-                   margins=disclosure.Margins(total_row=TOTAL))
-    protected = report.protect(frame, **options)
-    notes = ["Personnes ayant travaillé sur un grand projet du maître d'ouvrage dont le dernier "
-             "contrat d'insertion (tous maîtres d'ouvrage) a pris fin au moins six mois avant "
-             "l'export. Parts sur les situations connues, intervalle de Wilson à 95 %."]
-    if protected is not None and protected.mask.at[UNKNOWN_SITUATION, "effectif"]:
-        frame[["part", "ic_bas", "ic_haut"]] = np.nan
+    by_year = data.rows("outcomes_year", data.outcomes_by_year, key)
+    years = sorted(int(y) for y in by_year["annee"].unique())
+    labels = [SITUATIONS[s] for s in SITUATIONS]
+    grid = pd.DataFrame(0, index=[*labels, UNKNOWN_SITUATION], columns=[str(y) for y in years],
+                        dtype="int64")
+    for r in by_year.itertuples(index=False):
+        grid.at[SITUATIONS[r.situation], str(r.annee)] = int(r.effectif)
+    unknown = by_year.drop_duplicates("annee").set_index("annee")["inconnues"]
+    for y in years:
+        grid.at[UNKNOWN_SITUATION, str(y)] = int(unknown.get(y, 0))
+    grid[ALL_YEARS] = grid.sum(axis=1)
+    grid.loc[TOTAL] = grid.sum(axis=0)
+    shares = rows.set_index("situation")
+    for c in ("part", "ic_bas", "ic_haut"):
+        grid[c] = [float(shares.at[s, c]) for s in SITUATIONS] + [np.nan, np.nan]
+    grid.insert(0, "situation", grid.index)
+    year_cols = [str(y) for y in years]
+    options = dict(people=(*year_cols, ALL_YEARS),
+                   derived={c: ALL_YEARS for c in ("part", "ic_bas", "ic_haut")},
+                   margins=disclosure.Margins(total_row=TOTAL, row_total=ALL_YEARS))
+    protected = report.protect(grid, **options)
+    notes = ["Personnes ayant travaillé sur un grand projet du maître d'ouvrage, par année de "
+             "fin de leur dernier contrat d'insertion (tous maîtres d'ouvrage), fini au moins six "
+             "mois avant l'export. Parts sur les situations connues, toutes années, intervalle de "
+             "Wilson à 95 %."]
+    if protected is not None and protected.mask.at[UNKNOWN_SITUATION, ALL_YEARS]:
+        grid[["part", "ic_bas", "ic_haut"]] = np.nan
         notes.append("Parts non publiées : le nombre de situations inconnues est couvert par le "
                      "secret statistique et se déduirait des parts.")
     return [_html(report.table(
-        frame, "situation_6_mois", "Situation six mois après le dernier contrat",
-        integers=("effectif",), percent=("part", "ic_bas", "ic_haut"),
-        columns={"situation": "Situation", "effectif": "Personnes", "part": "Part",
-                 "ic_bas": "IC 95 % bas", "ic_haut": "IC 95 % haut"}, notes=notes, **options))]
+        grid, "situation_6_mois", "Situation six mois après le dernier contrat, par année de fin",
+        integers=(*year_cols, ALL_YEARS), percent=("part", "ic_bas", "ic_haut"),
+        columns={"situation": "Situation", ALL_YEARS: "Toutes années",
+                 "part": "Part (toutes années)", "ic_bas": "IC 95 % bas",
+                 "ic_haut": "IC 95 % haut"}, notes=notes, **options))]
 
 
 def render_sheet(data: OwnerData, owner: pd.Series, output_dir: Path | None, k: int,

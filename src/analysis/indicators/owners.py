@@ -332,6 +332,15 @@ def contract_types(owner_wc: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def contract_types_by_year(owner_wc: pd.DataFrame) -> pd.DataFrame:
+    """Work contracts of the owner's large projects by type and year of start:
+    ``maitre_ouvrage_id, type_contrat, annee, contrats`` (a missing type is « inconnu »)."""
+    types = owner_wc["type_contrat"].astype("string").fillna("inconnu").rename("type_contrat")
+    year = owner_wc["date_debut"].dt.year.astype("Int64").rename("annee")
+    out = owner_wc.groupby([owner_wc[OWNER], types, year]).size()
+    return out.rename("contrats").reset_index()
+
+
 def legal_articles(table: pd.DataFrame) -> pd.DataFrame:
     """Operations by owner and legal modality (the article of the code de la commande publique
     used): ``operations, heures_prevues, heures_suivies``."""
@@ -358,7 +367,28 @@ def outcomes(owner_wc: pd.DataFrame, outcome_table: pd.DataFrame) -> pd.DataFram
                   "ic_haut", "sorties", "inconnues"]].reset_index(drop=True)
 
 
+def outcomes_by_year(owner_wc: pd.DataFrame, outcome_table: pd.DataFrame) -> pd.DataFrame:
+    """:func:`outcomes` by year of the end of the last contract (one
+    :func:`~analysis.indicators.employment.situation_distribution` grouped by owner and year):
+    ``maitre_ouvrage_id, annee, situation, effectif, connues, sorties, inconnues``."""
+    pairs = owner_wc[[OWNER, *PERSON]].drop_duplicates()
+    frame = outcome_table.merge(pairs, on=PERSON, how="inner")
+    columns = [OWNER, "annee", "situation", "effectif", "connues", "sorties", "inconnues"]
+    frame = frame.loc[frame["date_fin_dernier_contrat"].notna()] \
+        if "date_fin_dernier_contrat" in frame.columns else frame.iloc[0:0]
+    if frame.empty:
+        return pd.DataFrame(columns=columns)
+    year = frame["date_fin_dernier_contrat"].dt.year.astype(int).astype(str)
+    frame = frame.assign(_cle=frame[OWNER].astype(str) + "|" + year)
+    table = situation_distribution(frame, by=("_cle",))
+    table = table.loc[table["groupe"] == "_cle"].copy()
+    parts = table["modalite"].str.rsplit("|", n=1, expand=True)
+    table[OWNER], table["annee"] = parts[0], parts[1].astype(int)
+    return table[columns].reset_index(drop=True)
+
+
 __all__ = ["OWNER", "OWNER_NAME", "slug", "owner_key", "large_operations", "grand_paris_owners",
            "directory", "obligation", "insertion_share_interval", "sme", "missed_contracts",
            "owner_work_contracts", "operation_table", "operation_summary", "owner_people_years",
-           "yearly_beneficiaries", "contract_types", "legal_articles", "outcomes"]
+           "yearly_beneficiaries", "contract_types", "contract_types_by_year", "legal_articles",
+           "outcomes", "outcomes_by_year"]
