@@ -428,3 +428,17 @@ def test_situation_distribution_counts_an_unrecognised_situation_as_unknown_with
     known = int(outcomes["situation_6_mois"].isin(list(E.SITUATIONS)).sum()) - 1
     assert overall["connues"].unique().tolist() == [known]
     assert overall["effectif"].sum() == known
+
+
+def test_situation_distribution_with_many_groups():
+    """More than 32 groups: the group codes once overflowed (int8 × 4 situations)."""
+    from analysis.indicators.employment import situation_distribution
+
+    n = 40
+    outcomes = pd.DataFrame({"coordination": "93", "participant_id": [f"p{i}" for i in range(n)],
+                             "situation_6_mois": ["sans_emploi"] * n,
+                             "groupe_test": [f"g{i:02d}" for i in range(n)]})
+    table = situation_distribution(outcomes, by=("groupe_test",))
+    last = table.loc[(table["modalite"] == "g39") & (table["situation"] == "sans_emploi")]
+    assert last["effectif"].tolist() == [1]
+    assert table.loc[table["groupe"] == "groupe_test", "effectif"].sum() == n

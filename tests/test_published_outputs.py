@@ -219,6 +219,13 @@ def test_buyer_sheets_audited_with_the_departement_sheets(rendered_suite, tmp_pa
     result = buyer_sheets.joint_audit(reports, period=SUITE_PERIOD)
     assert result.cells > result.hidden > 0
     assert result.violations == [], result.violations[:5]
+    # the owner sheets (a few seconds), audited with both (analysis.owner_sheets.joint_relations)
+    from analysis import owner_sheets
+
+    assert owner_sheets.render_all(reports_dir=reports, jobs=1).sheets >= 4
+    joint = owner_sheets.joint_audit(reports)
+    assert joint.cells > result.cells and joint.hidden > result.hidden
+    assert joint.violations == [], joint.violations[:5]
 
 
 #: Headers of hours or SME amounts from confidential sources (tracking software, project owners'

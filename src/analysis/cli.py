@@ -192,9 +192,29 @@ def cmd_report(args: argparse.Namespace) -> int:
                         print(f"erreur : secret statistique, {leak.row} {leak.column} = "
                               f"{leak.value:g} recalculable", file=sys.stderr)
                     return 1
+<<<<<<< HEAD
         if not args.territory:    # the open data of every period, from what was published
             _print_opendata(_build_opendata(args.suppression_k, args.force))
         if buyers or not args.territory:
+=======
+            from .owner_sheets import joint_audit as owner_audit
+            from .owner_sheets import render_all as render_owners
+
+            owners = render_owners(k=args.suppression_k, force=args.force, jobs=args.jobs)
+            print(f"Fiches maître d'ouvrage : {owners.sheets} fiche(s) "
+                  f"{'inchangée(s)' if owners.skipped else 'rendue(s)'} en "
+                  f"{owners.seconds:.1f} s ({owners.folder}).")
+            # with the buyer and département sheets: every equation their records declare
+            leaks, equations, cells, _ = owner_audit(k=args.suppression_k)
+            print(f"Audit des fiches maître d'ouvrage (avec les fiches acheteur et "
+                  f"départementales) : {cells} cellule(s) examinée(s), {equations} équation(s) "
+                  f"entre fiches, {len(leaks)} cellule(s) masquée(s) recalculable(s).")
+            if leaks:
+                for leak in leaks[:20]:
+                    print(f"erreur : secret statistique, {leak.row} {leak.column} = "
+                          f"{leak.value:g} recalculable", file=sys.stderr)
+                return 1
+>>>>>>> owners
             reports = Path(config.paths().reports)
             with publication_lock(reports):    # the index, with the buyers and open data
                 summary.index = write_index(summary, reports)

@@ -179,6 +179,10 @@ BUYER_SHEET_MIN_CONTRACTS = int(os.environ.get("OBSERVATOIRE_FICHE_ACHETEUR_MIN"
 #: communes with the most structures (this many); a département's sheet lists all of its
 #: communes with at least one, and its directory of structures.
 PARTNERS_TOP_COMMUNES = 20
+#: Owner sheets (*fiches maître d'ouvrage*, issue 16 point 2): their folder under ``reports/``,
+#: and the owner of the Grand Paris Express contracts whose DECP identifier names no buyer SIRET.
+OWNER_SHEET_FOLDER = "maitres_ouvrage"
+GRAND_PARIS_OWNER = "Société des grands projets"
 #: loi Climat et résilience (art. 35; décret n° 2022-767): social considerations required in the
 #: execution conditions of contracts above the EU thresholds whose consultation starts from this
 #: day (the DECP have no consultation date: the notification date is the proxy).

@@ -43,6 +43,7 @@ class Family:
 #: The families of sheets, in the portal's order.
 FAMILIES: tuple[Family, ...] = (
     Family("analysis.buyer_sheets", "acheteurs", "Acheteurs"),
+    Family("analysis.owner_sheets", "maitres-ouvrage", "Maîtres d'ouvrage"),
     Family("analysis.opendata", "donnees-ouvertes", "Données ouvertes"),
 )
 

@@ -165,7 +165,8 @@ def situation_distribution(outcomes: pd.DataFrame, participants: pd.DataFrame | 
     for group in ["ensemble", *[c for c in by if c != "ensemble"]]:
         values = _group_values(frame, group)
         modalities = sorted(values.unique(), key=lambda v: (v == NOT_STATED, v))
-        rank = pd.Categorical(values, categories=modalities).codes
+        # int64: the codes are int8 up to 127 groups, and rank × 4 would overflow from 32
+        rank = pd.Categorical(values, categories=modalities).codes.astype(np.int64)
         totals = np.bincount(rank, minlength=len(modalities))
         cells = np.bincount(rank[known] * n_situations + situation[known],
                             minlength=len(modalities) * n_situations

@@ -1046,7 +1046,17 @@ def _departement(dep: str, rng: np.random.Generator, rates: dict[int, float], fi
             "contract_months_started": float(((end - start + 1)[started] / DAYS_PER_MONTH).sum()),
         }
     known = followed & ~unknown
+    # Large projects by owner (the owner sheets find them back): operations and planned hours.
+    grand_rows = np.flatnonzero(is_grand)
+    grand_by_owner: dict[str, dict] = {}
+    for r in grand_rows:
+        entry = grand_by_owner.setdefault(str(owner_siret[r]), {"nom": str(owner[r]),
+                                                                "operations": 0,
+                                                                "planned_hours": 0.0})
+        entry["operations"] += 1
+        entry["planned_hours"] += float(planned[r])
     summary = {
+        "grand_owners": grand_by_owner,
         "yearly": yearly,
         "participants": n_people,
         "contracts": n_contracts,
@@ -1433,6 +1443,7 @@ def generate(out: Path, seed: int, first_year: int, last_year: int, scale: float
     totals: dict[int, dict[str, float]] = {}
     by_dep: dict[str, dict] = {}
     residence_communes: set[str] = set()
+    grand_owner_totals: dict[str, dict] = {}
     for d_index, dep in enumerate(deps):
         rng = np.random.default_rng(streams[d_index])
         result = _departement(dep, rng, rates, first_year, last_year, scale, communes,
@@ -1487,6 +1498,11 @@ def generate(out: Path, seed: int, first_year: int, last_year: int, scale: float
             check["by_departement"][dep] = count
         summary = result["summary"]
         residence_communes.update(summary.pop("residence_communes"))
+        for key, entry in summary.pop("grand_owners").items():
+            slot = grand_owner_totals.setdefault(key, {"nom": entry["nom"], "operations": 0,
+                                                       "planned_hours": 0.0})
+            slot["operations"] += entry["operations"]
+            slot["planned_hours"] += entry["planned_hours"]
         for year, values in summary.pop("yearly").items():
             slot = totals.setdefault(year, {})
             for key, value in values.items():
@@ -1572,6 +1588,12 @@ def generate(out: Path, seed: int, first_year: int, last_year: int, scale: float
             "decp_link_share_target": DECP_LINK_SHARE,
             "operations": sum(v["operations"] for v in by_dep.values()),
             "operations_linked_to_decp": sum(v["operations_linked_to_decp"] for v in by_dep.values()),
+            # large-project operations by owner SIRET (clean values, before defects): the DECP
+            # buyer when linked (the Société des grands projets), else drawn by owner weight
+            "grand_owners": {key: {"nom": v["nom"], "operations": v["operations"],
+                                   "planned_hours": round(v["planned_hours"], 2),
+                                   "weight_when_unlinked": dict(_GRAND_OWNERS).get(v["nom"])}
+                             for key, v in sorted(grand_owner_totals.items())},
         },
         "counts": {
             "participants": sum(v["participants"] for v in by_dep.values()),
