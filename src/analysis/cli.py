@@ -192,11 +192,6 @@ def cmd_report(args: argparse.Namespace) -> int:
                         print(f"erreur : secret statistique, {leak.row} {leak.column} = "
                               f"{leak.value:g} recalculable", file=sys.stderr)
                     return 1
-<<<<<<< HEAD
-        if not args.territory:    # the open data of every period, from what was published
-            _print_opendata(_build_opendata(args.suppression_k, args.force))
-        if buyers or not args.territory:
-=======
             from .owner_sheets import joint_audit as owner_audit
             from .owner_sheets import render_all as render_owners
 
@@ -214,7 +209,9 @@ def cmd_report(args: argparse.Namespace) -> int:
                     print(f"erreur : secret statistique, {leak.row} {leak.column} = "
                           f"{leak.value:g} recalculable", file=sys.stderr)
                 return 1
->>>>>>> owners
+        if not args.territory:    # the open data of every period, from what was published
+            _print_opendata(_build_opendata(args.suppression_k, args.force))
+        if buyers or not args.territory:
             reports = Path(config.paths().reports)
             with publication_lock(reports):    # the index, with the buyers and open data
                 summary.index = write_index(summary, reports)
