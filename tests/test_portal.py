@@ -121,11 +121,21 @@ def test_failed_reports_are_listed_as_failed(reports):
 
 
 def test_families_have_a_section_and_a_link_in_the_navigation(reports, monkeypatch):
-    from analysis import buyer_sheets, portal
+    import importlib
+
+    from analysis import buyer_sheets, owner_sheets, portal
 
     monkeypatch.setattr(config, "BUYER_SHEET_MIN_CONTRACTS", 250)
     buyer_sheets.render_all(reports_dir=reports, jobs=1)
+    owner_sheets.render_all(reports_dir=reports, jobs=1)
     text = write_index(RenderSummary(), reports).read_text(encoding="utf-8")
+    shown = 0
     for family in portal.FAMILIES:
-        assert f'<a href="#{family.anchor}">' in text and f'id="{family.anchor}"' in text
+        section = importlib.import_module(family.module).index_section(reports)
+        linked = f'<a href="#{family.anchor}">' in text
+        assert linked == bool(section), family
+        if section:
+            assert f'id="{family.anchor}"' in section, family
+            shown += 1
+    assert shown >= 2
     assert 'data-filtre-liste="liste-acheteurs"' in text
