@@ -99,19 +99,10 @@ class BuyerData:
 
     def rows(self, name: str, frame: pd.DataFrame, siret: str) -> pd.DataFrame:
         """The rows of ``frame`` for one buyer (a dict of groups built once per table)."""
-        if name not in self._by:
-            self._by[name] = {key: part for key, part in frame.groupby("acheteur_id", sort=False)}
-        part = self._by[name].get(siret)
-        return part if part is not None else frame.iloc[0:0]
+        return sheets.actor_rows(self._by, name, frame, "acheteur_id", siret)
 
 
-def _optional(name: str, processed: Path | None) -> pd.DataFrame | None:
-    from .warehouse import load_table
-
-    try:
-        return load_table(name, processed)
-    except (FileNotFoundError, OSError, KeyError):
-        return None
+_optional = sheets.optional_table
 
 
 def compute(processed: Path | None = None, min_contracts: int | None = None) -> BuyerData:

@@ -183,14 +183,8 @@ def cmd_report(args: argparse.Namespace) -> int:
 
                 # The buyer sheets and the département sheets of their period, audited together:
                 # a hidden cell recovered by differencing them fails the command.
-                leaks, equations, cells, _ = joint_audit(k=args.suppression_k)
-                print(f"Audit conjoint fiches acheteur / fiches départementales : {cells} "
-                      f"cellule(s) examinée(s), {equations} équation(s) entre fiches, "
-                      f"{len(leaks)} cellule(s) masquée(s) recalculable(s).")
-                if leaks:
-                    for leak in leaks[:20]:
-                        print(f"erreur : secret statistique, {leak.row} {leak.column} = "
-                              f"{leak.value:g} recalculable", file=sys.stderr)
+                if _print_audit("Audit conjoint fiches acheteur / fiches départementales",
+                                joint_audit(k=args.suppression_k)):
                     return 1
             from .owner_sheets import joint_audit as owner_audit
             from .owner_sheets import render_all as render_owners
@@ -200,14 +194,8 @@ def cmd_report(args: argparse.Namespace) -> int:
                   f"{'inchangée(s)' if owners.skipped else 'rendue(s)'} en "
                   f"{owners.seconds:.1f} s ({owners.folder}).")
             # with the buyer and département sheets: every equation their records declare
-            leaks, equations, cells, _ = owner_audit(k=args.suppression_k)
-            print(f"Audit des fiches maître d'ouvrage (avec les fiches acheteur et "
-                  f"départementales) : {cells} cellule(s) examinée(s), {equations} équation(s) "
-                  f"entre fiches, {len(leaks)} cellule(s) masquée(s) recalculable(s).")
-            if leaks:
-                for leak in leaks[:20]:
-                    print(f"erreur : secret statistique, {leak.row} {leak.column} = "
-                          f"{leak.value:g} recalculable", file=sys.stderr)
+            if _print_audit("Audit des fiches maître d'ouvrage (avec les fiches acheteur et "
+                            "départementales)", owner_audit(k=args.suppression_k)):
                 return 1
         if not args.territory:    # the open data of every period, from what was published
             _print_opendata(_build_opendata(args.suppression_k, args.force))
@@ -227,6 +215,18 @@ def cmd_report(args: argparse.Namespace) -> int:
               f"{len(summary.failures)} en échec, sur {len(summary.results)}.")
     print(f"Index des rapports : {summary.index}")
     return 1 if summary.failures else 0
+
+
+def _print_audit(label: str, audit) -> bool:
+    """Print what a joint audit of sheets found (a :class:`analysis.buyer_sheets.JointAudit`);
+    True when a hidden cell can be recovered (each one printed as an error)."""
+    leaks, equations, cells, _ = audit
+    print(f"{label} : {cells} cellule(s) examinée(s), {equations} équation(s) entre fiches, "
+          f"{len(leaks)} cellule(s) masquée(s) recalculable(s).")
+    for leak in leaks[:20]:
+        print(f"erreur : secret statistique, {leak.row} {leak.column} = {leak.value:g} "
+              "recalculable", file=sys.stderr)
+    return bool(leaks)
 
 
 def _build_opendata(k: int | None, force: bool):

@@ -86,21 +86,10 @@ class OwnerData:
 
     def rows(self, name: str, frame: pd.DataFrame | None, key: str) -> pd.DataFrame:
         """The rows of ``frame`` for one owner (groups built once per table)."""
-        if frame is None:
-            return pd.DataFrame()
-        if name not in self._by:
-            self._by[name] = {k: part for k, part in frame.groupby(ind.OWNER, sort=False)}
-        part = self._by[name].get(key)
-        return part if part is not None else frame.iloc[0:0]
+        return sheets.actor_rows(self._by, name, frame, ind.OWNER, key)
 
 
-def _optional(name: str, processed: Path | None) -> pd.DataFrame | None:
-    from .warehouse import load_table
-
-    try:
-        return load_table(name, processed)
-    except (FileNotFoundError, OSError, KeyError):
-        return None
+_optional = sheets.optional_table
 
 
 def compute(processed: Path | None = None) -> OwnerData:

@@ -37,6 +37,30 @@ from .io import write_text
 from .publish import Report, read_record
 
 
+def optional_table(name: str, processed: Path | None = None):
+    """A warehouse table, or None when the warehouse has none (every source is optional)."""
+    from .warehouse import load_table
+
+    try:
+        return load_table(name, processed)
+    except (FileNotFoundError, OSError, KeyError):
+        return None
+
+
+def actor_rows(cache: dict, name: str, frame, column: str, key: str):
+    """The rows of ``frame`` whose ``column`` is ``key`` (one actor's), from groups made once per
+    table and kept in ``cache`` under ``name``; an empty frame when the actor has none (or when
+    ``frame`` is None)."""
+    import pandas as pd
+
+    if frame is None:
+        return pd.DataFrame()
+    if name not in cache:
+        cache[name] = {k: part for k, part in frame.groupby(column, sort=False)}
+    part = cache[name].get(key)
+    return part if part is not None else frame.iloc[0:0]
+
+
 class SheetReport(Report):
     """A :class:`~analysis.publish.Report` for one actor's sheet: the same tables and disclosure
     control as the reports; the record, written once by :meth:`finish` with the warehouse's
@@ -240,5 +264,5 @@ def members(folder: Path, listing: str) -> list[tuple[dict, Path]]:
     return out
 
 
-__all__ = ["SheetReport", "template", "markup", "fingerprint", "current_listing",
+__all__ = ["optional_table", "actor_rows", "SheetReport", "template", "markup", "fingerprint", "current_listing",
            "write_listing", "staging_folder", "replace_folder", "render_parallel", "members"]
