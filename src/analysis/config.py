@@ -79,6 +79,11 @@ class Paths:
         """Île-de-France communes with population and simplified boundaries (GeoParquet)."""
         return self.reference / "communes_idf.parquet"
 
+    @property
+    def ept(self) -> Path:
+        """The EPT of each commune of the Métropole du Grand Paris (extract, CSV)."""
+        return self.reference / "ept_communes.csv"
+
 
 def paths() -> Paths:
     """Return the paths in force, reading the environment overrides at call time."""
