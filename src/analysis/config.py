@@ -180,6 +180,10 @@ def oecp_floor(year: int) -> float:
 #: Buyer sheets (*fiches acheteur*): a buyer gets one with at least this many contracts over the
 #: history; the others are listed in the index with their counts.
 BUYER_SHEET_MIN_CONTRACTS = int(os.environ.get("OBSERVATOIRE_FICHE_ACHETEUR_MIN", "10"))
+#: EPT / EPCI sheets (*fiches territoire*): a territory gets one with at least this many contracts
+#: executed in it (known social status, every year) or at least one operation followed by the
+#: facilitators; the others are listed in the index with the reason.
+TERRITORY_SHEET_MIN_CONTRACTS = int(os.environ.get("OBSERVATOIRE_FICHE_TERRITOIRE_MIN", "10"))
 #: loi Climat et résilience (art. 35; décret n° 2022-767): social considerations required in the
 #: execution conditions of contracts above the EU thresholds whose consultation starts from this
 #: day (the DECP have no consultation date: the notification date is the proxy).

@@ -276,6 +276,8 @@ def population(communes: pd.DataFrame, level: str = "departement") -> pd.Series:
     level
         ``"departement"``: one value per département of the reference (indexed by its code);
         ``"commune"``: one value per commune, arrondissements left out (indexed by INSEE code);
+        ``"intercommunalite"``: one value per EPT (Paris its own territory) or, outside the
+        Métropole du Grand Paris, per EPCI (indexed by :func:`intercommunality`'s codes);
         ``"region"``: one value, the sum of the région's départements, indexed by its code.
 
     Returns
@@ -291,12 +293,25 @@ def population(communes: pd.DataFrame, level: str = "departement") -> pd.Series:
     elif level == "commune":
         out = pd.Series(values.to_numpy(), index=pd.Index(units["code_insee"].astype(str),
                                                           name="code_insee"))
+    elif level == "intercommunalite":
+        code = intercommunality(units)
+        out = values.groupby(code.to_numpy()).sum()
+        out.index.name = "territoire"
     elif level == "region":
         return pd.Series([territory_population(communes, config.REGION_CODE)], dtype="int64",
                          index=pd.Index([config.REGION_CODE], name="region"), name="population")
     else:
         raise ValueError(f"niveau inconnu : {level!r} (attendu : departement, commune, region)")
     return out.astype("int64").rename("population")
+
+
+def intercommunality(communes: pd.DataFrame) -> pd.Series:
+    """The intercommunal territory of each row: its EPT in the Métropole du Grand Paris (Paris
+    its own territory; arrondissements with Paris), its EPCI elsewhere (``ept_code``, else
+    ``epci_code``); aligned on ``communes``."""
+    ept = communes["ept_code"] if "ept_code" in communes.columns else pd.Series(
+        pd.NA, index=communes.index, dtype=object)
+    return ept.astype("string").fillna(communes["epci_code"].astype("string")).rename("territoire")
 
 
 def territory_population(communes: pd.DataFrame, territory: str) -> int:
