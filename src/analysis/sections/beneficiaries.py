@@ -254,6 +254,18 @@ def benchmarks_text() -> str:
 
 
 @needs(*TRACKING, label=PEOPLE)
+def _shared(scope, report, variable: str) -> dict:
+    """:func:`shared_total`, and in a département's sheet the département's own row of the
+    residence profile: its beneficiaries living in it, the total of the commune table
+    (:func:`analysis.sections.communes.commune_table`)."""
+    shared = shared_total(report)
+    if variable == "departement_residence" and not scope.is_region:
+        from .communes import residents_key
+
+        shared[residents_key(report)] = ("cell", scope.territory, "beneficiaires")
+    return shared
+
+
 def profile_table(scope, report) -> list:
     """One protected table per profile variable: counts, shares with Wilson intervals, hours."""
     frame = people(scope)
@@ -278,7 +290,7 @@ def profile_table(scope, report) -> list:
             f"{VARIABLES_FR[variable]} des bénéficiaires ({scope.period.label_fr}), {scope.name}",
             people=("beneficiaires",), derived=PROFILE_DERIVED, margins=Margins(total_row=TOTAL),
             percent=SHARES, integers=("beneficiaires", "heures"), columns=COLUMNS_FR,
-            notes=notes, family=family(scope, variable), shared=shared_total(report)))
+            notes=notes, family=family(scope, variable), shared=_shared(scope, report, variable)))
     return out
 
 
