@@ -158,7 +158,8 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     wanted = list(args.report or [])
     buyers = not args.territory and (not wanted or "fiches_acheteurs" in wanted)
-    wanted = [r for r in wanted if r != "fiches_acheteurs"]
+    territory_sheets = not args.territory and (not wanted or "fiches_territoires" in wanted)
+    wanted = [r for r in wanted if r not in ("fiches_acheteurs", "fiches_territoires")]
     summary = RenderSummary()
     try:
         if wanted or not args.report:   # the notebooks first: a bad period is refused at once
@@ -192,8 +193,26 @@ def cmd_report(args: argparse.Namespace) -> int:
                         print(f"erreur : secret statistique, {leak.row} {leak.column} = "
                               f"{leak.value:g} recalculable", file=sys.stderr)
                     return 1
+        if territory_sheets:
+            from .territory_sheets import audit as territory_audit
+            from .territory_sheets import render_all as render_territories
+
+            done = render_territories(k=args.suppression_k, force=args.force,
+                                      target=args.target, jobs=args.jobs)
+            print(f"Fiches EPT / EPCI : {done.sheets} fiche(s) "
+                  f"{'inchangée(s)' if done.skipped else 'rendue(s)'} en {done.seconds:.1f} s, "
+                  f"{done.listed} territoire(s) listé(s) ({done.folder}).")
+            leaks = territory_audit(k=args.suppression_k)
+            print(f"Audit de la famille des fiches EPT / EPCI : {len(leaks)} cellule(s) "
+                  "masquée(s) recalculable(s).")
+            if leaks:
+                for leak in leaks[:20]:
+                    print(f"erreur : secret statistique, {leak.row} {leak.column} = "
+                          f"{leak.value:g} recalculable", file=sys.stderr)
+                return 1
+        if buyers or territory_sheets:
             reports = Path(config.paths().reports)
-            with publication_lock(reports):    # the index, with the buyers' section
+            with publication_lock(reports):    # the index, with the sheets' sections
                 summary.index = write_index(summary, reports)
     except (ValueError, PeriodError, BuildError, FileNotFoundError) as exc:
         print(f"erreur : {exc}", file=sys.stderr)
@@ -281,9 +300,10 @@ def parser() -> argparse.ArgumentParser:
                    help="rapport à rendre (répétable) : rapport_annuel, fiche_departementale, "
                         "progression_clauses, heures_grand_paris, beneficiaires, parcours_emploi, "
                         "territoire_cartes, qualite_donnees, « themes » pour les six "
-                        "notebooks thématiques, ou « fiches_acheteurs » ; défaut : le rapport de "
-                        "chaque territoire, pour la région les notebooks thématiques, et les "
-                        "fiches acheteur (sans --territory)")
+                        "notebooks thématiques, « fiches_acheteurs » ou « fiches_territoires » "
+                        "(EPT et EPCI) ; défaut : le rapport de chaque territoire, pour la région "
+                        "les notebooks thématiques, les fiches acheteur et les fiches EPT / EPCI "
+                        "(sans --territory)")
     p.add_argument("--target", type=float, default=config.DEFAULT_TARGET,
                    help="objectif comparé (part, ex. 0.30)")
     p.add_argument("--suppression-k", type=int, default=None,

@@ -646,11 +646,12 @@ def write_index(summary: RenderSummary, reports: Path) -> Path:
                       + "\n".join(sections[label]) + "\n</tbody>\n</table>")
     manifest = load_manifest()
     from .buyer_sheets import index_section
+    from .territory_sheets import index_section as territory_index
 
     page = _INDEX.format(
         coverage=_index_coverage(manifest),
         sections="\n".join(blocks) or "<p>Aucun rapport rendu.</p>",
-        buyers=index_section(reports),
+        buyers=index_section(reports) + territory_index(reports),
         generated=datetime_fr(datetime.now(timezone.utc).isoformat()),
         built=html.escape(datetime_fr(manifest.get("built_at", "?"))),
         n_inputs=len(manifest.get("inputs", [])),
