@@ -98,8 +98,8 @@ def commune_table(scope, report) -> list:
         return [Markdown(f"Aucun marché, aucune heure d'insertion ni aucun bénéficiaire résident "
                          f"par commune dans {scope.name} sur la période "
                          f"({scope.period.label_fr}).")]
-    total = table.drop(columns=["commune"]).sum(numeric_only=True)
-    total["commune"] = TOTAL
+    total = pd.concat([pd.Series({"commune": TOTAL}, dtype=object),
+                       table.drop(columns=["commune"]).sum(numeric_only=True).astype(object)])
     if tracking:
         total["pour_10000"] = total["beneficiaires"] / total["population"] * 1e4 \
             if total["population"] else float("nan")
