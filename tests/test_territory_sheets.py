@@ -301,6 +301,10 @@ def test_commune_table_of_a_departement_sheet(small_warehouse, tmp_path):
     counts = home.loc[home.str.startswith("93", na=False)].value_counts()
     assert total["Bénéficiaires résidents"] == counts.sum()
     assert int(report.shared_totals[key]) == counts.sum()
+    entry = next(e for e in profile["relations"]["shared"] if e["key"] == key)
+    residence = read_published_table(folder / "profil_departement_residence.csv",
+                                     profile["people"])
+    assert residence.iloc[entry["row"]][entry["column"]] == counts.sum()
     layer = maps.commune_layer(territory="93").set_index("code")["population"]
     secret = maps.rate_per_10000(counts, layer.reindex(counts.index), k=k)["secret"]
     codes = scope.communes.set_index("nom")["code_insee"]

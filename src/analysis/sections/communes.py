@@ -14,7 +14,8 @@ Disclosure: the beneficiaries' column is the one the commune map draws
 counts never hide different cells. Its total, the beneficiaries of the sheet living in the
 département, is the département's own row of the sheet's profile « département de résidence »:
 both tables declare it under one population key (:func:`residents_key`), so the family audit sees
-the equation. The QPV residents are protected on their own column with its total; the hours go
+the equation; the profile's suppression is taken as given (hidden there, the total is hidden
+here), the profile's own protection, joint with the région's, is left as it was. The QPV residents are protected on their own column with its total; the hours go
 through the dominance rule on employers (``magnitudes``).
 """
 
@@ -138,6 +139,12 @@ def commune_table(scope, report) -> list:
     margins = disclosure.Margins(total_row=TOTAL)
     mask = pd.DataFrame(False, index=table.index, columns=table.columns)
     mask.loc[secret.index[secret].intersection(table.index), ["beneficiaires", "pour_10000"]] = True
+    # The total is the département's row of the residence profile, published before: hidden
+    # there, it is hidden here too.
+    profile = report.masks.get("profil_departement_residence")
+    if profile is not None and scope.territory in profile.index \
+            and bool(profile.at[scope.territory, "beneficiaires"]):
+        mask.loc[TOTAL, ["beneficiaires", "pour_10000"]] = True
     qpv = disclosure.protect(table[["residents_qpv"]], ["residents_qpv"], k=report.k,
                              margins=margins)
     mask["residents_qpv"] = qpv.mask["residents_qpv"].reindex(table.index).fillna(False)
