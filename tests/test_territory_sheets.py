@@ -254,9 +254,15 @@ def test_sheet_content_escaping_and_suppression(rendered):
     assert audit_family(members, k=k) == []
 
 
-def test_render_all_listing_index_audit_and_skip(small_warehouse, tmp_path):
-    reports = tmp_path / "reports"
-    summary = ts.render_all(reports_dir=reports, jobs=2, period=Period.parse("2025"))
+@pytest.fixture(scope="module")
+def family(small_warehouse, tmp_path_factory):
+    """Every sheet of the small warehouse rendered once into a reports folder: (folder, summary)."""
+    reports = tmp_path_factory.mktemp("reports")
+    return reports, ts.render_all(reports_dir=reports, jobs=2, period=Period.parse("2025"))
+
+
+def test_render_all_listing_index_audit_and_skip(family):
+    reports, summary = family
     assert summary.listed == 63 and 10 < summary.sheets < 63 and not summary.skipped
     listing = json.loads((reports / "territoires" / "territoires.json").read_text("utf-8"))
     assert all(t["raison"] for t in listing["territoires"] if not t["fiche"])
@@ -266,6 +272,22 @@ def test_render_all_listing_index_audit_and_skip(small_warehouse, tmp_path):
     assert "Territoires sans fiche" in section and "fiche départementale" in section
     again = ts.render_all(reports_dir=reports, jobs=2, period=Period.parse("2025"))
     assert again.skipped and again.sheets == summary.sheets
+
+
+def test_territory_sheets_audited_with_the_departement_sheets(family, rendered_suite):
+    """The sheets and the départements' sheets of the suite's year, audited together with the
+    equations between a département's profile and its territories' (a territory in the place of
+    a buyer in :func:`analysis.buyer_sheets.joint_relations`): no hidden cell is recovered."""
+    from conftest import SUITE_PERIOD
+
+    reports, _ = family
+    link = reports / SUITE_PERIOD
+    if not link.exists():
+        link.symlink_to(config.paths().reports / SUITE_PERIOD)
+    result = ts.joint_audit(reports, period=SUITE_PERIOD)
+    assert result.equations > 0
+    assert result.cells > result.hidden > 0
+    assert result.violations == [], result.violations[:5]
 
 
 def test_commune_table_of_a_departement_sheet(small_warehouse, tmp_path):

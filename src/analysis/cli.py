@@ -194,7 +194,7 @@ def cmd_report(args: argparse.Namespace) -> int:
                               f"{leak.value:g} recalculable", file=sys.stderr)
                     return 1
         if territory_sheets:
-            from .territory_sheets import audit as territory_audit
+            from .territory_sheets import joint_audit as territory_audit
             from .territory_sheets import render_all as render_territories
 
             done = render_territories(k=args.suppression_k, force=args.force,
@@ -202,9 +202,12 @@ def cmd_report(args: argparse.Namespace) -> int:
             print(f"Fiches EPT / EPCI : {done.sheets} fiche(s) "
                   f"{'inchangée(s)' if done.skipped else 'rendue(s)'} en {done.seconds:.1f} s, "
                   f"{done.listed} territoire(s) listé(s) ({done.folder}).")
-            leaks = territory_audit(k=args.suppression_k)
-            print(f"Audit de la famille des fiches EPT / EPCI : {len(leaks)} cellule(s) "
-                  "masquée(s) recalculable(s).")
+            # With the département sheets of their period: a hidden cell recovered by
+            # differencing the sheets against them, or against each other, fails the command.
+            leaks, equations, cells, _ = territory_audit(k=args.suppression_k)
+            print(f"Audit conjoint fiches EPT / EPCI / fiches départementales : {cells} "
+                  f"cellule(s) examinée(s), {equations} équation(s) entre fiches, "
+                  f"{len(leaks)} cellule(s) masquée(s) recalculable(s).")
             if leaks:
                 for leak in leaks[:20]:
                     print(f"erreur : secret statistique, {leak.row} {leak.column} = "

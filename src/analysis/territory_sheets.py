@@ -480,6 +480,55 @@ def audit(reports_dir: Path | None = None, k: int | None = None,
     return audit_family([*members(reports_dir), *others], k=k)
 
 
+def joint_audit(reports_dir: Path | None = None, period: str | Period | None = None,
+                k: int | None = None, data: TerritoryData | None = None,
+                processed: Path | None = None):
+    """Audit the EPT / EPCI sheets together with the département sheets of their period on
+    disk: the family's own equations (margins, shared totals) and those that hold between a
+    département's profile counts and the sum of its territories' (the buyer sheets' equations,
+    :func:`analysis.buyer_sheets.joint_relations`, with a territory in place of a buyer: a
+    territory whose people all worked in the département and in no other territory with a
+    sheet). Returns a :class:`analysis.buyer_sheets.JointAudit`.
+    """
+    import numpy as np
+
+    from .buyer_sheets import (DEPARTEMENT_SLUG, JointAudit, departement_people,
+                               joint_relations)
+    from .publish import family_system, table_name
+
+    reports_dir = Path(reports_dir or config.paths().reports)
+    own = members(reports_dir)
+    if not own:
+        return JointAudit([], 0, 0, 0)
+    period = Period.parse(period or own[0][0]["period"])
+    departements = []
+    for path in sorted((reports_dir / period.label).glob(f"*/{DEPARTEMENT_SLUG}.json")):
+        record = read_record(path)
+        if record is not None and record.get("slug") == DEPARTEMENT_SLUG:
+            departements.append((record, path.parent))
+    relations: list = []
+    if departements:
+        data = data or compute(processed, period)
+        if data.people is not None:
+            # The buyer sheets' equations, a territory in the place of a buyer.
+            as_buyers = [({**record, "buyer": {"siret": record["territoire"]["code"]}}, folder)
+                         for record, folder in own]
+            people = data.people.rename(columns={ind.KEY: "acheteur_id"})
+            crowds = departement_people(period, [r["territory"] for r, _ in departements])
+            relations = joint_relations(as_buyers, departements, people, crowds)
+    family = [*own, *departements]
+    tables, equations = family_system(family)
+    counted = {}
+    for record, _ in family:
+        for table in record.get("tables", []):
+            if table.get("people"):
+                counted[table_name(record, table)] = table["people"]
+    values = [tables[name][columns].to_numpy(dtype=float) for name, columns in counted.items()]
+    violations = disclosure.audit_published(tables, [*equations, *relations], k=k)
+    return JointAudit(violations, len(relations), int(sum(v.size for v in values)),
+                      int(sum(np.isnan(v).sum() for v in values)))
+
+
 def index_section(reports_dir: Path) -> str:
     """The EPT / EPCI section of ``reports/index.html`` (empty when nothing was rendered): the
     territories with a sheet, by nature, then those without one and why."""
@@ -515,4 +564,5 @@ def index_section(reports_dir: Path) -> str:
 
 
 __all__ = ["compute", "compute_from", "render_sheet", "render_all", "index_section", "audit",
+           "joint_audit",
            "members", "TerritoryData", "TerritoryReport", "TerritorySummary"]
