@@ -197,14 +197,19 @@ def cmd_report(args: argparse.Namespace) -> int:
             from .territory_sheets import joint_audit as territory_audit
             from .territory_sheets import render_all as render_territories
 
+            from .periods import Period
+
+            # The execution part of the sheets covers the last period asked for (default: the
+            # last complete year), that of the département sheets they are audited with.
+            period = Period.parse(args.period[-1]) if args.period else None
             done = render_territories(k=args.suppression_k, force=args.force,
-                                      target=args.target, jobs=args.jobs)
+                                      target=args.target, jobs=args.jobs, period=period)
             print(f"Fiches EPT / EPCI : {done.sheets} fiche(s) "
                   f"{'inchangée(s)' if done.skipped else 'rendue(s)'} en {done.seconds:.1f} s, "
                   f"{done.listed} territoire(s) listé(s) ({done.folder}).")
             # With the département sheets of their period: a hidden cell recovered by
             # differencing the sheets against them, or against each other, fails the command.
-            leaks, equations, cells, _ = territory_audit(k=args.suppression_k)
+            leaks, equations, cells, _ = territory_audit(k=args.suppression_k, period=period)
             print(f"Audit conjoint fiches EPT / EPCI / fiches départementales : {cells} "
                   f"cellule(s) examinée(s), {equations} équation(s) entre fiches, "
                   f"{len(leaks)} cellule(s) masquée(s) recalculable(s).")
