@@ -22,6 +22,7 @@ from analysis.periods import Period
 from analysis.publish import audit_family, read_published_table
 from analysis.scope import period_work_contracts
 from analysis.stats import wilson_interval
+from test_browser import _check_page, browser  # noqa: F401  (the browser fixture)
 
 HOSTILE = '<script>alert(1)</script> & <img src=x onerror="alert(2)"> [x](javascript:alert(3))'
 
@@ -334,3 +335,17 @@ def test_commune_table_of_a_departement_sheet(small_warehouse, tmp_path):
     assert set(hidden) == set(secret.index[secret])
     shown = body["Bénéficiaires résidents"].dropna()
     assert ((shown == 0) | (shown >= k)).all()
+
+
+def test_sheets_and_index_in_a_browser(family, browser):  # noqa: F811
+    """Headless Chromium (the browser test's checks): the index with its EPT / EPCI section and
+    two sheets open with no console error and no broken link."""
+    from analysis.reporting import RenderSummary, write_index
+
+    reports, _ = family
+    index = write_index(RenderSummary(), reports)
+    assert 'id="territoires"' in index.read_text(encoding="utf-8")
+    assert _check_page(browser, index) == []
+    listing = json.loads((reports / "territoires" / "territoires.json").read_text("utf-8"))
+    for entry in [t for t in listing["territoires"] if t["fiche"]][:2]:
+        assert _check_page(browser, reports / "territoires" / f"{entry['code']}.html") == []
