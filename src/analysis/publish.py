@@ -100,6 +100,9 @@ class Report:
     #: magnitude columns' contributions and the published values and mask, so that an
     #: independent checker (ACRO, in the tests) can redo the dominance decisions cell by cell.
     magnitude_inputs: dict = field(default_factory=dict, repr=False)
+    #: In memory only: the suppression mask of each published table, by name, so that a table
+    #: published later that shares a count with it takes its decision as given.
+    masks: dict = field(default_factory=dict, repr=False)
     #: Sources absent from the warehouse that parts of this report needed, each with the parts
     #: (French labels) it could not cover (:mod:`analysis.sections.needs`).
     absent: dict[str, list[str]] = field(default_factory=dict)
@@ -285,7 +288,8 @@ class Report:
               shared: Mapping[str, tuple] | None = None,
               magnitudes: Mapping[str, pd.DataFrame] | None = None,
               magnitude_total: str | None = None,
-              magnitude_margins: disclosure.Margins | None = None) -> HTML:
+              magnitude_margins: disclosure.Margins | None = None,
+              recorded_shared: Mapping[str, tuple] | None = None) -> HTML:
         """Publish a table: disclosure control, then HTML here and CSV + XLSX beside the report.
 
         Parameters
@@ -323,6 +327,10 @@ class Report:
             (:func:`disclosure.protect_magnitudes`). ``derived`` may then name a magnitude column
             as a source. ``magnitude_total``: a magnitude column summing the others;
             ``magnitude_margins``: the magnitudes' own margins (default ``margins``).
+        recorded_shared
+            Counts this table shares with a table published after it, which takes this
+            table's decision as given (:attr:`masks`): recorded for the audit
+            (:func:`audit_family`) like ``shared``, but not used by this table's protection.
         """
         protected = self.protect(frame, people, derived=derived, margins=margins, family=family,
                                  shared=shared, magnitudes=magnitudes,
@@ -344,7 +352,8 @@ class Report:
         return self.publish_protected(values, mask, name, caption, people=people,
                                       percent=percent, integers=integers, decimals=decimals,
                                       columns=columns, notes=notes, margins=margins,
-                                      shared=shared, footnotes=footnotes,
+                                      shared={**(shared or {}), **(recorded_shared or {})},
+                                      footnotes=footnotes,
                                       magnitudes=tuple(magnitudes or ()))
 
     def publish_protected(self, values: pd.DataFrame, mask: pd.DataFrame, name: str,
@@ -375,6 +384,7 @@ class Report:
         all_notes = list(notes) + (secret_notes if mask.to_numpy().any() else [])
         shown = self._formatted(values, mask, percent, integers, decimals or {})
         self._write_files(values, mask, headers, percent, name, caption, all_notes)
+        self.masks[name] = mask.copy()
         self.tables.append(PublishedTable(
             name=name, caption=caption, columns=[headers[c] for c in values.columns],
             people=[headers[c] for c in people], suppressed=int(mask.to_numpy().sum()),

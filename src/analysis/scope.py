@@ -65,6 +65,16 @@ def shared_tables() -> dict:
     return _SHARED[key]
 
 
+def period_work_contracts(work_contracts: pd.DataFrame, period) -> pd.DataFrame:
+    """Work contracts active in ``period`` (a :class:`~analysis.periods.Period`), with
+    ``heures_periode``: their hours prorated by days over the period (the one definition, used
+    by :attr:`Scope.period_work_contracts` and by the EPT / EPCI sheets)."""
+    wc = work_contracts
+    share = period.overlap_share(wc["date_debut"], wc["date_fin"])
+    out = wc.assign(heures_periode=wc["heures"].astype(float).to_numpy() * share)
+    return out.loc[share > 0].reset_index(drop=True)
+
+
 class Scope:
     """A territory and a period, over the warehouse in force (or given tables).
 
@@ -198,10 +208,7 @@ class Scope:
     @cached_property
     def period_work_contracts(self) -> pd.DataFrame:
         """Work contracts active in the period, with ``heures_periode`` prorated by days."""
-        wc = self.work_contracts
-        share = self.period.overlap_share(wc["date_debut"], wc["date_fin"])
-        out = wc.assign(heures_periode=wc["heures"].astype(float).to_numpy() * share)
-        return out.loc[share > 0].reset_index(drop=True)
+        return period_work_contracts(self.work_contracts, self.period)
 
     @cached_property
     def beneficiaries(self) -> pd.DataFrame:

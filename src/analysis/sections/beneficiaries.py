@@ -254,6 +254,19 @@ def benchmarks_text() -> str:
 
 
 @needs(*TRACKING, label=PEOPLE)
+def _residents_shared(scope, report, variable: str) -> dict:
+    """In a département's sheet, the département's own row of the residence profile: its
+    beneficiaries living in it, the total of the commune table published after it
+    (:func:`analysis.sections.communes.commune_table`, which takes this table's suppression as
+    given). Recorded for the audit only: the profile's protection, computed jointly with the
+    région's and the other départements', stays the same in every report of the family."""
+    if variable == "departement_residence" and not scope.is_region:
+        from .communes import residents_key
+
+        return {residents_key(report): ("cell", scope.territory, "beneficiaires")}
+    return {}
+
+
 def profile_table(scope, report) -> list:
     """One protected table per profile variable: counts, shares with Wilson intervals, hours."""
     frame = people(scope)
@@ -278,7 +291,8 @@ def profile_table(scope, report) -> list:
             f"{VARIABLES_FR[variable]} des bénéficiaires ({scope.period.label_fr}), {scope.name}",
             people=("beneficiaires",), derived=PROFILE_DERIVED, margins=Margins(total_row=TOTAL),
             percent=SHARES, integers=("beneficiaires", "heures"), columns=COLUMNS_FR,
-            notes=notes, family=family(scope, variable), shared=shared_total(report)))
+            notes=notes, family=family(scope, variable), shared=shared_total(report),
+            recorded_shared=_residents_shared(scope, report, variable)))
     return out
 
 
