@@ -100,7 +100,7 @@ class Published:
 
 def _period_reports(reports: Path, period: Period) -> list[tuple[str, str, str, Path, dict]]:
     """``(slug, territory, title, folder, record)`` of the period's reports on disk."""
-    from .reporting import published_reports
+    from .suite import published_reports
 
     return [(spec.slug, territory, spec.title, path.parent, record)
             for found, territory, spec, path, record in published_reports(reports)
@@ -630,7 +630,7 @@ def _root(reports: Path) -> Path:
 
 def report_periods(reports: Path) -> list[Period]:
     """The periods with at least one published report, latest first."""
-    from .reporting import _period_order, published_reports
+    from .suite import period_order as _period_order, published_reports
 
     found = {period.label: period for period, *_ in published_reports(reports)}
     return sorted(found.values(), key=_period_order)
@@ -640,7 +640,7 @@ def fingerprint(reports: Path, period: Period, k: int) -> str:
     """What decides a package: the period's records and published tables (bytes), the warehouse's
     content, the code and *k*."""
     from .publish import warehouse_fingerprint
-    from .reporting import code_fingerprint, content_manifest
+    from .publish import code_fingerprint, content_manifest
     from .warehouse import load_manifest
 
     digest = hashlib.sha256(f"{period.label}|{k}|{code_fingerprint()}|".encode())

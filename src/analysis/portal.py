@@ -133,7 +133,7 @@ def write_index(summary, reports: Path) -> Path:
     from markupsafe import Markup
 
     from .present import datetime_fr, number_fr
-    from .reporting import SPECS, _period_order, published_reports
+    from .suite import SPECS, period_order as _period_order, published_reports
     from .sheets import template
     from .warehouse import load_manifest
 

@@ -21,6 +21,7 @@ as they are (the DECP are open data); only the columns named in ``people`` are p
 
 from __future__ import annotations
 
+import hashlib
 import html
 import io
 import json
@@ -34,7 +35,7 @@ import numpy as np
 import pandas as pd
 from IPython.display import HTML
 
-from . import config, disclosure
+from . import __version__, config, disclosure
 from .io import write_bytes, write_text
 from .periods import Period
 from .plots import percent_fr
@@ -599,6 +600,25 @@ def input_versions(manifest: dict) -> dict:
                             "bytes": int(sum(e.get("bytes", 0) for e in entries)),
                             "sha256": digest.hexdigest()}
     return versions
+
+
+def code_fingerprint() -> str:
+    """Digest of the code that shapes a report: the package's modules and templates."""
+    root = Path(__file__).parent
+    digest = hashlib.sha256(__version__.encode())
+    for path in sorted(root.rglob("*")):
+        if path.is_file() and path.suffix in {".py", ".j2", ".json", ".css", ".js"} \
+                and "synthetic" not in path.parts and "__pycache__" not in path.parts:
+            digest.update(str(path.relative_to(root)).encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def content_manifest(manifest: dict) -> dict:
+    """The warehouse manifest without what says how the build went rather than what it holds:
+    whether each source was read or taken from the build cache (``sources``: ``lu``, ``cache``).
+    Two builds of the same inputs by the same code give the same content manifest."""
+    return {key: value for key, value in manifest.items() if key != "sources"}
 
 
 def warehouse_fingerprint(manifest: dict) -> str:

@@ -42,48 +42,11 @@ from pathlib import Path
 from . import __version__, config
 from .io import write_text
 from .periods import Period, default_period
-from .publish import TABLES_SUFFIX, read_record, warehouse_fingerprint
+from .publish import (TABLES_SUFFIX, code_fingerprint, content_manifest,  # noqa: F401
+                      read_record, warehouse_fingerprint)
 
-#: Which territories a report is for.
-REGION, DEPARTEMENT, ANY = "region", "departement", "any"
-
-
-@dataclass(frozen=True)
-class ReportSpec:
-    """A report notebook, how it is titled and which territories it is rendered for."""
-
-    slug: str
-    notebook: str
-    title: str
-    scope: str = ANY
-    theme: bool = False
-
-    def applies_to(self, territory: str) -> bool:
-        if self.scope == REGION:
-            return territory == config.REGION_CODE
-        if self.scope == DEPARTEMENT:
-            return territory in config.DEPARTEMENTS
-        return True
-
-
-REPORTS: tuple[ReportSpec, ...] = (
-    ReportSpec("rapport_annuel", "10_rapport_annuel_regional.ipynb",
-               "Rapport annuel régional", scope=REGION),
-    ReportSpec("fiche_departementale", "11_fiche_departementale.ipynb",
-               "Fiche départementale", scope=DEPARTEMENT),
-    ReportSpec("progression_clauses", "01_progression_clauses.ipynb",
-               "Progression des clauses sociales", theme=True),
-    ReportSpec("heures_grand_paris", "02_heures_grand_paris.ipynb",
-               "Heures d'insertion et Grand Paris", theme=True),
-    ReportSpec("beneficiaires", "03_beneficiaires.ipynb", "Bénéficiaires", theme=True),
-    ReportSpec("parcours_emploi", "04_parcours_emploi.ipynb",
-               "Parcours et emploi durable", theme=True),
-    ReportSpec("territoire_cartes", "05_territoire_cartes.ipynb",
-               "Territoire et cartes", theme=True),
-    ReportSpec("qualite_donnees", "06_qualite_donnees.ipynb",
-               "Qualité des données et provenance", theme=True),
-)
-SPECS = {spec.slug: spec for spec in REPORTS}
+from .suite import (ANY, DEPARTEMENT, REGION, REPORTS, SPECS, ReportSpec,  # noqa: F401
+                    period_order as _period_order, published_reports)
 
 #: The researcher's notebook (:mod:`analysis.api`): under ``notebooks/`` with the reports but not
 #: one of them — never rendered by :func:`render` nor listed in ``reports/index.html``; the test
@@ -242,18 +205,6 @@ def add_contents(page: str) -> str:
 
 
 # --- One job ---------------------------------------------------------------------------------------
-
-
-def code_fingerprint() -> str:
-    """Digest of the code that shapes a report: the package's modules and templates."""
-    root = Path(__file__).parent
-    digest = hashlib.sha256(__version__.encode())
-    for path in sorted(root.rglob("*")):
-        if path.is_file() and path.suffix in {".py", ".j2", ".json", ".css", ".js"} \
-                and "synthetic" not in path.parts and "__pycache__" not in path.parts:
-            digest.update(str(path.relative_to(root)).encode())
-            digest.update(path.read_bytes())
-    return digest.hexdigest()[:16]
 
 
 def notebook_fingerprint(path: Path) -> str:
@@ -546,13 +497,6 @@ def render(territories: list[str] | None = None,
     return summary
 
 
-def content_manifest(manifest: dict) -> dict:
-    """The warehouse manifest without what says how the build went rather than what it holds:
-    whether each source was read or taken from the build cache (``sources``: ``lu``, ``cache``).
-    Two builds of the same inputs by the same code give the same content manifest."""
-    return {key: value for key, value in manifest.items() if key != "sources"}
-
-
 #: Relative rendering time of a report never rendered before (the annual report computes every
 #: theme for the région; a sheet, a few sections for one département).
 _DEFAULT_SECONDS = {"rapport_annuel": 20.0, "parcours_emploi": 10.0, "fiche_departementale": 4.0}
@@ -595,39 +539,11 @@ def _render_on_dask(pending: list[Job], reports: Path, prints: dict, scheduler, 
 # --- Index ---------------------------------------------------------------------------------------
 
 
-def published_reports(reports: Path) -> list[tuple[Period, str, ReportSpec, Path, dict]]:
-    """Every report on disk: ``(period, territory, spec, html path, record)``, in index order."""
-    territory_order = {code: i for i, code in enumerate(config.TERRITORIES)}
-    spec_order = {spec.slug: i for i, spec in enumerate(REPORTS)}
-    found = []
-    for path in reports.glob("*/*/*.html"):
-        period_dir, territory, slug = path.parent.parent.name, path.parent.name, path.stem
-        if period_dir.startswith("_") or territory not in config.TERRITORIES or slug not in SPECS:
-            continue
-        try:
-            period = Period.parse(period_dir)
-        except ValueError:
-            continue
-        if period.label != period_dir:
-            continue
-        record = read_record(path.with_suffix(".json")) or {}
-        found.append((period, territory, SPECS[slug], path, record))
-    found.sort(key=lambda item: (*_period_order(item[0]), spec_order[item[2].slug]
-                                 if item[2].theme else -1, territory_order[item[1]],
-                                 spec_order[item[2].slug]))
-    return found
-
-
 def write_index(summary: RenderSummary, reports: Path) -> Path:
     """``reports/index.html``, the portal (:func:`analysis.portal.write_index`)."""
     from .portal import write_index as write_portal
 
     return write_portal(summary, reports)
-
-
-def _period_order(period: Period) -> tuple[int, int]:
-    """Latest first; a year before its quarters."""
-    return (-period.year, -(period.quarter or 5))
 
 
 def clean_staging(reports: Path) -> None:

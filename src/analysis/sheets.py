@@ -136,7 +136,7 @@ def markup(obj):
 def fingerprint(manifest: dict, *parameters) -> str:
     """The render fingerprint of a family: the warehouse's content, the code and ``parameters``."""
     from .publish import warehouse_fingerprint
-    from .reporting import code_fingerprint, content_manifest
+    from .publish import code_fingerprint, content_manifest
 
     digest = hashlib.sha256()
     digest.update(warehouse_fingerprint(content_manifest(manifest)).encode())

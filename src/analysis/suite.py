@@ -1,0 +1,88 @@
+"""The report suite: which notebooks are reports, for which territories, and which of them are on
+disk.
+
+Pure description, read by the renderer (:mod:`analysis.reporting`), the portal
+(:mod:`analysis.portal`) and the open data (:mod:`analysis.opendata`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import config
+from .periods import Period
+from .publish import read_record
+
+#: Which territories a report is for.
+REGION, DEPARTEMENT, ANY = "region", "departement", "any"
+
+
+@dataclass(frozen=True)
+class ReportSpec:
+    """A report notebook, how it is titled and which territories it is rendered for."""
+
+    slug: str
+    notebook: str
+    title: str
+    scope: str = ANY
+    theme: bool = False
+
+    def applies_to(self, territory: str) -> bool:
+        if self.scope == REGION:
+            return territory == config.REGION_CODE
+        if self.scope == DEPARTEMENT:
+            return territory in config.DEPARTEMENTS
+        return True
+
+
+REPORTS: tuple[ReportSpec, ...] = (
+    ReportSpec("rapport_annuel", "10_rapport_annuel_regional.ipynb",
+               "Rapport annuel régional", scope=REGION),
+    ReportSpec("fiche_departementale", "11_fiche_departementale.ipynb",
+               "Fiche départementale", scope=DEPARTEMENT),
+    ReportSpec("progression_clauses", "01_progression_clauses.ipynb",
+               "Progression des clauses sociales", theme=True),
+    ReportSpec("heures_grand_paris", "02_heures_grand_paris.ipynb",
+               "Heures d'insertion et Grand Paris", theme=True),
+    ReportSpec("beneficiaires", "03_beneficiaires.ipynb", "Bénéficiaires", theme=True),
+    ReportSpec("parcours_emploi", "04_parcours_emploi.ipynb",
+               "Parcours et emploi durable", theme=True),
+    ReportSpec("territoire_cartes", "05_territoire_cartes.ipynb",
+               "Territoire et cartes", theme=True),
+    ReportSpec("qualite_donnees", "06_qualite_donnees.ipynb",
+               "Qualité des données et provenance", theme=True),
+)
+SPECS = {spec.slug: spec for spec in REPORTS}
+
+
+def period_order(period: Period) -> tuple[int, int]:
+    """Latest first; a year before its quarters."""
+    return (-period.year, -(period.quarter or 5))
+
+
+def published_reports(reports: Path) -> list[tuple[Period, str, ReportSpec, Path, dict]]:
+    """Every report on disk: ``(period, territory, spec, html path, record)``, in index order."""
+    territory_order = {code: i for i, code in enumerate(config.TERRITORIES)}
+    spec_order = {spec.slug: i for i, spec in enumerate(REPORTS)}
+    found = []
+    for path in reports.glob("*/*/*.html"):
+        period_dir, territory, slug = path.parent.parent.name, path.parent.name, path.stem
+        if period_dir.startswith("_") or territory not in config.TERRITORIES or slug not in SPECS:
+            continue
+        try:
+            period = Period.parse(period_dir)
+        except ValueError:
+            continue
+        if period.label != period_dir:
+            continue
+        record = read_record(path.with_suffix(".json")) or {}
+        found.append((period, territory, SPECS[slug], path, record))
+    found.sort(key=lambda item: (*period_order(item[0]), spec_order[item[2].slug]
+                                 if item[2].theme else -1, territory_order[item[1]],
+                                 spec_order[item[2].slug]))
+    return found
+
+
+__all__ = ["REGION", "DEPARTEMENT", "ANY", "ReportSpec", "REPORTS", "SPECS", "period_order",
+           "published_reports"]
