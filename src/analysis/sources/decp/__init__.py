@@ -29,7 +29,8 @@ __all__ = [
     "CLAUSE", "CONCESSION_COLUMNS", "CONTRACT_COLUMNS", "CONTRACT_EXTRA", "CRITERION", "FORMAT",
     "FORMAT_2019", "MODIFICATION_COLUMNS", "NONE", "RESERVED", "RESERVED_CONCESSION", "SOURCE",
     "STREAM_THRESHOLD", "SUPPLIER_COLUMNS", "V2_FIELDS", "Considerations", "DecpFile",
-    "_SOCIAL_VALUES", "_deduplicate_pandas", "concat_compact", "contracts_frame", "deduplicate", "release_memory",
+    "_SOCIAL_VALUES", "_deduplicate_pandas", "concat_compact", "contracts_frame", "deduplicate",
+    "release_memory",
     "departement_from_place", "keep_children", "parse_considerations", "plain_frame",
     "read_decp_json", "read_decp_table", "restore_frame",
 ]

@@ -510,7 +510,8 @@ def read_decp_table(path: Path | str, today: date | None = None,
         The file's name in ``source_file`` and the quarantine (default: ``path``).
     compact
         Hold the contracts' repeated texts as categories in ``frames`` (see
-        :func:`.tables.compact_table`; the build's reading, :func:`.tables.restore_frame` undoes it).
+        :func:`.tables.compact_table`; the build's reading, :func:`.tables.restore_frame`
+        undoes it).
 
     Raises
     ------
