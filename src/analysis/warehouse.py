@@ -120,10 +120,12 @@ def read_decp(files: list[Path], raw: Path, today: date | None = None,
         # The readers write ``name`` in source_file: one column, not the path then the name.
         if path.suffix.lower() == ".json":
             parsed = decp.read_decp_json(path, today=today, communes=communes,
-                                         chunk_size=DECP_CHUNK, source_name=name)
+                                         chunk_size=DECP_CHUNK, source_name=name,
+                                         compact=True)
         else:
             parsed = decp.read_decp_table(path, today=today, communes=communes,
-                                          chunk_size=DECP_CHUNK, source_name=name)
+                                          chunk_size=DECP_CHUNK, source_name=name,
+                                          compact=True)
         parsed.flush()
         for table, chunks in parsed.frames.items():
             for chunk in chunks:
@@ -143,14 +145,19 @@ def read_decp(files: list[Path], raw: Path, today: date | None = None,
     def combined(table: str, empty: pd.DataFrame) -> pd.DataFrame:
         # The chunks are let go once joined (``parsed`` no longer holds them).
         chunks = frames.pop(table)
-        return pd.concat(chunks, ignore_index=True) if chunks else empty
+        return decp.concat_compact(chunks) if chunks else empty
 
     contracts = combined("contracts", decp.contracts_frame([]))
     for column in decp.CONTRACT_EXTRA:  # absent from JSON files' chunks
-        if column in contracts.columns and contracts[column].dtype != pd.StringDtype():
+        if column in contracts.columns and contracts[column].dtype != pd.StringDtype() \
+                and not isinstance(contracts[column].dtype, pd.CategoricalDtype):
             contracts[column] = contracts[column].astype("string")
     decp.release_memory()  # the chunks' numbers, copied by the join
     contract_frame, merged_contracts = decp.deduplicate(contracts)
+    # The repeated texts, categories while read and deduplicated, back as text: the tables and
+    # the warehouse's files are those of a reading without categories.
+    contract_frame = decp.restore_frame(contract_frame)
+    del contracts
     concession_frame, merged_concessions = decp.deduplicate(
         combined("concessions", decp.plain_frame([], decp.CONCESSION_COLUMNS)))
     # When no contract was merged into another, every child row belongs to a kept contract.
