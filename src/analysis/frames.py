@@ -11,13 +11,28 @@ from typing import Iterable
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 
 def isin(values: pd.Series, reference: Iterable) -> np.ndarray:
     """``values.isin(reference).to_numpy(bool)``, through a hash table of the reference's values.
 
     Missing values match only when the reference holds a missing value, as in pandas.
+    Two Series of the same Arrow-backed text dtype are compared by Arrow, without a Python
+    string a row (the warehouse's checks of millions of identifiers).
     """
+    if (isinstance(values, pd.Series) and isinstance(reference, pd.Series)
+            and values.dtype == reference.dtype and isinstance(values.dtype, pd.StringDtype)
+            and values.dtype.storage == "pyarrow"):
+        text = pa.array(values.array)
+        known = pa.array(reference.array)  # is_in makes its own hash table of the values
+        if isinstance(known, pa.ChunkedArray):
+            known = known.combine_chunks() if known.num_chunks != 1 else known.chunk(0)
+        if known.type != text.type:
+            known = known.cast(text.type)
+        found = pc.is_in(text, value_set=known, skip_nulls=False)
+        return np.asarray(found.to_numpy(zero_copy_only=False), dtype=bool)
     if isinstance(reference, (pd.Series, pd.Index)):
         known = pd.unique(reference.to_numpy(dtype=object))
     else:
