@@ -364,6 +364,10 @@ def test_isin_by_arrow_agrees_with_pandas():
         expected = values.astype(object).isin(list(reference.astype(object))).to_numpy(bool)
         assert isin(values, reference).tolist() == expected.tolist()
         assert isin(values.iloc[1:], reference).tolist() == expected[1:].tolist()
+        plain = [value for value in reference.astype(object) if isinstance(value, str)]
+        for collection in (frozenset(plain), plain):  # texts only: no missing value matches
+            assert isin(values, collection).tolist() == \
+                values.astype(object).isin(plain).to_numpy(bool).tolist()
 
 
 def test_vectorised_siret_reads_only_ascii_digits_in_blocks(monkeypatch):

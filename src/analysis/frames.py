@@ -22,13 +22,16 @@ def isin(values: pd.Series, reference: Iterable) -> np.ndarray:
     Two Series of the same Arrow-backed text dtype are compared by Arrow, without a Python
     string a row (the warehouse's checks of millions of identifiers).
     """
-    if (isinstance(values, pd.Series) and isinstance(reference, pd.Series)
-            and values.dtype == reference.dtype and isinstance(values.dtype, pd.StringDtype)
-            and values.dtype.storage == "pyarrow"):
+    arrow_text = (isinstance(values, pd.Series) and isinstance(values.dtype, pd.StringDtype)
+                  and values.dtype.storage == "pyarrow")
+    known = None
+    if arrow_text and isinstance(reference, pd.Series) and reference.dtype == values.dtype:
+        known = pa.array(reference.array)  # chunks kept: is_in makes its own hash table
+    elif arrow_text and isinstance(reference, (set, frozenset, list, tuple)) \
+            and all(value.__class__ is str for value in reference):
+        known = pa.array(list(reference), type=pa.large_string())  # e.g. the commune codes
+    if known is not None:
         text = pa.array(values.array)
-        known = pa.array(reference.array)  # is_in makes its own hash table of the values
-        if isinstance(known, pa.ChunkedArray):
-            known = known.combine_chunks() if known.num_chunks != 1 else known.chunk(0)
         if known.type != text.type:
             known = known.cast(text.type)
         found = pc.is_in(text, value_set=known, skip_nulls=False)

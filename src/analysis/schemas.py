@@ -1327,6 +1327,9 @@ def validate_tables(tables: dict[str, pd.DataFrame], today: date | None = None) 
                             _run_column_check(name, col_name, check, frame[col_name], report)
             for check in schema.checks:
                 _run_row_check(name, check, frame, report)
+            # The checks' intermediate arrays, freed, given back before the next table's (at
+            # national size they would otherwise pile up under the next checks).
+            decp.release_memory()
     finally:
         _TODAY.reset(token)
     return report

@@ -507,7 +507,10 @@ def build(raw: Path | None = None, processed: Path | None = None, today: date | 
 
     # The schemas are the data dictionary: an error means the warehouse would be wrong.
     checked = {**tables, "accounting": accounting, "rejects": rejects}
-    validation = validate_tables(checked, today=today).extend(cross_table_checks(checked))
+    validation = validate_tables(checked, today=today)
+    decp.release_memory()  # what the checks of one table freed, before the next checks
+    validation.extend(cross_table_checks(checked))
+    decp.release_memory()
     if not validation.ok:
         raise BuildError("tables incohérentes, entrepôt précédent conservé —\n" + validation.text())
     if validation.warnings:
