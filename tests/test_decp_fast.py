@@ -598,6 +598,28 @@ def test_deduplicate_generated_file(generated):
     assert np.all(kept["uid"].value_counts() == 1)
 
 
+def test_compact_reading_gives_the_same_tables(generated):
+    """The build's reading (repeated texts as categories, joined, deduplicated, given back
+    their text) makes the frames of a plain reading, a chunk of row dictionaries included."""
+    plain = decp.read_decp_json(generated["consolidated"], today=TODAY, chunk_size=500)
+    plain.flush()
+    compact = decp.read_decp_json(generated["consolidated"], today=TODAY, chunk_size=500,
+                                  compact=True)
+    compact.flush()
+    chunks = compact.frames["contracts"]
+    assert any(isinstance(chunk[name].dtype, pd.CategoricalDtype)
+               for chunk in chunks for name in ("procedure", "source_file"))
+    chunks = chunks + [decp.contracts_frame([{"uid": "z_1", "id": "1", "procedure": "Autre",
+                                              "source_file": "other.json"}])]
+    expected = pd.concat(plain.frames["contracts"] + chunks[-1:], ignore_index=True)
+    joined = decp.concat_compact(chunks)
+    assert isinstance(joined["procedure"].dtype, pd.CategoricalDtype)
+    kept, merged = decp.deduplicate(joined)
+    expected_kept, expected_merged = decp.deduplicate(expected)
+    pd.testing.assert_frame_equal(decp.restore_frame(kept), expected_kept, check_exact=True)
+    assert merged[merged > 0].to_dict() == expected_merged[expected_merged > 0].to_dict()
+
+
 @SETTINGS
 @given(children=st.lists(st.tuples(st.sampled_from(["a_1", "a_2", "b_1", None]),
                                    st.sampled_from(["f1.json", "f2.json", None]),

@@ -348,3 +348,32 @@ def test_committed_dictionary_is_up_to_date():
 def test_write_data_dictionary(tmp_path: Path):
     path = write_data_dictionary(tmp_path / "docs" / "dictionnaire.md")
     assert path.read_text(encoding="utf-8") == data_dictionary_markdown()
+
+
+def test_isin_by_arrow_agrees_with_pandas():
+    """``frames.isin`` of two Arrow-backed text Series (the cross-table checks' path) gives
+    pandas' answer, missing values included, on chunked and sliced arrays."""
+    from analysis.frames import isin
+
+    values = pd.concat([pd.Series(["a", None, "b"], dtype="string"),
+                        pd.Series(["c", "a", None, "é"], dtype="string")], ignore_index=True)
+    for reference in (pd.Series(["a", "é", "z"], dtype="string"),
+                      pd.concat([pd.Series(["b", None], dtype="string"),
+                                 pd.Series(["c"], dtype="string")], ignore_index=True),
+                      pd.Series([], dtype="string"), values.iloc[2:5]):
+        expected = values.astype(object).isin(list(reference.astype(object))).to_numpy(bool)
+        assert isin(values, reference).tolist() == expected.tolist()
+        assert isin(values.iloc[1:], reference).tolist() == expected[1:].tolist()
+        plain = [value for value in reference.astype(object) if isinstance(value, str)]
+        for collection in (frozenset(plain), plain):  # texts only: no missing value matches
+            assert isin(values, collection).tolist() == \
+                values.astype(object).isin(plain).to_numpy(bool).tolist()
+
+
+def test_vectorised_siret_reads_only_ascii_digits_in_blocks(monkeypatch):
+    monkeypatch.setattr(schemas, "_SIRET_BLOCK", 2)
+    values = pd.Series(["83351726197889", "٨٣٣٥١٧٢٦١٩٧٨٨٩", None, "35600000000048",
+                        "83351726197888", "83351726197889", "8335172619788"], dtype="string")
+    expected = [True, False, False, siret_valid("35600000000048"), False, True, False]
+    assert schemas._valid_siret(values).tolist() == expected
+    assert schemas._valid_siret(values.iloc[3:]).tolist() == expected[3:]

@@ -771,7 +771,7 @@ def _read_parsed(path: Path, ctx: Context, chunks: Chunks, stream: bool) -> int:
 def read_decp_json(path: Path | str, today: date | None = None,
                    stream: bool | None = None, communes: set[str] | None = None,
                    chunk_size: int | None = None, fast: bool = True,
-                   source_name: str | None = None) -> DecpFile:
+                   source_name: str | None = None, compact: bool = False) -> DecpFile:
     """Read one DECP JSON file.
 
     Parameters
@@ -794,6 +794,10 @@ def read_decp_json(path: Path | str, today: date | None = None,
         record with ``json`` / ``ijson`` (the same rules, the same result, slower).
     source_name
         The file's name in ``source_file`` and the quarantine (default: ``path``).
+    compact
+        Hold the contracts' repeated texts as categories in ``frames`` (see
+        :func:`.tables.compact_table`; the build's reading, :func:`.tables.restore_frame`
+        undoes it).
 
     Returns
     -------
@@ -815,7 +819,7 @@ def read_decp_json(path: Path | str, today: date | None = None,
     try:
         result = ctx = None
         if fast:
-            result = DecpFile(path=str(path), communes=communes)
+            result = DecpFile(path=str(path), communes=communes, compact=compact)
             ctx = Context(source_name or str(path), today, communes, _to_json)
             chunks = Chunks(result, chunk_size, CONTRACT_COLUMNS)
             try:
@@ -823,7 +827,7 @@ def read_decp_json(path: Path | str, today: date | None = None,
             except _Fallback:
                 result = None
         if result is None:
-            result = DecpFile(path=str(path), communes=communes)
+            result = DecpFile(path=str(path), communes=communes, compact=compact)
             ctx = Context(source_name or str(path), today, communes, _to_json)
             chunks = Chunks(result, chunk_size, CONTRACT_COLUMNS)
             result.read = _read_parsed(path, ctx, chunks, stream)

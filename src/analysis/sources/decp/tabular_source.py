@@ -486,7 +486,8 @@ def _cells(table: _Table, name: str, at: np.ndarray) -> pa.Array:
 
 def read_decp_table(path: Path | str, today: date | None = None,
                     communes: set[str] | None = None, chunk_size: int | None = None,
-                    part_rows: int = PART_ROWS, source_name: str | None = None) -> DecpFile:
+                    part_rows: int = PART_ROWS, source_name: str | None = None,
+                    compact: bool = False) -> DecpFile:
     """Read a consolidated tabular DECP file into the same tables as the JSON reader.
 
     Parameters
@@ -507,6 +508,10 @@ def read_decp_table(path: Path | str, today: date | None = None,
         whatever the file's size.
     source_name
         The file's name in ``source_file`` and the quarantine (default: ``path``).
+    compact
+        Hold the contracts' repeated texts as categories in ``frames`` (see
+        :func:`.tables.compact_table`; the build's reading, :func:`.tables.restore_frame`
+        undoes it).
 
     Raises
     ------
@@ -516,7 +521,7 @@ def read_decp_table(path: Path | str, today: date | None = None,
     """
     path = Path(path)
     today = today or date.today()
-    result = DecpFile(path=str(path), communes=communes)
+    result = DecpFile(path=str(path), communes=communes, compact=compact)
     ctx = Context(source_name or str(path), today, communes)
     chunks = Chunks(result, chunk_size, CONTRACT_COLUMNS + CONTRACT_EXTRA)
     with _jemalloc():
