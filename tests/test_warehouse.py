@@ -30,7 +30,8 @@ def test_build_accounts_for_every_record(raw, tmp_path):
     acc = summary.accounting.set_index("file")
     assert (acc["read"] == acc["kept"] + acc["rejected"] + acc["merged"]).all()
     assert acc.loc["decp/nested_marche.json"].to_dict() == {
-        "source": "decp", "read": 6, "kept": 2, "rejected": 3, "merged": 1}
+        "source": "decp", "read": 6, "kept": 2, "rejected": 3, "merged": 1,
+        "coordination": None}     # a coordination names tracking exports only
     assert acc.loc["decp/flat_list.json", "kept"] == 7  # 6 marchés + 1 concession
     assert acc.loc["decp/republication.json", "kept"] == 1
     assert summary.tables == {"contracts": 9, "suppliers": 2, "modifications": 1,

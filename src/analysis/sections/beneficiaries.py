@@ -253,7 +253,6 @@ def benchmarks_text() -> str:
 # --- profiles ------------------------------------------------------------------------------------
 
 
-@needs(*TRACKING, label=PEOPLE)
 def _residents_shared(scope, report, variable: str) -> dict:
     """In a département's sheet, the département's own row of the residence profile: its
     beneficiaries living in it, the total of the commune table published after it
@@ -267,6 +266,7 @@ def _residents_shared(scope, report, variable: str) -> dict:
     return {}
 
 
+@needs(*TRACKING, label=PEOPLE)
 def profile_table(scope, report) -> list:
     """One protected table per profile variable: counts, shares with Wilson intervals, hours."""
     frame = people(scope)
