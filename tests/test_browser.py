@@ -128,6 +128,35 @@ def test_index_and_every_report_open_cleanly(rendered_suite, browser):
     assert all(shot.is_file() and shot.stat().st_size > 10_000 for shot in shots)
 
 
+def test_every_sheet_of_every_family_opens_cleanly(rendered_suite, browser, tmp_path):
+    """The portal with every family of sheets (buyers, owners, EPT and EPCI) over a copy of the
+    rendered suite: the portal and every page it links open with no console error, no broken
+    link and no broken image (each sheet, not a sample)."""
+    from analysis import buyer_sheets, owner_sheets, portal, territory_sheets
+    from analysis.reporting import RenderSummary
+
+    reports = tmp_path / "reports"
+    shutil.copytree(config.paths().reports, reports,
+                    ignore=shutil.ignore_patterns("_executed", "_staging"))
+    buyer_sheets.render_all(reports_dir=reports, jobs=2)
+    owner_sheets.render_all(reports_dir=reports, jobs=2)
+    territory_sheets.render_all(reports_dir=reports, jobs=2)
+    index = portal.write_index(RenderSummary(), reports)
+    problems = _check_page(browser, index)
+    pages = sorted({(index.parent / unquote(href)).resolve()
+                    for href in browser.execute_script(LINKS) if not href.startswith("#")})
+    families = {folder: [p for p in pages if p.parent.name == folder]
+                for folder in (buyer_sheets.FOLDER, owner_sheets.FOLDER, territory_sheets.FOLDER)}
+    assert all(families.values()), {k: len(v) for k, v in families.items()}
+    listed = {folder: sorted(p.resolve() for p in (reports / folder).glob("*.html"))
+              for folder in families}
+    assert {k: sorted(v) for k, v in families.items()} == listed, "every sheet is linked"
+    for page in pages:
+        if page.suffix == ".html":
+            problems += _check_page(browser, page)
+    assert problems == []
+
+
 def test_a_report_shows_its_key_figures_and_contents(rendered_suite, browser):
     reports = config.paths().reports
     page = reports / "2025" / "11" / "rapport_annuel.html"
