@@ -39,7 +39,6 @@ from __future__ import annotations
 import html
 import time
 from dataclasses import dataclass, field
-from typing import NamedTuple
 from pathlib import Path
 
 import pandas as pd
@@ -676,7 +675,7 @@ def audit(reports_dir: Path | None = None, k: int | None = None,
 
 
 #: The département sheet's profile table of each variable of the buyer sheets' profile tables.
-DEPARTEMENT_SLUG = "fiche_departementale"
+DEPARTEMENT_SLUG = sheets.DEPARTEMENT_SLUG
 DEPARTEMENT_PROFILE = {column: f"profil_{column}" for column in PROFILE}
 
 
@@ -799,14 +798,7 @@ def departement_people(period: str | Period, departements) -> dict[str, pd.DataF
     return {str(d): people(Scope(str(d), period)) for d in departements}
 
 
-class JointAudit(NamedTuple):
-    """What :func:`joint_audit` found: the hidden cells recovered, the cross-sheet equations
-    declared, and the people cells (published and hidden) of the tables audited."""
-
-    violations: list
-    equations: int
-    cells: int
-    hidden: int
+JointAudit = sheets.JointAudit
 
 
 def joint_audit(reports_dir: Path | None = None, period: str | Period | None = None,
@@ -819,20 +811,12 @@ def joint_audit(reports_dir: Path | None = None, period: str | Period | None = N
     Run by ``observatoire report`` after the buyer sheets render; the command fails when a cell
     is recovered. ``data``: the buyers' indicators (computed from the warehouse otherwise).
     """
-    import numpy as np
-
-    from .publish import family_system, table_name
-
     reports_dir = Path(reports_dir or config.paths().reports)
     buyers = members(reports_dir)
     if not buyers:
         return JointAudit([], 0, 0, 0)
     period = Period.parse(period or buyers[0][0]["period"])
-    departements = []
-    for path in sorted((reports_dir / period.label).glob(f"*/{DEPARTEMENT_SLUG}.json")):
-        record = read_record(path)
-        if record is not None and record.get("slug") == DEPARTEMENT_SLUG:
-            departements.append((record, path.parent))
+    departements = sheets.departement_members(reports_dir, period)
     relations: list = []
     if departements:
         if data is None:
@@ -840,18 +824,7 @@ def joint_audit(reports_dir: Path | None = None, period: str | Period | None = N
         if data.participants is not None:
             crowds = departement_people(period, [r["territory"] for r, _ in departements])
             relations = joint_relations(buyers, departements, data.participants, crowds)
-    family = [*buyers, *departements]
-    tables, own = family_system(family)
-    people = {}
-    for record, _ in family:
-        for table in record.get("tables", []):
-            if table.get("people"):
-                people[table_name(record, table)] = table["people"]
-    values = [tables[name][columns].to_numpy(dtype=float) for name, columns in people.items()]
-    cells = int(sum(v.size for v in values))
-    hidden = int(sum(np.isnan(v).sum() for v in values))
-    violations = disclosure.audit_published(tables, [*own, *relations], k=k)
-    return JointAudit(violations, len(relations), cells, hidden)
+    return sheets.audit_jointly([*buyers, *departements], relations, k)
 
 
 # --- Index ----------------------------------------------------------------------------------------

@@ -45,7 +45,7 @@ from .io import write_text
 from .periods import Period
 from .plots import percent_fr
 from .present import datetime_fr, number_fr
-from .buyer_sheets import JointAudit
+from .sheets import JointAudit
 from .publish import read_record
 from .sheets import SheetReport, markup, template
 
@@ -768,9 +768,8 @@ def joint_audit(reports_dir: Path | None = None, k: int | None = None,
     of a buyer's operations (no published cell of one is a sum of cells of the other;
     ``docs/disclosure.md``, « Owner sheets »).
     """
-    from .buyer_sheets import DEPARTEMENT_SLUG, departement_people
+    from .buyer_sheets import departement_people
     from .buyer_sheets import members as buyer_members
-    from .publish import family_system, table_name
 
     reports_dir = Path(reports_dir or config.paths().reports)
     owners = members(reports_dir)
@@ -778,25 +777,14 @@ def joint_audit(reports_dir: Path | None = None, k: int | None = None,
         return JointAudit([], 0, 0, 0)
     buyers = buyer_members(reports_dir)
     period = Period.parse(buyers[0][0]["period"] if buyers else owners[0][0]["period"])
-    departements = []
-    for path in sorted((reports_dir / period.label).glob(f"*/{DEPARTEMENT_SLUG}.json")):
-        record = read_record(path)
-        if record is not None and record.get("slug") == DEPARTEMENT_SLUG:
-            departements.append((record, path.parent))
+    departements = sheets.departement_members(reports_dir, period)
     relations: list = []
     if departements and not period.quarter:
         data = data if data is not None else compute(processed)
         if data.people_years is not None:
             crowds = departement_people(period, [r["territory"] for r, _ in departements])
             relations = joint_relations(owners, departements, data.people_years, crowds)
-    family = [*owners, *buyers, *departements]
-    tables, own = family_system(family)
-    values = [tables[table_name(r, t)][t["people"]].to_numpy(dtype=float)
-              for r, _ in family for t in r.get("tables", []) if t.get("people")]
-    cells = int(sum(v.size for v in values))
-    hidden = int(sum(np.isnan(v).sum() for v in values))
-    violations = disclosure.audit_published(tables, [*own, *relations], k=k)
-    return JointAudit(violations, len(relations), cells, hidden)
+    return sheets.audit_jointly([*owners, *buyers, *departements], relations, k)
 
 
 # --- Index ----------------------------------------------------------------------------------------

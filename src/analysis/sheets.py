@@ -31,7 +31,7 @@ import os
 import shutil
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, NamedTuple, Sequence
 
 from .io import write_text
 from .publish import Report, read_record
@@ -264,5 +264,47 @@ def members(folder: Path, listing: str) -> list[tuple[dict, Path]]:
     return out
 
 
-__all__ = ["optional_table", "actor_rows", "SheetReport", "template", "markup", "fingerprint", "current_listing",
+#: The slug of the département sheets, which every family is audited with.
+DEPARTEMENT_SLUG = "fiche_departementale"
+
+
+class JointAudit(NamedTuple):
+    """What a joint audit of sheets found: the hidden cells recovered, the cross-sheet equations
+    declared, and the people cells (published and hidden) of the tables audited."""
+
+    violations: list
+    equations: int
+    cells: int
+    hidden: int
+
+
+def departement_members(reports_dir: Path, period) -> list[tuple[dict, Path]]:
+    """``(record, folder)`` of the département sheets of ``period`` on disk."""
+    found = []
+    for path in sorted((Path(reports_dir) / period.label).glob(f"*/{DEPARTEMENT_SLUG}.json")):
+        record = read_record(path)
+        if record is not None and record.get("slug") == DEPARTEMENT_SLUG:
+            found.append((record, path.parent))
+    return found
+
+
+def audit_jointly(family: list[tuple[dict, Path]], relations: list, k: int | None) -> JointAudit:
+    """The disclosure audit of sheets and reports together (:func:`analysis.publish.family_system`
+    gives each one's own equations: margins, shared totals), with the cross-sheet ``relations``
+    besides: the hidden cells recovered, and the people cells examined."""
+    import numpy as np
+
+    from . import disclosure
+    from .publish import family_system, table_name
+
+    tables, own = family_system(family)
+    values = [tables[table_name(r, t)][t["people"]].to_numpy(dtype=float)
+              for r, _ in family for t in r.get("tables", []) if t.get("people")]
+    violations = disclosure.audit_published(tables, [*own, *relations], k=k)
+    return JointAudit(violations, len(relations), int(sum(v.size for v in values)),
+                      int(sum(np.isnan(v).sum() for v in values)))
+
+
+__all__ = ["DEPARTEMENT_SLUG", "JointAudit", "departement_members", "audit_jointly",
+           "optional_table", "actor_rows", "SheetReport", "template", "markup", "fingerprint", "current_listing",
            "write_listing", "staging_folder", "replace_folder", "render_parallel", "members"]

@@ -490,22 +490,15 @@ def joint_audit(reports_dir: Path | None = None, period: str | Period | None = N
     territory whose people all worked in the département and in no other territory with a
     sheet). Returns a :class:`analysis.buyer_sheets.JointAudit`.
     """
-    import numpy as np
-
-    from .buyer_sheets import (DEPARTEMENT_SLUG, JointAudit, departement_people,
-                               joint_relations)
-    from .publish import family_system, table_name
+    from .buyer_sheets import departement_people, joint_relations
+    from .sheets import JointAudit
 
     reports_dir = Path(reports_dir or config.paths().reports)
     own = members(reports_dir)
     if not own:
         return JointAudit([], 0, 0, 0)
     period = Period.parse(period or own[0][0]["period"])
-    departements = []
-    for path in sorted((reports_dir / period.label).glob(f"*/{DEPARTEMENT_SLUG}.json")):
-        record = read_record(path)
-        if record is not None and record.get("slug") == DEPARTEMENT_SLUG:
-            departements.append((record, path.parent))
+    departements = sheets.departement_members(reports_dir, period)
     relations: list = []
     if departements:
         data = data or compute(processed, period)
@@ -516,17 +509,7 @@ def joint_audit(reports_dir: Path | None = None, period: str | Period | None = N
             people = data.people.rename(columns={ind.KEY: "acheteur_id"})
             crowds = departement_people(period, [r["territory"] for r, _ in departements])
             relations = joint_relations(as_buyers, departements, people, crowds)
-    family = [*own, *departements]
-    tables, equations = family_system(family)
-    counted = {}
-    for record, _ in family:
-        for table in record.get("tables", []):
-            if table.get("people"):
-                counted[table_name(record, table)] = table["people"]
-    values = [tables[name][columns].to_numpy(dtype=float) for name, columns in counted.items()]
-    violations = disclosure.audit_published(tables, [*equations, *relations], k=k)
-    return JointAudit(violations, len(relations), int(sum(v.size for v in values)),
-                      int(sum(np.isnan(v).sum() for v in values)))
+    return sheets.audit_jointly([*own, *departements], relations, k)
 
 
 def index_section(reports_dir: Path) -> str:
