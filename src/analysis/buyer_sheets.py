@@ -45,7 +45,6 @@ import pandas as pd
 
 from . import config, disclosure, sheets
 from .indicators import buyers as ind
-from .io import write_text
 from .periods import Period
 from .plots import percent_fr
 from .present import datetime_fr, number_fr
@@ -552,10 +551,7 @@ def render_sheet(data: BuyerData, buyer: pd.Series, output_dir: Path | None, k: 
         last_year=data.last_year, tracking=data.operations is not None,
         structures=data.has_structures,
         built=datetime_fr(manifest.get("built_at", "?")))
-    if output_dir is not None:
-        write_text(output_dir / f"{siret}.html", page)
-        report.finish()
-    return page
+    return report.publish(page)
 
 
 def _template():

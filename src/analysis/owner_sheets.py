@@ -41,7 +41,6 @@ import pandas as pd
 from . import config, disclosure, sheets
 from .indicators import owners as ind
 from .indicators.employment import SITUATIONS
-from .io import write_text
 from .periods import Period
 from .plots import percent_fr
 from .present import datetime_fr, number_fr
@@ -587,10 +586,7 @@ def render_sheet(data: OwnerData, owner: pd.Series, output_dir: Path | None, k: 
         blocks=blocks, key_figures=report.key_figures, k=k,
         tracking=data.operations is not None, grand_paris=len(data.grand_paris) > 0,
         built=datetime_fr(manifest.get("built_at", "?")))
-    if output_dir is not None:
-        write_text(output_dir / f"{key}.html", page)
-        report.finish()
-    return page
+    return report.publish(page)
 
 
 # --- All sheets -----------------------------------------------------------------------------------

@@ -105,6 +105,14 @@ class SheetReport(Report):
         label = f"{self.key_label} " if self.key_label else ""
         return f"{self.name} ({label}{self.key})"
 
+    def publish(self, page: str) -> str:
+        """Write the sheet's HTML ``<key>.html`` and its record (nothing without ``output_dir``);
+        returns ``page``."""
+        if self.output_dir is not None:
+            write_text(self.output_dir / f"{self.key}.html", page)
+            self.finish()
+        return page
+
     def finish(self) -> None:
         """Write the record ``<key>.json`` beside the sheet (nothing without ``output_dir``)."""
         if self.output_dir is not None:

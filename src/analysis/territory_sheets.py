@@ -45,7 +45,6 @@ import pandas as pd
 from . import config, disclosure, reference, sheets
 from .buyer_sheets import PROFILE, _share_bars
 from .indicators import intercommunality as ind
-from .io import write_text
 from .periods import Period
 from .plots import percent_fr
 from .present import datetime_fr, number_fr
@@ -389,10 +388,7 @@ def render_sheet(data: TerritoryData, territory: pd.Series, output_dir: Path | N
         blocks=blocks, key_figures=report.key_figures, k=k, period=data.period.label_fr,
         first_year=data.first_year, last_year=data.last_year, tracking=data.tracking,
         built=datetime_fr(manifest.get("built_at", "?")))
-    if output_dir is not None:
-        write_text(output_dir / f"{code}.html", text)
-        report.finish()
-    return text
+    return report.publish(text)
 
 
 @dataclass
