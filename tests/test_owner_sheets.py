@@ -313,7 +313,7 @@ def test_report_command_renders_the_owner_sheets_and_the_index(small_warehouse, 
 
     monkeypatch.setenv("OBSERVATOIRE_REPORTS_DIR", str(tmp_path / "reports"))
     monkeypatch.setattr(config, "BUYER_SHEET_MIN_CONTRACTS", 250)
-    assert main(["report", "--report", "fiches_acheteurs", "--quiet"]) == 0
+    assert main(["report", "--report", "fiches_maitres_ouvrage", "--quiet"]) == 0
     out = capsys.readouterr().out
     assert re.search(r"Fiches maître d'ouvrage : \d+ fiche\(s\) rendue\(s\)", out)
     assert "0 cellule(s) masquée(s) recalculable(s)" in out
@@ -324,7 +324,7 @@ def test_report_command_renders_the_owner_sheets_and_the_index(small_warehouse, 
     for owner in listing["maitres_ouvrage"]:
         assert f'{osh.FOLDER}/{owner["cle"]}.html' in index
     assert osh.audit(reports) == []
-    assert main(["report", "--report", "fiches_acheteurs", "--quiet"]) == 0
+    assert main(["report", "--report", "fiches_maitres_ouvrage", "--quiet"]) == 0
     assert f"Fiches maître d'ouvrage : {len(listing['maitres_ouvrage'])} fiche(s) inchangée(s)" \
         in capsys.readouterr().out
 

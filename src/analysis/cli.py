@@ -152,15 +152,20 @@ def cmd_mapping(args: argparse.Namespace) -> int:
         return 2
 
 
+#: The families of sheets ``--report`` can ask for: buyers, large-project owners, EPT and EPCI.
+SHEET_FAMILIES = ("fiches_acheteurs", "fiches_maitres_ouvrage", "fiches_territoires")
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from .periods import PeriodError
     from .reporting import RenderSummary, publication_lock, render, write_index
     from .warehouse import BuildError
 
     wanted = list(args.report or [])
-    buyers = not args.territory and (not wanted or "fiches_acheteurs" in wanted)
-    territory_sheets = not args.territory and (not wanted or "fiches_territoires" in wanted)
-    wanted = [r for r in wanted if r not in ("fiches_acheteurs", "fiches_territoires")]
+    asked = lambda name: not args.territory and (not wanted or name in wanted)  # noqa: E731
+    buyers, owners, territory_sheets = (asked(name) for name in SHEET_FAMILIES)
+    opendata = not args.territory and not args.report     # the whole suite was rendered
+    wanted = [r for r in wanted if r not in SHEET_FAMILIES]
     summary = RenderSummary()
     try:
         if wanted or not args.report:   # the notebooks first: a bad period is refused at once
@@ -188,13 +193,14 @@ def cmd_report(args: argparse.Namespace) -> int:
                 if _print_audit("Audit conjoint fiches acheteur / fiches départementales",
                                 joint_audit(k=args.suppression_k)):
                     return 1
+        if owners:
             from .owner_sheets import joint_audit as owner_audit
             from .owner_sheets import render_all as render_owners
 
-            owners = render_owners(k=args.suppression_k, force=args.force, jobs=args.jobs)
-            print(f"Fiches maître d'ouvrage : {owners.sheets} fiche(s) "
-                  f"{'inchangée(s)' if owners.skipped else 'rendue(s)'} en "
-                  f"{owners.seconds:.1f} s ({owners.folder}).")
+            done = render_owners(k=args.suppression_k, force=args.force, jobs=args.jobs)
+            print(f"Fiches maître d'ouvrage : {done.sheets} fiche(s) "
+                  f"{'inchangée(s)' if done.skipped else 'rendue(s)'} en "
+                  f"{done.seconds:.1f} s ({done.folder}).")
             # with the buyer and département sheets: every equation their records declare
             if _print_audit("Audit des fiches maître d'ouvrage (avec les fiches acheteur et "
                             "départementales)", owner_audit(k=args.suppression_k)):
@@ -217,9 +223,9 @@ def cmd_report(args: argparse.Namespace) -> int:
             if _print_audit("Audit conjoint fiches EPT / EPCI / fiches départementales",
                             territory_audit(k=args.suppression_k, period=period)):
                 return 1
-        if not args.territory:    # the open data of every period, from what was published
+        if opendata:    # the open data of every period, from what was published
             _print_opendata(_build_opendata(args.suppression_k, args.force))
-        if buyers or territory_sheets or not args.territory:
+        if buyers or owners or territory_sheets or opendata:
             reports = Path(config.paths().reports)
             with publication_lock(reports):    # the portal, with the sheets and open data
                 summary.index = write_index(summary, reports)
@@ -360,9 +366,10 @@ def parser() -> argparse.ArgumentParser:
                    help="rapport à rendre (répétable) : rapport_annuel, fiche_departementale, "
                         "progression_clauses, heures_grand_paris, beneficiaires, parcours_emploi, "
                         "territoire_cartes, qualite_donnees, « themes » pour les six "
-                        "notebooks thématiques, « fiches_acheteurs » ou « fiches_territoires » "
-                        "(EPT et EPCI) ; défaut : le rapport de chaque territoire, pour la région "
-                        "les notebooks thématiques, les fiches acheteur et les fiches EPT / EPCI "
+                        "notebooks thématiques, « fiches_acheteurs », « fiches_maitres_ouvrage » "
+                        "ou « fiches_territoires » (EPT et EPCI) ; défaut : tout (le rapport de "
+                        "chaque territoire, pour la région les notebooks thématiques, les fiches "
+                        "de chaque acteur et les données ouvertes) "
                         "(sans --territory)")
     p.add_argument("--target", type=float, default=config.DEFAULT_TARGET,
                    help="objectif comparé (part, ex. 0.30)")
