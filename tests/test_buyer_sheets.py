@@ -21,6 +21,7 @@ from analysis.indicators import buyers as ind
 from analysis.periods import Period
 from analysis.publish import read_published_table
 from analysis.stats import wilson_interval
+from sheet_checks import people_cells
 from test_browser import _check_page, browser  # noqa: F401  (the browser fixture)
 
 HOSTILE = ["<script>alert(1)</script>", "</script><b>x</b>", '<img src=x onerror="alert(2)">',
@@ -233,16 +234,9 @@ def test_people_counts_suppressed_and_family_audit_clean(rendered, buyer_tables)
     people_tables = 0
     for siret in pages:
         record = json.loads((folder / f"{siret}.json").read_text(encoding="utf-8"))
-        for table in record["tables"]:
-            if not table["people"]:
-                continue
-            people_tables += 1
-            frame = read_published_table(folder / f"fiche_acheteur_{siret}_tableaux"
-                                         / f"{table['name']}.csv", table["people"])
-            values = frame[table["people"]].to_numpy(dtype=float)
-            shown = values[~np.isnan(values)]
-            assert ((shown == 0) | (shown >= k)).all(), (siret, table["name"])
-            secret += int(np.isnan(values).sum())
+        tables, hidden = people_cells(folder, record, siret, k)
+        people_tables += tables
+        secret += hidden
     assert people_tables >= 5, "beneficiaries published for the sheets with tracking"
     assert secret > 0, "the small warehouse has small cells: some must be hidden"
     members = [(json.loads(p.read_text(encoding="utf-8")), folder)

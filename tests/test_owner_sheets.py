@@ -20,6 +20,7 @@ from analysis.indicators import owners as ind
 from analysis.periods import Period
 from analysis.publish import audit_family, read_published_table
 from analysis.stats import wilson_interval
+from sheet_checks import people_cells
 from test_browser import _check_page, browser  # noqa: F401  (the browser fixture)
 
 HOSTILE = ["<script>alert(1)</script>", "</script><b>x</b>", "<img src=x onerror=alert(2)>",
@@ -291,16 +292,9 @@ def test_people_suppressed_and_family_audit_clean(rendered):
     hidden = tables = 0
     for key in pages:
         record = json.loads((folder / f"{key}.json").read_text(encoding="utf-8"))
-        for table in record["tables"]:
-            if not table["people"]:
-                continue
-            tables += 1
-            frame = read_published_table(folder / f"{osh.SLUG}_{key}_tableaux"
-                                         / f"{table['name']}.csv", table["people"])
-            values = frame[table["people"]].to_numpy(dtype=float)
-            shown = values[~np.isnan(values)]
-            assert ((shown == 0) | (shown >= k)).all(), (key, table["name"])
-            hidden += int(np.isnan(values).sum())
+        counted = people_cells(folder, record, key, k)
+        tables += counted[0]
+        hidden += counted[1]
     assert tables >= 3 * len(pages) and hidden > 0
     members = [(json.loads(p.read_text(encoding="utf-8")), folder)
                for p in sorted(folder.glob("*.json"))]

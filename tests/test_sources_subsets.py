@@ -159,6 +159,10 @@ def test_a_method_part_is_shown_only_with_the_sections_it_describes():
         assert part.method(tracking_only, _Report()), part.__name__
         assert part.method(decp_only, _Report()) == [], part.__name__
     assert not pathways.method(_Scope("operations", "participants", "work_contracts"), _Report())
+    from analysis.sections import partners
+
+    assert partners.method(_Scope("structures"), _Report())
+    assert partners.method(decp_only, _Report()) == []
     assert hours.method() and progression.method(), "without a scope (JupyterLab): every part"
 
 

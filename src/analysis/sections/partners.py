@@ -26,7 +26,7 @@ from ..plots import percent_fr
 from ..present import number_fr
 from ..stats import BOOTSTRAP_REPLICATES
 from .hours import history_windows
-from .needs import needs
+from .needs import method_needs, needs
 from .progression import INTERVAL_NOTE, partial_year_note
 
 #: What these sections show, as the index lists the parts a report could not cover.
@@ -385,6 +385,7 @@ METHOD = """- **Offre de service des structures inclusives** : structures de l'a
   minimum."""
 
 
+@method_needs("structures")
 def method(scope=None, report=None) -> list:
     rule = disclosure.dominance_rule()
     return [Markdown(METHOD.format(m=rule.min_contributors, k=percent_fr(rule.k, 0)))]
