@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 SYNTHETIC := data/raw/synthetic
 DATA_STAMP := $(SYNTHETIC)/.complete
-GENERATOR := $(wildcard src/analysis/synthetic/*.py) data/raw/reference/communes_idf.parquet
+GENERATOR := $(wildcard src/analysis/synthetic/*.py) data/raw/reference/communes/11.parquet
 PYTEST_ARGS ?=
 
 .PHONY: help setup data build reports opendata test lab reference calibration dictionary clean bench

@@ -42,7 +42,8 @@ def cmd_reference(args: argparse.Namespace) -> int:
 
     path = regenerate(Path(args.source) if args.source else None,
                       ept_folder=Path(args.ept) if args.ept else None)
-    print(f"Géographie de référence écrite : {path} ({path.stat().st_size // 1024} Kio)")
+    size = sum(f.stat().st_size for f in path.rglob("*.parquet")) // 1024
+    print(f"Géographie de référence écrite : {path} ({size} Kio de GeoParquet)")
     return 0
 
 

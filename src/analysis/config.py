@@ -76,8 +76,18 @@ class Paths:
 
     @property
     def communes(self) -> Path:
-        """Île-de-France communes with population and simplified boundaries (GeoParquet)."""
-        return self.reference / "communes_idf.parquet"
+        """The région's communes with population and simplified boundaries (GeoParquet)."""
+        return self.reference / "communes" / f"{REGION_CODE}.parquet"
+
+    @property
+    def departements_layer(self) -> Path:
+        """France's départements: codes, names, région, population, boundaries (GeoParquet)."""
+        return self.reference / "departements.parquet"
+
+    @property
+    def regions_layer(self) -> Path:
+        """France's régions: codes, names, population, boundaries (GeoParquet)."""
+        return self.reference / "regions.parquet"
 
     @property
     def ept(self) -> Path:

