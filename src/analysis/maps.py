@@ -1080,3 +1080,156 @@ def assert_offline(page: str) -> None:
     found = _EXTERNAL.search(page)
     if found:
         raise RuntimeError(f"ressource externe dans la carte : {found.group(0)[:120]}")
+
+
+# --- France with its overseas départements as insets (issue 18) ------------------------------------
+
+#: The overseas départements drawn as insets, in this order: (name, local projection). Each in
+#: the projection its cadastre and IGN use: RGAF09 UTM 20N (Guadeloupe, Martinique), RGFG95
+#: UTM 22N (Guyane), RGR92 UTM 40S (La Réunion), RGM04 UTM 38S (Mayotte).
+OVERSEAS: dict[str, tuple[str, str]] = {
+    "971": ("Guadeloupe", "EPSG:5490"),
+    "972": ("Martinique", "EPSG:5490"),
+    "973": ("Guyane", "EPSG:2972"),
+    "974": ("La Réunion", "EPSG:2975"),
+    "976": ("Mayotte", "EPSG:4471"),
+}
+#: The overseas régions' codes and their one département each.
+OVERSEAS_REGIONS: dict[str, str] = {"01": "971", "02": "972", "03": "973", "04": "974",
+                                    "06": "976"}
+
+
+def france_layer(level: str) -> gpd.GeoDataFrame:
+    """France's régions or départements (reference layers), with ``outre_mer``: the overseas
+    département each unit is (missing for the metropolitan ones)."""
+    from .reference import load_layer
+
+    if level not in ("region", "departement"):
+        raise ValueError(f"niveau inconnu : {level!r} (attendu : region, departement)")
+    layer = load_layer(level).copy()
+    code = layer["code"].astype(str)
+    layer["outre_mer"] = (code.map(OVERSEAS_REGIONS) if level == "region"
+                          else code.where(code.isin(list(OVERSEAS))))
+    return layer
+
+
+def france_choropleth(data, column: str, *, level: str = "region", key: str = "code",
+                      secret=None, k: int | None = None, title: str | None = None,
+                      legend_title: str | None = None, unit: str = "",
+                      scheme: str = "quantiles", n_classes: int = 5,
+                      bins: Sequence[float] | None = None, decimals: int = 1,
+                      cmap: str = DEFAULT_CMAP, source: str | None = None,
+                      notes: Sequence[str] = (), figsize: tuple[float, float] = (10, 7.5)):
+    """A choropleth of France by région or by département: the metropolitan part in Lambert-93,
+    each overseas département in an inset of its own, in its local projection
+    (:data:`OVERSEAS`), at its own scale (each inset says so).
+
+    Parameters
+    ----------
+    data
+        A table keyed by ``key`` (column or index: région or département codes, ``2A``/``2B``,
+        ``971``…): every unit of the reference layer is drawn, those absent from ``data`` or
+        with a missing value in light grey (« sans donnée »).
+    column
+        The value to map (a share: ``unit="%"`` and values in percent, or a rate).
+    level
+        ``"region"`` or ``"departement"``.
+    secret
+        Hidden units (a boolean column of ``data``, or a boolean Series keyed like it): hatched,
+        their value used nowhere, not even for the classes.
+    k, title, legend_title, unit, scheme, n_classes, bins, decimals, cmap, source
+        As in :func:`choropleth`.
+    notes
+        Lines printed under the map, before the source.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    apply_style()
+    k = _k(k)
+    layer = france_layer(level)
+    table = pd.DataFrame(data).copy()
+    if key in table.columns:
+        table = table.set_index(key)
+    table.index = table.index.astype(str)
+    unknown = sorted(set(table.index) - set(layer["code"].astype(str)))
+    if unknown:
+        raise ValueError(f"codes absents de la couche {level} : {', '.join(unknown[:10])}")
+    frame = layer.merge(table[[column]], left_on="code", right_index=True, how="left")
+    if secret is None:
+        hidden = pd.Series(False, index=frame.index)
+    else:
+        flags = table[secret] if isinstance(secret, str) else pd.Series(secret)
+        flags.index = flags.index.astype(str)
+        hidden = frame["code"].map(flags).fillna(False).astype(bool)
+    values = pd.to_numeric(frame[column], errors="coerce")
+    published = values.notna() & ~hidden
+    classes, colors, labels = _classify(values, published, scheme, n_classes, bins, decimals,
+                                        unit, cmap)
+    missing = ~published & ~hidden
+
+    def draw(ax, part: gpd.GeoDataFrame, idx) -> None:
+        edge = 0.3 if level == "departement" else 0.6
+        for index, color in enumerate(colors):
+            sel = part.loc[(classes.loc[idx] == index) & published.loc[idx]]
+            if len(sel):
+                sel.plot(ax=ax, facecolor=color, edgecolor=UNIT_EDGE, linewidth=edge)
+        sel = part.loc[missing.loc[idx]]
+        if len(sel):
+            sel.plot(ax=ax, facecolor=NO_DATA_COLOR, edgecolor=UNIT_EDGE, linewidth=edge)
+        sel = part.loc[hidden.loc[idx]]
+        if len(sel):
+            with plt.rc_context({"hatch.linewidth": 0.6}):
+                sel.plot(ax=ax, facecolor=SECRET_FACE, edgecolor=SECRET_HATCH_COLOR,
+                         hatch=SECRET_HATCH, linewidth=0)
+        part.boundary.plot(ax=ax, color=BORDER_COLOR, linewidth=0.35 if level == "departement"
+                           else 0.8)
+        ax.set_aspect("equal")
+        ax.set_axis_off()
+
+    fig = plt.figure(figsize=figsize)
+    main = fig.add_axes([0.21, 0.1, 0.5, 0.8])
+    metro = frame["outre_mer"].isna()
+    metro_idx = frame.index[metro]
+    draw(main, frame.loc[metro].to_crs(LAMBERT_93), metro_idx)
+    main.set_gid("metropole")
+    add_scale_bar(main)
+    add_north_arrow(main, x=1.02)
+    overseas = frame.loc[~metro]
+    height = 0.84 / len(OVERSEAS)
+    for i, (dep, (name, crs)) in enumerate(OVERSEAS.items()):
+        ax = fig.add_axes([0.02, 0.92 - (i + 1) * height + 0.01, 0.16, height - 0.05])
+        part = overseas.loc[overseas["outre_mer"] == dep]
+        if part.empty:
+            ax.set_axis_off()
+            continue
+        draw(ax, part.to_crs(crs), part.index)
+        x0, x1 = ax.get_xlim()
+        width_km = abs(x1 - x0) / 1000
+        ax.set_title(f"{name} (≈ {number_fr(_nice(width_km), 0)} km de large)", fontsize=8,
+                     loc="left", pad=2)
+        ax.set_gid(f"encart-{dep}")
+        for spine in ax.spines.values():
+            spine.set_visible(True)
+            spine.set_color("#bbbbbb")
+    handles = [Patch(facecolor=c, edgecolor="#bbbbbb", linewidth=0.5, label=label)
+               for c, label in zip(colors, labels, strict=True)]
+    if missing.any():
+        handles.append(Patch(facecolor=NO_DATA_COLOR, edgecolor="#bbbbbb", linewidth=0.5,
+                             label=NO_DATA_LABEL))
+    if hidden.any():
+        handles.append(Patch(facecolor=SECRET_FACE, edgecolor=SECRET_HATCH_COLOR,
+                             hatch=SECRET_HATCH, linewidth=0.5, label=secret_label(k)))
+    if handles:
+        main.legend(handles=handles, title=legend_title, loc="upper left",
+                    bbox_to_anchor=(1.0, 1.0), fontsize=9, title_fontsize=10,
+                    alignment="left", handlelength=1.6, handleheight=1.2)
+    if title:
+        fig.suptitle(title, x=0.02, ha="left", fontsize=13)
+    lines = list(notes) + ([disclosure.footnote(k)] if hidden.any() else []) + (
+        ["Outre-mer en encarts, chacun à sa propre échelle et dans sa projection locale ; "
+         "métropole en Lambert-93."]) + ([source] if source else [])
+    fig.text(0.02, 0.01, "\n".join(lines), ha="left", va="bottom", fontsize=8, color="#444444",
+             gid="notes")
+    return fig
