@@ -1189,6 +1189,38 @@ def france_choropleth(data, column: str, *, level: str = "region", key: str = "c
         ax.set_axis_off()
 
     fig = plt.figure(figsize=figsize)
+    # geopandas redraws the whole figure after every layer it plots (``canvas.draw_idle``,
+    # immediate on Agg): 17 layers on 6 axes took 10 s. The figure is drawn once, when shown.
+    fig.canvas.draw_idle = lambda *args, **kwargs: None
+    try:
+        _draw_france(fig, frame, draw)
+    finally:
+        del fig.canvas.draw_idle
+    main = fig.axes[0]
+    handles = [Patch(facecolor=c, edgecolor="#bbbbbb", linewidth=0.5, label=label)
+               for c, label in zip(colors, labels, strict=True)]
+    if missing.any():
+        handles.append(Patch(facecolor=NO_DATA_COLOR, edgecolor="#bbbbbb", linewidth=0.5,
+                             label=NO_DATA_LABEL))
+    if hidden.any():
+        handles.append(Patch(facecolor=SECRET_FACE, edgecolor=SECRET_HATCH_COLOR,
+                             hatch=SECRET_HATCH, linewidth=0.5, label=secret_label(k)))
+    if handles:
+        main.legend(handles=handles, title=legend_title, loc="upper left",
+                    bbox_to_anchor=(1.0, 1.0), fontsize=9, title_fontsize=10,
+                    alignment="left", handlelength=1.6, handleheight=1.2)
+    if title:
+        fig.suptitle(title, x=0.02, ha="left", fontsize=13)
+    lines = list(notes) + ([disclosure.footnote(k)] if hidden.any() else []) + (
+        ["Outre-mer en encarts, chacun à sa propre échelle et dans sa projection locale ; "
+         "métropole en Lambert-93."]) + ([source] if source else [])
+    fig.text(0.02, 0.01, "\n".join(lines), ha="left", va="bottom", fontsize=8, color="#444444",
+             gid="notes")
+    return fig
+
+
+def _draw_france(fig, frame: gpd.GeoDataFrame, draw) -> None:
+    """The metropolitan axes (first, Lambert-93) and one inset per overseas département."""
     main = fig.add_axes([0.21, 0.1, 0.5, 0.8])
     metro = frame["outre_mer"].isna()
     metro_idx = frame.index[metro]
@@ -1213,23 +1245,3 @@ def france_choropleth(data, column: str, *, level: str = "region", key: str = "c
         for spine in ax.spines.values():
             spine.set_visible(True)
             spine.set_color("#bbbbbb")
-    handles = [Patch(facecolor=c, edgecolor="#bbbbbb", linewidth=0.5, label=label)
-               for c, label in zip(colors, labels, strict=True)]
-    if missing.any():
-        handles.append(Patch(facecolor=NO_DATA_COLOR, edgecolor="#bbbbbb", linewidth=0.5,
-                             label=NO_DATA_LABEL))
-    if hidden.any():
-        handles.append(Patch(facecolor=SECRET_FACE, edgecolor=SECRET_HATCH_COLOR,
-                             hatch=SECRET_HATCH, linewidth=0.5, label=secret_label(k)))
-    if handles:
-        main.legend(handles=handles, title=legend_title, loc="upper left",
-                    bbox_to_anchor=(1.0, 1.0), fontsize=9, title_fontsize=10,
-                    alignment="left", handlelength=1.6, handleheight=1.2)
-    if title:
-        fig.suptitle(title, x=0.02, ha="left", fontsize=13)
-    lines = list(notes) + ([disclosure.footnote(k)] if hidden.any() else []) + (
-        ["Outre-mer en encarts, chacun à sa propre échelle et dans sa projection locale ; "
-         "métropole en Lambert-93."]) + ([source] if source else [])
-    fig.text(0.02, 0.01, "\n".join(lines), ha="left", va="bottom", fontsize=8, color="#444444",
-             gid="notes")
-    return fig

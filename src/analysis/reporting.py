@@ -45,7 +45,7 @@ from .periods import Period, default_period
 from .publish import (TABLES_SUFFIX, code_fingerprint, content_manifest,  # noqa: F401
                       read_record, warehouse_fingerprint)
 
-from .suite import (ANY, DEPARTEMENT, REGION, REPORTS, SPECS, ReportSpec,  # noqa: F401
+from .suite import (ANY, DEPARTEMENT, NATIONAL, REGION, REPORTS, SPECS, ReportSpec,  # noqa: F401
                     period_order as _period_order, published_reports)
 
 #: The researcher's notebook (:mod:`analysis.api`): under ``notebooks/`` with the reports but not
@@ -226,6 +226,7 @@ def job_fingerprint(job: Job, notebooks: Path, warehouse: str, code: str) -> str
     digest.update(json.dumps(job.parameters(), sort_keys=True).encode())
     digest.update(warehouse.encode())
     digest.update(code.encode())
+    digest.update(job.spec.input_fingerprint().encode())  # the national DECP, when it reads one
     return digest.hexdigest()[:16]
 
 
@@ -287,7 +288,8 @@ def run_job(job: Job, reports: Path | None = None, fingerprint: str | None = Non
         for cell in notebook.cells:  # papermill gives its cell a random id: same inputs, same page
             if "injected-parameters" in cell.metadata.get("tags", []):
                 cell["id"] = "injected-parameters"
-        title = f"{job.spec.title} — {name} — {job.period.label_fr}"
+        shown = "France" if job.spec.requires == NATIONAL else name  # all régions compared
+        title = f"{job.spec.title} — {shown} — {job.period.label_fr}"
         notebook.metadata["title"] = title
         write_text(staging / f"{job.spec.slug}.html", export_html(notebook, title))
         seconds = time.perf_counter() - started
@@ -374,7 +376,8 @@ def plan(territories: list[str] | None = None,
     """Every (report, territory) job to render, for one period or several.
 
     Without ``reports``: each territory's own report (the annual report for the région, the
-    sheet for a département) and, for the région, the thematic notebooks. With ``reports``
+    sheet for a département; for the région, the comparison of France's régions when a national
+    DECP is present) and, for the région, the thematic notebooks. With ``reports``
     (slugs, or ``themes`` for the six thematic notebooks): those reports for every territory
     they apply to.
     """
@@ -397,6 +400,11 @@ def plan(territories: list[str] | None = None,
             else:
                 raise ValueError(f"rapport inconnu : {slug!r} (attendu : themes, "
                                  f"{', '.join(SPECS)})")
+        missing = [spec.slug for spec in wanted if not spec.available()]
+        if missing:
+            raise ValueError(f"rapport {', '.join(missing)} : DECP nationale absente (fichier "
+                             f"ou dossier dans {config.NATIONAL_DECP_ENV}, ou table dans "
+                             f"{config.NATIONAL_DECP_DEFAULT})")
         jobs = [Job(spec, code, period, target, k) for code in territories for spec in wanted
                 if spec.applies_to(code)]
         if not jobs:
@@ -405,8 +413,10 @@ def plan(territories: list[str] | None = None,
         return jobs
     jobs = []
     for code in territories:
+        # A report needing an input beyond the warehouse (the national DECP) is planned only
+        # when that input is present.
         jobs += [Job(spec, code, period, target, k) for spec in REPORTS
-                 if not spec.theme and spec.applies_to(code)]
+                 if not spec.theme and spec.applies_to(code) and spec.available()]
         if code == config.REGION_CODE:
             jobs += [Job(spec, code, period, target, k) for spec in REPORTS if spec.theme]
     return jobs

@@ -16,6 +16,9 @@ from .publish import read_record
 
 #: Which territories a report is for.
 REGION, DEPARTEMENT, ANY = "region", "departement", "any"
+#: An input a report needs beyond the warehouse: the national consolidated DECP
+#: (:func:`analysis.indicators.regions.national_path`).
+NATIONAL = "national"
 
 
 @dataclass(frozen=True)
@@ -27,6 +30,29 @@ class ReportSpec:
     title: str
     scope: str = ANY
     theme: bool = False
+    #: An input beyond the warehouse (:data:`NATIONAL`): without it the report is not planned.
+    requires: str | None = None
+
+    def available(self) -> bool:
+        """Whether the inputs the report needs beyond the warehouse are present (a national
+        DECP for :data:`NATIONAL`: ``OBSERVATOIRE_NATIONAL_DECP`` or ``data/raw/national/``)."""
+        if self.requires == NATIONAL:
+            from .indicators.regions import national_path
+
+            return national_path() is not None
+        return True
+
+    def input_fingerprint(self) -> str:
+        """What identifies the extra input (path, size, modification time), for the renderer's
+        up-to-date check; empty without one."""
+        if self.requires == NATIONAL:
+            from .indicators.regions import national_path
+
+            path = national_path()
+            if path is not None:
+                stat = path.stat()
+                return f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
+        return ""
 
     def applies_to(self, territory: str) -> bool:
         if self.scope == REGION:
@@ -52,6 +78,9 @@ REPORTS: tuple[ReportSpec, ...] = (
                "Territoire et cartes", theme=True),
     ReportSpec("qualite_donnees", "06_qualite_donnees.ipynb",
                "Qualité des données et provenance", theme=True),
+    # Rendered with the région's reports when a national DECP is present, skipped otherwise.
+    ReportSpec("regions_comparees", "12_regions_comparees.ipynb",
+               "Régions de France comparées", scope=REGION, requires=NATIONAL),
 )
 SPECS = {spec.slug: spec for spec in REPORTS}
 
@@ -84,5 +113,5 @@ def published_reports(reports: Path) -> list[tuple[Period, str, ReportSpec, Path
     return found
 
 
-__all__ = ["REGION", "DEPARTEMENT", "ANY", "ReportSpec", "REPORTS", "SPECS", "period_order",
+__all__ = ["REGION", "DEPARTEMENT", "ANY", "NATIONAL", "ReportSpec", "REPORTS", "SPECS", "period_order",
            "published_reports"]
