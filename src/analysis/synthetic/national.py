@@ -425,6 +425,10 @@ def _manifest(seed, contracts, years, alpha, rho, regions, buyers, b, y, amount,
                         for (_, yr), row in part.iterrows()}
             for code, part in table.groupby(level="region")}
     names = regions.set_index("code")["nom"].to_dict()
+    # The régional effect the drawn buyers give: ρ plus the mean buyer effect of the région's
+    # contracts (few large buyers in a small région move it away from ρ).
+    drawn = pd.Series(buyers["effect"].to_numpy()[b]).groupby(region).mean()
+    realised = {code: round(float(rho[code] + drawn.get(code, 0.0)), 4) for code in rho}
     return {
         "generator": "analysis.synthetic.national",
         "seed": seed,
@@ -442,6 +446,12 @@ def _manifest(seed, contracts, years, alpha, rho, regions, buyers, b, y, amount,
             "target_share": {str(int(yr)): YEAR_SHARE.get(int(yr), YEAR_SHARE[max(YEAR_SHARE)])[0]
                              for yr in years},
             "region_effects_logit": rho,
+            "region_effects_realised_logit": realised,
+            "region_effects_note": (
+                "rho(région) est l'effet planté ; « realised » y ajoute l'effet moyen des "
+                "acheteurs tirés, pondéré par leurs marchés : c'est l'effet que les marchés "
+                "générés portent (une petite région a peu d'acheteurs, dont sa Région, gros "
+                "acheteur)"),
             "region_names": names,
             "buyer_type_effects": {k: BUYER_TYPES[k][1] for k in ("region", "departement",
                                                                    *OTHER_KINDS)},
