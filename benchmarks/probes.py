@@ -101,7 +101,43 @@ def kernel_start(_: str = "") -> None:
     print(json.dumps({"records": 0, "seconds": ready - started}))
 
 
-CASES = {"ingest-ours": ingest_ours, "ingest-naive": ingest_naive, "floor-orjson": floor_orjson,
+def regions_compute(path: str) -> None:
+    """The comparison of régions without a kernel: the national table read through the DECP
+    pipeline, then every indicator of ``12_regions_comparees`` (shares on both bases, ranks,
+    projections, départements, readiness)."""
+    from analysis.indicators import regions
+
+    started = time.perf_counter()
+    national = regions.load_national(path)
+    contracts = national.contracts
+    read = time.perf_counter() - started
+    regions.region_shares(contracts, 2019, 2025)
+    for basis in regions.BASES:
+        regions.rank_intervals(contracts, 2025, basis)
+        regions.projections(contracts, 2019, 2025, basis)
+    regions.departement_shares(contracts, 2025)
+    regions.readiness(contracts, "2025-01-01", "2025-12-31")
+    _emit(national.accounting["lignes_lues"], started, kept=len(contracts), read_seconds=read)
+
+
+def regions_report(path: str) -> None:
+    """``12_regions_comparees`` rendered as ``observatoire report`` renders it (papermill in a
+    kernel of its own, HTML export, tables), on the national table ``path``; the reports go to
+    ``OBSERVATOIRE_REPORTS_DIR``."""
+    import os
+
+    os.environ["OBSERVATOIRE_NATIONAL_DECP"] = path
+    from analysis import config, reporting
+    from analysis.periods import Period
+
+    started = time.perf_counter()
+    job = reporting.Job(reporting.SPECS["regions_comparees"], config.REGION_CODE, Period(2025))
+    reporting.run_job(job, fresh=True)
+    _emit(0, started)
+
+
+CASES = {"regions-compute": regions_compute, "regions-report": regions_report,
+         "ingest-ours": ingest_ours, "ingest-naive": ingest_naive, "floor-orjson": floor_orjson,
          "floor-duckdb": floor_duckdb, "stack-import": stack_import, "kernel-start": kernel_start}
 
 

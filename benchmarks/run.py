@@ -1,5 +1,5 @@
 """Benchmarks of the observatory: ``python -m benchmarks.run [ingest] [tabular] [build] [render]
-[pipeline] [buyers]``.
+[pipeline] [buyers] [regions]``.
 
 Every measured case runs in a fresh process; the runner takes its wall time and its peak resident
 memory from ``wait4`` (the largest process of the tree for commands that fan out). Each figure is
@@ -244,6 +244,47 @@ def bench_tabular(full: bool, log=print) -> dict:
         out[label] = {"contracts": int(med["kept"]), "rows": int(med["records"]),
                       "bytes": path.stat().st_size, "case": case}
     return out
+
+
+#: The national table of the comparison of régions (``observatoire generate-national``).
+NATIONAL_CONTRACTS = 1_000_000
+REGIONS_TARGETS = {"seconds": 300.0, "peak_gb": 4.0}
+
+
+def national_table(log=print) -> Path:
+    """A national consolidated DECP of :data:`NATIONAL_CONTRACTS` contracts, every région's
+    buyers (cached like the other inputs)."""
+    folder = DATA / f"national-{NATIONAL_CONTRACTS}-seed{SEED}-g{_generator_hash()}"
+    path = folder / "decp_national.parquet"
+    if (folder / ".complete").is_file():
+        return path
+    log(f"  génération de la DECP nationale ({NATIONAL_CONTRACTS} marchés) dans {folder}")
+    shutil.rmtree(folder, ignore_errors=True)
+    subprocess.run([str(BIN / "observatoire"), "generate-national", "--out", str(folder),
+                    "--contracts", str(NATIONAL_CONTRACTS), "--seed", str(SEED)], check=True,
+                   cwd=ROOT, stdout=subprocess.DEVNULL)
+    (folder / ".complete").write_text("ok\n")
+    return path
+
+
+def bench_regions(full: bool, log=print) -> dict:
+    """France's régions compared from a 1 M-contract national table: the reading and every
+    indicator without a kernel, then the report rendered as ``observatoire report`` renders it
+    (its kernel reads the table itself: reading included). One run each (three with
+    ``--full``)."""
+    path = national_table(log)
+    runs = 3 if full else 1
+    log(f"Régions comparées, DECP nationale {NATIONAL_CONTRACTS} marchés : "
+        f"{path.stat().st_size / 1e6:.0f} Mo, {RUNS or runs} exécution(s)")
+    cases = {
+        "regions-compute": repeat("regions-compute", runs, lambda: [
+            PYTHON, "-m", "benchmarks.probes", "regions-compute", str(path)], log=log),
+        "regions-report": repeat("regions-report", runs, lambda: [
+            PYTHON, "-m", "benchmarks.probes", "regions-report", str(path)], _scratch, log=log),
+    }
+    med = cases["regions-compute"]["median"]
+    return {"contracts": int(med["kept"]), "rows": int(med["records"]),
+            "bytes": path.stat().st_size, "cases": cases}
 
 
 def bench_build(full: bool, log=print) -> dict:
@@ -576,6 +617,26 @@ def table(results: dict) -> str:
         else:
             targets.append((f"Table consolidée {label} (par parties) : < 4 Go",
                             gb < TABULAR_TARGETS["large_peak_gb"], f"{gb:.2f} Go"))
+    regions = results.get("regions")
+    if regions:
+        contracts, rows = (f"{regions[k]:,}".replace(",", " ") for k in ("contracts", "rows"))
+        labels = {"regions-compute": "lecture (chaîne DECP) + tous les indicateurs, sans noyau",
+                  "regions-report": "`12_regions_comparees` rendu comme par `observatoire report`"
+                                    " (noyau neuf ; lecture comprise)"}
+        for name, case in regions["cases"].items():
+            med = case["median"]
+            read = (f"dont lecture {_fmt(med['read_seconds'])} s"
+                    if "read_seconds" in med else "")
+            lines.append(f"| régions comparées, DECP nationale ({contracts} marchés, {rows} "
+                         f"lignes) | {labels[name]} | {case['runs']} | "
+                         f"{_fmt(med.get('seconds', med['wall_s']))} | {_cpu(med)} | | "
+                         f"{_fmt(med['peak_rss_mb'], 0)} | {read} |")
+        med = regions["cases"]["regions-report"]["median"]
+        targets.append(("Régions comparées 1M : lecture + rapport < 5 min",
+                        med["wall_s"] < REGIONS_TARGETS["seconds"], f"{_fmt(med['wall_s'])} s"))
+        gb = max(c["median"]["peak_rss_mb"] for c in regions["cases"].values()) / 1024
+        targets.append(("Régions comparées 1M : < 4 Go", gb < REGIONS_TARGETS["peak_gb"],
+                        f"{gb:.2f} Go"))
     for scale, case in results.get("build", {}).items():
         med = case["median"]
         lines.append(f"| construction de l'entrepôt | échelle {scale} | {case['runs']} | "
@@ -662,7 +723,8 @@ def write_doc(results: dict) -> None:
 
 
 BENCHES = {"ingest": bench_ingest, "tabular": bench_tabular, "build": bench_build,
-           "render": bench_render, "pipeline": bench_pipeline, "buyers": bench_buyers}
+           "render": bench_render, "pipeline": bench_pipeline, "buyers": bench_buyers,
+           "regions": bench_regions}
 
 
 def main(argv: list[str] | None = None) -> int:
