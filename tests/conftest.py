@@ -21,6 +21,10 @@ os.environ["OBSERVATOIRE_RAW_DIR"] = str(_SESSION_DIR / "raw")
 os.environ["OBSERVATOIRE_PROCESSED_DIR"] = str(_SESSION_DIR / "processed")
 os.environ["OBSERVATOIRE_REPORTS_DIR"] = str(_SESSION_DIR / "reports")
 os.environ["OBSERVATOIRE_CACHE_DIR"] = str(_SESSION_DIR / "cache")  # analysis.api's builds
+# No national DECP unless a test gives one (a data/raw/national/ of the developer's would add the
+# comparison of régions to every rendered suite): an empty folder.
+(_SESSION_DIR / "national").mkdir()
+os.environ["OBSERVATOIRE_NATIONAL_DECP"] = str(_SESSION_DIR / "national")
 os.environ.setdefault("MPLBACKEND", "Agg")
 # A chart that draws no data fails its report (analysis.config.strict_figures).
 os.environ.setdefault("OBSERVATOIRE_STRICT_FIGURES", "1")
