@@ -111,9 +111,9 @@ def test_the_planted_regional_effects_are_recovered(national_file, read):
     assert len(table) == 17
     truth = realised.reindex(table.index) - realised["11"]
     inside = (table["ic_bas"] <= truth) & (truth <= table["ic_haut"])
-    assert inside.mean() >= 15 / 17, table.assign(truth=truth)
+    assert inside.mean() >= 15 / 17, table.assign(truth=truth)  # 15 to 17 over seeds 1-4
     planted = rho.reindex(table.index) - rho["11"]
-    assert np.corrcoef(planted, table["coef"])[0, 1] > 0.75  # 0.79 to 0.96 over seeds 1-4
+    assert np.corrcoef(planted, table["coef"])[0, 1] > 0.75  # 0.88 to 0.95 over seeds 1-4
     assert np.abs(table["coef"] - planted).median() < 0.2
 
 
@@ -142,7 +142,7 @@ def test_rank_intervals_contain_the_true_rank(national_file, read, basis):
     ranked = table.loc[~table["secret"]]
     inside = (ranked["rang_bas"] <= truth[ranked.index]) & (truth[ranked.index]
                                                             <= ranked["rang_haut"])
-    assert inside.mean() >= 15 / 18, table.assign(vrai=truth)  # 15 to 18 over seeds 1-4
+    assert inside.mean() >= 15 / 18, table.assign(vrai=truth)  # 15 to 18 over seeds 1-4 and this one
     # Intervals, not points: some are wide, and the big régions are told apart from the others.
     width = ranked["rang_haut"] - ranked["rang_bas"]
     assert width.max() >= 5 and width.min() <= 4

@@ -86,23 +86,36 @@ HERMITE_NODES = 20
 
 def _siret_numbers(rng: np.random.Generator, n: int) -> np.ndarray:
     """``n`` random 14-digit SIRETs (SIREN and SIRET pass Luhn) as int64, drawn by arrays."""
-    def luhn_key(digits: np.ndarray) -> np.ndarray:
-        # Luhn over the digits then the key: double every second digit from the right of the key.
-        doubled = digits.copy()
-        width = digits.shape[1]
-        positions = np.arange(width)
-        double = (width - positions) % 2 == 1
-        doubled[:, double] *= 2
-        doubled = np.where(doubled > 9, doubled - 9, doubled)
-        return (10 - doubled.sum(axis=1) % 10) % 10
+    doubled_digit = np.array([0, 2, 4, 6, 8, 1, 3, 5, 7, 9], dtype=np.uint8)
 
-    siren = rng.integers(0, 10, (n, 8))
+    def luhn_key(digits: np.ndarray) -> np.ndarray:
+        # Luhn over the digits then the key: every second digit from the right of the key is
+        # doubled (its digits summed).
+        width = digits.shape[1]
+        double = (width - np.arange(width)) % 2 == 1
+        total = (doubled_digit[digits[:, double]].sum(axis=1, dtype=np.int64)
+                 + digits[:, ~double].sum(axis=1, dtype=np.int64))
+        return ((10 - total % 10) % 10).astype(np.uint8)
+
+    siren = rng.integers(0, 10, (n, 8), dtype=np.uint8)
     siren[:, 0] = np.where(siren[:, 0] == 0, 1, siren[:, 0])
     siren = np.column_stack([siren, luhn_key(siren)])
-    siret = np.column_stack([siren, rng.integers(0, 10, (n, 4))])
+    siret = np.column_stack([siren, rng.integers(0, 10, (n, 4), dtype=np.uint8)])
     siret = np.column_stack([siret, luhn_key(siret)])
-    powers = 10 ** np.arange(13, -1, -1, dtype=np.int64)
-    return siret.astype(np.int64) @ powers
+    number = np.zeros(n, dtype=np.int64)
+    for column in range(siret.shape[1]):
+        number = number * 10 + siret[:, column]
+    return number
+
+
+def _coded(vocabulary, codes: np.ndarray, mask: np.ndarray | None = None):
+    """Text by index into a small vocabulary (missing where ``mask``), as an Arrow string array:
+    no Python string per row."""
+    import pyarrow as pa
+
+    indices = pa.array(np.asarray(codes, dtype=np.int32), mask=mask)
+    return pa.DictionaryArray.from_arrays(indices, pa.array(list(vocabulary), pa.string())) \
+        .cast(pa.string())
 
 
 def region_effects(codes: list[str], seed: int) -> dict[str, float]:
@@ -257,7 +270,6 @@ def generate_national(out: Path, contracts: int = 40_000, seed: int = config.DEF
     median = np.array([SECTORS[s][4] for s in sector_names], dtype=float)[sector]
     amount = np.round(median * np.exp(rng.normal(0.0, AMOUNT_SD, contracts)), 2)
 
-    kind = buyers["kind"].to_numpy()[b]
     region = buyers["region"].to_numpy()[b]
     kind_effect = buyers["kind"].map(lambda k: BUYER_TYPES[k][1]).to_numpy()[b]
     sector_effect = np.array([SECTORS[s][2] for s in sector_names])[sector]
@@ -271,16 +283,17 @@ def generate_national(out: Path, contracts: int = 40_000, seed: int = config.DEF
     social = rng.random(contracts) < prob
     unknown = rng.random(contracts) < UNKNOWN_STATUS_RATE
 
-    # Kinds of consideration among the social ones (independent draws; at least a clause).
-    kind_draws = {k: rng.random(contracts) < share for k, share in KIND_SHARES.items()}
-    none_drawn = ~np.logical_or.reduce(list(kind_draws.values()))
-    kind_draws["Clause sociale"] |= none_drawn
-    social_text = np.full(contracts, "Sans objet", dtype=object)
-    joined = np.full(contracts, "", dtype=object)
-    for label, drawn in kind_draws.items():
-        joined = np.where(drawn, np.where(joined == "", label, joined + ", " + label), joined)
-    social_text = np.where(social, joined, social_text)
-    social_text = np.where(unknown, None, social_text)
+    # Kinds of consideration among the social ones (independent draws; at least a clause),
+    # as a bit mask of KIND_SHARES's kinds: 0 is « Sans objet ».
+    labels = list(KIND_SHARES)
+    mask_bits = np.zeros(contracts, dtype=np.int32)
+    for bit, share in enumerate(KIND_SHARES.values()):
+        mask_bits |= (rng.random(contracts) < share).astype(np.int32) << bit
+    mask_bits = np.where(mask_bits == 0, 1, mask_bits)  # none drawn: a clause
+    social_code = np.where(social, mask_bits, 0)
+    social_vocabulary = ["Sans objet"] + [
+        ", ".join(label for bit, label in enumerate(labels) if code >> bit & 1)
+        for code in range(1, 2 ** len(labels))]
 
     day = rng.integers(0, 365, contracts)
     notified = (pd.to_datetime(years[y].astype(str), format="%Y").to_numpy()
@@ -309,9 +322,8 @@ def generate_national(out: Path, contracts: int = 40_000, seed: int = config.DEF
                       1 + (rng.random(contracts) < SECOND_MODIFICATION), 0)
     n_sup = 1 + (rng.random(contracts) < CO_CONTRACTOR_SHARE)
     supplier_ids = _siret_numbers(rng, 2 * contracts).reshape(contracts, 2)
-    categories = np.array(list(SUPPLIER_CATEGORIES))
     cat_p = np.array(list(SUPPLIER_CATEGORIES.values()))
-    supplier_cat = categories[rng.choice(len(categories), (contracts, 2), p=cat_p / cat_p.sum())]
+    supplier_cat = rng.choice(len(cat_p), (contracts, 2), p=cat_p / cat_p.sum())
 
     per = (n_mods + 1) * n_sup
     c = np.repeat(np.arange(contracts), per)
@@ -325,37 +337,44 @@ def generate_national(out: Path, contracts: int = 40_000, seed: int = config.DEF
     siret_b = buyers["siret"].to_numpy()
     ident = pa.array([f"{years[y[i]]}N{i:07d}" for i in range(contracts)], pa.string())
     uid = pc.binary_join_element_wise(pa.array(siret_b[b].astype(str)), ident, "")
-    sector_cpv = np.array([SECTORS[s_][0] for s_ in sector_names], dtype=object)[sector]
-    sector_ccag = np.array([SECTORS[s_][1] for s_ in sector_names], dtype=object)[sector]
-    purchase = np.array([_purchase_type(SECTORS[s_][0]) for s_ in sector_names],
-                        dtype=object)[sector]
-    kind_label = np.array([BUYER_TYPES[kd][0] for kd in kind], dtype=object)
-    objet = (pd.Series(np.array([s_.replace("_", " ").capitalize() for s_ in sector_names],
-                                dtype=object)[sector]) + " – " + pd.Series(kind_label).str.lower()
-             ).to_numpy(dtype=object)
-    environment = np.where(rng.random(contracts) < 0.35, "Clause environnementale", "Sans objet")
+    kind_names = list(BUYER_TYPES)
+    kind_code = pd.Categorical(buyers["kind"], categories=kind_names).codes[b][c]
+    kind_labels = [BUYER_TYPES[k][0] for k in kind_names]
+    objets = [f"{sector_.replace('_', ' ').capitalize()} – {label.lower()}"
+              for sector_ in sector_names for label in kind_labels]
+    deps_codes, dep_index = np.unique(buyer_dep, return_inverse=True)
+    region_codes, region_index = np.unique(region, return_inverse=True)
     limit = np.where(np.array(sector_names)[sector] == "travaux", MAPA_LIMIT["travaux"],
                      MAPA_LIMIT["other"])
-    procedure = np.where(amount < limit, "Procédure adaptée", "Appel d'offres ouvert")
+    procedures = ["Procédure adaptée", "Appel d'offres ouvert"]
+    environment = (rng.random(contracts) < 0.35).astype(np.int32)  # 1: a clause
+    sector_c = sector[c]
+    zeros = np.zeros(len(c), dtype=np.int32)
     columns = {
         "uid": pc.take(uid, pa.array(c)), "id": pc.take(ident, pa.array(c)),
-        "nature": np.full(len(c), "Marché", dtype=object),
-        "acheteur_id": siret_b[b][c], "acheteur_nom": buyers["nom"].to_numpy(object)[b][c],
-        "titulaire_id": supplier_ids[c, j], "titulaire_typeIdentifiant":
-            np.full(len(c), "SIRET", dtype=object),
-        "objet": objet[c], "montant": state_amount, "type": purchase[c],
-        "codeCPV": sector_cpv[c], "procedure": procedure[c], "dureeMois": duration[c] + 6 * s,
+        "nature": _coded(["Marché"], zeros),
+        "acheteur_id": siret_b[b][c], "acheteur_nom": _coded(buyers["nom"], b[c]),
+        "titulaire_id": supplier_ids[c, j], "titulaire_typeIdentifiant": _coded(["SIRET"], zeros),
+        "objet": _coded(objets, sector_c * len(kind_names) + kind_code),
+        "montant": state_amount,
+        "type": _coded([_purchase_type(SECTORS[s_][0]) for s_ in sector_names], sector_c),
+        "codeCPV": _coded([SECTORS[s_][0] for s_ in sector_names], sector_c),
+        "procedure": _coded(procedures, (amount >= limit)[c]),
+        "dureeMois": duration[c] + 6 * s,
         "dateNotification": state_date, "datePublicationDonnees": state_pub,
-        "considerationsSociales": social_text[c],
-        "considerationsEnvironnementales": environment[c], "ccag": sector_ccag[c],
+        "considerationsSociales": _coded(social_vocabulary, social_code[c], mask=unknown[c]),
+        "considerationsEnvironnementales": _coded(["Sans objet", "Clause environnementale"],
+                                                  environment[c]),
+        "ccag": _coded([SECTORS[s_][1] for s_ in sector_names], sector_c),
         "lieuExecution_code": pa.array(place[c], mask=no_place[c]),
-        "lieuExecution_typeCode": np.where(no_place, None, "Code postal")[c],
-        "acheteur_categorie": kind_label[c],
-        "acheteur_departement_code": buyer_dep[c].astype(object),
-        "acheteur_region_code": region[c].astype(object),
-        "titulaire_categorie": supplier_cat[c, j], "modification_id": s,
-        "donneesActuelles": s == n_mods[c], "sourceDataset": np.full(len(c), "decp_synthetique",
-                                                                     dtype=object),
+        "lieuExecution_typeCode": _coded(["Code postal"], zeros, mask=no_place[c]),
+        "acheteur_categorie": _coded(kind_labels, kind_code),
+        "acheteur_departement_code": _coded(deps_codes, dep_index[c]),
+        "acheteur_region_code": _coded(region_codes, region_index[c]),
+        "titulaire_categorie": _coded(list(SUPPLIER_CATEGORIES), supplier_cat[c, j]),
+        "modification_id": s,
+        "donneesActuelles": s == n_mods[c],
+        "sourceDataset": _coded(["decp_synthetique"], zeros),
     }
     schema = pa.schema([(name, getattr(pa, kind_)()) for name, kind_ in _TABULAR_SCHEMA])
     arrays = []
