@@ -37,9 +37,7 @@ modifications and co-contractors as in the région generator.
 from __future__ import annotations
 
 import json
-import math
 import time
-from datetime import date
 from pathlib import Path
 
 import numpy as np
