@@ -200,6 +200,10 @@ def test_the_national_file_is_looked_for_where_the_configuration_says(tmp_path, 
     monkeypatch.setenv(config.NATIONAL_DECP_ENV, str(path.parent))
     assert regions.national_path() == path
     assert "regions_comparees" in {j.spec.slug for j in reporting.plan(period="2025")}
+    # Annual: not planned for a quarter, refused when asked for one.
+    assert "regions_comparees" not in {j.spec.slug for j in reporting.plan(period="2025-T3")}
+    with pytest.raises(ValueError, match="pas un trimestre"):
+        reporting.plan(period="2025-T3", reports=["regions_comparees"])
     two = tmp_path / "deux"
     two.mkdir()
     (two / "a.parquet").write_bytes(b"")

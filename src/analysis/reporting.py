@@ -400,6 +400,10 @@ def plan(territories: list[str] | None = None,
             else:
                 raise ValueError(f"rapport inconnu : {slug!r} (attendu : themes, "
                                  f"{', '.join(SPECS)})")
+        yearly_only = [spec.slug for spec in wanted if spec.requires == NATIONAL]
+        if yearly_only and period.is_quarter:
+            raise ValueError(f"rapport {', '.join(yearly_only)} : une année entière, pas un "
+                             f"trimestre ({period.label})")
         missing = [spec.slug for spec in wanted if not spec.available()]
         if missing:
             raise ValueError(f"rapport {', '.join(missing)} : DECP nationale absente (fichier "
@@ -416,7 +420,8 @@ def plan(territories: list[str] | None = None,
         # A report needing an input beyond the warehouse (the national DECP) is planned only
         # when that input is present.
         jobs += [Job(spec, code, period, target, k) for spec in REPORTS
-                 if not spec.theme and spec.applies_to(code) and spec.available()]
+                 if not spec.theme and spec.applies_to(code) and spec.available()
+                 and not (spec.requires == NATIONAL and period.is_quarter)]  # yearly
         if code == config.REGION_CODE:
             jobs += [Job(spec, code, period, target, k) for spec in REPORTS if spec.theme]
     return jobs

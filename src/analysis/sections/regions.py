@@ -69,9 +69,14 @@ class Comparison:
 
 def open_comparison(period, target: float = config.DEFAULT_TARGET,
                     k: int | None = None) -> Comparison:
-    """Read the national DECP (:func:`analysis.indicators.regions.national_path`) for a report."""
+    """Read the national DECP (:func:`analysis.indicators.regions.national_path`) for a report
+    of a whole year (a quarter is refused: the comparison is annual)."""
+    period = Period.parse(period)
+    if period.is_quarter:
+        raise ValueError(f"comparaison des régions : une année entière, pas un trimestre "
+                         f"({period.label})")
     national = indicators.load_national()
-    return Comparison(national, Period.parse(period), float(target),
+    return Comparison(national, period, float(target),
                       config.suppression_k() if k is None else int(k))
 
 
@@ -82,11 +87,14 @@ def _capital(text: str) -> str:
 
 def introduction(comparison: Comparison) -> list:
     """Population, sources and the accounting of the national file."""
+    import html
+
     acc = comparison.national.accounting
     path = comparison.national.path
+    name = html.escape(path.name if path else "?").replace("`", "'")
     lines = [
         f"**Population** : marchés publics de la DECP nationale consolidée "
-        f"(`{path.name if path else '?'}`), notifiés de {comparison.first_year} à "
+        f"(`{name}`), notifiés de {comparison.first_year} à "
         f"{comparison.year}, comptés dans **la région de l'acheteur** (code région de "
         "l'acheteur publié dans la table ; à défaut, la région de son département).",
         f"**Lecture du fichier** : {number_fr(acc['lignes_lues'])} lignes lues = "
@@ -454,7 +462,8 @@ def sources(comparison: Comparison, report=None) -> list:
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
-    lines = [f"- **Fichier** : `{html.escape(path.name)}` ({number_fr(path.stat().st_size / 1e6, 1)}"
+    name = html.escape(path.name).replace("`", "'")
+    lines = [f"- **Fichier** : `{name}` ({number_fr(path.stat().st_size / 1e6, 1)}"
              f" Mo), SHA-256 `{digest.hexdigest()[:16]}…` ; trouvé par "
              f"`{config.NATIONAL_DECP_ENV}` ou dans `data/raw/national/`."]
     manifest = path.with_name("manifest_national.json")
