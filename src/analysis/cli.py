@@ -393,7 +393,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--report", action="append",
                    help="rapport à rendre (répétable) : rapport_annuel, fiche_departementale, "
                         "progression_clauses, heures_grand_paris, beneficiaires, parcours_emploi, "
-                        "territoire_cartes, qualite_donnees, « themes » pour les six "
+                        "territoire_cartes, qualite_donnees, regions_comparees (avec une DECP "
+                        "nationale : OBSERVATOIRE_NATIONAL_DECP ou data/raw/national/), "
+                        "« themes » pour les six "
                         "notebooks thématiques, « fiches_acheteurs », « fiches_maitres_ouvrage » "
                         "ou « fiches_territoires » (EPT et EPCI) ; défaut : tout (le rapport de "
                         "chaque territoire, pour la région les notebooks thématiques, les fiches "
