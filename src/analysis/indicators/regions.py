@@ -68,7 +68,7 @@ COLUMNS_FR = {
     "acheteurs": "Acheteurs",
     "deff": "Effet de grappe",
     "statut_inconnu": "Statut inconnu (exclus)",
-    "ecart": "Écart à l'objectif (points)",
+    "ecart": "Écart à l'objectif (part − objectif)",
     "ecart_bas": "Écart : IC bas",
     "ecart_haut": "Écart : IC haut",
     "position": "Position face à l'objectif",

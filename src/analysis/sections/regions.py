@@ -281,37 +281,61 @@ def evolution_chart(comparison: Comparison, report) -> list:
 
 
 def gap_and_projection(comparison: Comparison, report) -> list:
-    """The gap to the target in the period's year and the projected year, per région."""
-    out = []
+    """The gap to the target in the period's year and the projected year, per région, with the
+    trend model's fit check (as the territorial reports publish it)."""
+    from .. import narrative
+    from ..indicators import trend
+
+    out = [Markdown(f"Un modèle logistique de la part des marchés avec considération sociale, "
+                    f"une pente par région sur {comparison.first_year}-{comparison.year}, "
+                    f"prolonge chaque tendance jusqu'à l'objectif de "
+                    f"{percent_fr(comparison.target, 0)}. C'est une extrapolation : elle suppose "
+                    "que la tendance passée se poursuit en ligne droite (sur l'échelle des "
+                    "log-odds), ce que rien ne garantit.")]
     shares = comparison.shares
+    names = indicators.region_names()
     for basis, label in indicators.BASES.items():
         last = shares.loc[(shares["base"] == basis) & (shares["annee"] == comparison.year)]
         projection, check = comparison.projection(basis)
+        warnings = []
+        for _, row in projection.iterrows():
+            own = [w for w in str(row["avertissement"]).split(" ; ")
+                   if w and "la droite ne décrit pas" not in w]
+            if own:
+                warnings.append(f"{row['nom']} : {' ; '.join(own)}.")
+        projection = projection.assign(annee_atteinte=projection["annee_atteinte"].map(
+            lambda y: trend.UNDETERMINED if pd.isna(y) else str(int(y))))
         table = last[["region", "nom", "part", "ecart", "ecart_bas", "ecart_haut", "position",
                       "secret"]].merge(
-            projection[["region", "annee_atteinte", "intervalle", "avertissement"]],
-            on="region", how="outer").sort_values("region", ignore_index=True)
-        table["nom"] = table["nom"].fillna(table["region"].map(indicators.region_names()))
+            projection[["region", "pente", "pente_ic_bas", "pente_ic_haut", "annee_atteinte",
+                        "intervalle"]], on="region", how="outer").sort_values(
+            "region", ignore_index=True)
+        table["nom"] = table["nom"].fillna(table["region"].map(names))
         table["secret"] = table["secret"].fillna(True).astype(bool)
         table["position"] = table["position"].astype("string").fillna("–")
         shown = table.drop(columns=["secret"])
         mask = _secret_mask(table, ["part", "ecart", "ecart_bas", "ecart_haut", "position"])
+        out.append(Markdown(f"**{_capital(BASIS_SHORT[basis])}.** "
+                            + narrative.trend_fit_summary(
+                                check, projection.rename(columns={"region": "territoire"}),
+                                comparison.year, names=names.to_dict())))
         out.append(report.publish_protected(
             shown, mask[shown.columns], f"objectif_regions_{basis}",
             f"Écart à l'objectif de {percent_fr(comparison.target, 0)} en {comparison.year} et "
             f"année projetée d'atteinte — {label}",
-            percent=("part", "ecart", "ecart_bas", "ecart_haut"), integers=("annee_atteinte",),
-            columns=indicators.COLUMNS_FR,
+            percent=("part", "ecart", "ecart_bas", "ecart_haut"),
+            decimals={"pente": 3, "pente_ic_bas": 3, "pente_ic_haut": 3},
+            columns={**indicators.COLUMNS_FR, "pente": "Pente annuelle (log-odds)",
+                     "pente_ic_bas": "Pente : IC 95 % bas", "pente_ic_haut": "Pente : IC 95 % haut"},
             notes=[f"Écart : part {comparison.year} moins l'objectif, avec son intervalle "
                    "(celui de la part, acheteurs en grappes) ; la position (« au-dessus », "
                    "« en dessous », « compatible ») est décidée par l'intervalle.",
                    "Année projetée : première année civile où la part ajustée atteindrait "
                    "l'objectif si la tendance se poursuivait (modèle logistique quasi-binomial, "
                    f"une pente par région, {comparison.first_year}–{comparison.year}) ; "
-                   "intervalle par inversion de la bande de confiance ; « non déterminable » "
-                   "quand la borne basse n'atteint jamais l'objectif.",
-                   f"Dispersion de Pearson du modèle : {number_fr(check.pearson_dispersion, 2)}"
-                   f" (les intervalles en tiennent compte quand elle dépasse 1)."]))
+                   "intervalle par inversion de la bande de confiance, en années civiles ; "
+                   "« non déterminable » quand la tendance ne permet pas de le borner.",
+                   *warnings]))
     return out
 
 
