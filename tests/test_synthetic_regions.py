@@ -212,3 +212,16 @@ def test_build_keeps_the_regions_places(generated, built, code):
     structures = _manifest(generated[code])["sources"]["structures"]["file"]["rows"]
     assert accounting.loc["structures", "kept"] == structures
     assert len(pd.read_parquet(built[code] / "structures.parquet")) == structures
+
+
+def test_cli_region(tmp_path, capsys):
+    from analysis.cli import main
+
+    assert main(["generate", "--region", "94", "--scale", "0.1", "--years", "2024-2024",
+                 "--out", str(tmp_path / "corse")]) == 0
+    said = capsys.readouterr().out
+    assert "Corse (94)" in said and "(2 coordinations)" in said
+    assert _manifest(tmp_path / "corse")["region"]["code"] == "94"
+    assert main(["generate", "--region", "06", "--out", str(tmp_path / "mayotte")]) == 2
+    assert "Mayotte" in capsys.readouterr().err
+    assert not (tmp_path / "mayotte").exists()
