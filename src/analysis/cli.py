@@ -74,7 +74,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
         tracked = sources["tracking"]["counts"]
         print(f"  suivi des clauses : {tracked['participants']} participants, {tracked['contracts']} "
               f"contrats de travail, {tracked['operations']} opérations "
-              f"({len(sources['tracking']['files'])} coordinations)")
+              f"({len(sources['tracking']['files'])} coordination"
+              f"{'s' if len(sources['tracking']['files']) > 1 else ''})")
     if "grand_paris" in sources:
         print(f"  Grand Paris : {sources['grand_paris']['counts']['contracts']} marchés")
     if "structures" in sources:

@@ -150,13 +150,13 @@ def postcode(commune: str, draw: int) -> str:
 
     Metropolitan départements: the département's two digits and three from the draw (as the
     generator always wrote them); Corsica: ``200xx``-``201xx`` for Corse-du-Sud (2A),
-    ``202xx``-``206xx`` for Haute-Corse (2B), as La Poste numbers them; overseas (97x): the
-    three-digit département code and two digits.
+    ``202xx`` for Haute-Corse (2B), as La Poste numbers them; overseas (97x): the three-digit
+    département code and two digits.
     """
     if commune.startswith("2A"):
         return f"20{draw % 200:03d}"
     if commune.startswith("2B"):
-        return f"2{200 + draw % 500:04d}"
+        return f"202{draw % 100:02d}"
     if commune.startswith(("97", "98")):
         return f"{commune[:3]}{draw % 100:02d}"
     return commune[:2] + f"{draw:03d}"
