@@ -53,11 +53,19 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
     first, last = args.years
     out = Path(args.out) if args.out else config.paths().synthetic
-    manifest = generate(out, seed=args.seed, first_year=first, last_year=last, scale=args.scale,
-                        sources=tuple(args.sources.split(",")) if args.sources else None,
-                        decp_layout=args.decp_layout, tracking_layout=args.tracking_layout)
+    try:
+        manifest = generate(out, seed=args.seed, first_year=first, last_year=last,
+                            scale=args.scale,
+                            sources=tuple(args.sources.split(",")) if args.sources else None,
+                            decp_layout=args.decp_layout, tracking_layout=args.tracking_layout,
+                            region=args.region)
+    except ValueError as error:
+        print(f"observatoire generate : {error}", file=sys.stderr)
+        return 2
+    region = manifest["region"]
     print(f"Jeu synthétique écrit dans {out} en {manifest['seconds']} s "
-          f"({first}-{last}, graine {args.seed}, échelle {args.scale}) :")
+          f"({region['name']} ({region['code']}), {first}-{last}, graine {args.seed}, "
+          f"échelle {args.scale}, soit {region['effective_scale']:.4g} de l'Île-de-France) :")
     sources = manifest["sources"]
     if "decp" in sources:
         counts = sources["decp"]["counts"]
@@ -66,7 +74,9 @@ def cmd_generate(args: argparse.Namespace) -> int:
     if "tracking" in sources:
         tracked = sources["tracking"]["counts"]
         print(f"  suivi des clauses : {tracked['participants']} participants, {tracked['contracts']} "
-              f"contrats de travail, {tracked['operations']} opérations (8 coordinations)")
+              f"contrats de travail, {tracked['operations']} opérations "
+              f"({len(sources['tracking']['files'])} coordination"
+              f"{'s' if len(sources['tracking']['files']) > 1 else ''})")
     if "grand_paris" in sources:
         print(f"  Grand Paris : {sources['grand_paris']['counts']['contracts']} marchés")
     if "structures" in sources:
@@ -325,7 +335,13 @@ def parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("generate", help="générer le jeu de données synthétique par défaut")
     p.add_argument("--seed", type=int, default=config.DEFAULT_SEED, help="graine aléatoire")
-    p.add_argument("--scale", type=float, default=1.0, help="échelle (1 : Île-de-France)")
+    p.add_argument("--scale", type=float, default=1.0,
+                   help="échelle (1 : l'Île-de-France ; une autre région : sa population "
+                        "rapportée à celle de l'Île-de-France, multipliée par l'échelle)")
+    p.add_argument("--region", default=None,
+                   help="code de la région générée (53, 94, 04…; défaut : la région en vigueur, "
+                        f"{config.REGION_CODE}) ; Mayotte (06) est refusée, faute de population "
+                        "de référence")
     p.add_argument("--years", type=_years, default=DEFAULT_YEARS,
                    help="années couvertes, AAAA-AAAA (défaut : %(default)s)")
     p.add_argument("--out", help="dossier de sortie (défaut : data/raw/synthetic)")

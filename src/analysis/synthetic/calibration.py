@@ -89,7 +89,8 @@ def measure(processed: Path) -> dict[tuple[str, int | None], float]:
 def calibration_table(processed: Path, scale: float = 1.0) -> pd.DataFrame:
     """Targets side by side with the generated values, and whether each is within tolerance.
 
-    Counts are targeted in proportion to ``scale`` (1 is Île-de-France); shares do not depend on it.
+    Counts are targeted in proportion to ``scale`` (1 is Île-de-France; for another région, the
+    effective scale of its manifest, ``region.effective_scale``); shares do not depend on it.
     """
     measured = measure(processed)
     rows = []
@@ -137,7 +138,9 @@ def report(raw: Path | None = None, target: Path | None = None) -> tuple[Path, p
     manifest = json.loads((raw / "manifest.json").read_text(encoding="utf-8"))
     with tempfile.TemporaryDirectory(prefix="calibration-") as tmp:
         summary = build(raw=raw, processed=Path(tmp), today=date(manifest["years"][1] + 1, 12, 31))
-        table = calibration_table(Path(tmp), scale=float(manifest["scale"]))
+        region = manifest.get("region") or {}
+        table = calibration_table(Path(tmp), scale=float(region.get("effective_scale",
+                                                                       manifest["scale"])))
         accounting = summary.accounting.groupby("source")[["read", "kept", "rejected", "merged"]].sum()
     lines = [
         "# Calibration of the synthetic data set",
@@ -147,14 +150,24 @@ def report(raw: Path | None = None, target: Path | None = None) -> tuple[Path, p
         "",
         f"- seed {manifest['seed']}, scale {manifest['scale']}, years {manifest['years'][0]}-"
         f"{manifest['years'][1]}, generator {manifest.get('generator_version', '?')}",
+        *([f"- région {region['name']} ({region['code']}): counts targeted at Île-de-France's "
+           f"x {region['effective_scale']:.4g} (population ratio x scale); Île-de-France's "
+           "published shares used as national-like defaults"]
+          if region.get("code", "11") != "11" else []),
         f"- targets within tolerance: {int(table['dans_la_tolerance'].sum())} / {len(table)}",
         "",
         "| indicateur | année | cible | tolérance | généré | dans la tolérance | source |",
         "|---|---|---|---|---|---|---|",
     ]
+    def label(indicator: str) -> str:
+        """The indicator's name, with the région's name for another région's data set."""
+        if region.get("code", "11") == "11":
+            return indicator
+        return indicator.replace("Île-de-France", f"{region['name']} (Île-de-France x ratio)")
+
     for _, row in table.iterrows():
         lines.append(
-            f"| {row['indicateur']} | {row['annee']} | {_fmt(row['cible'], row['unite'])} | "
+            f"| {label(row['indicateur'])} | {row['annee']} | {_fmt(row['cible'], row['unite'])} | "
             f"{_tolerance(row)} | {_fmt(row['genere'], row['unite'])} | "
             f"{'oui' if row['dans_la_tolerance'] else '**non**'} | {row['source']} |")
     lines += ["", "## Row accounting when the generated files are read", "",

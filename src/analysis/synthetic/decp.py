@@ -1,4 +1,9 @@
-"""Synthetic DECP v2 publications for Île-de-France, as buyers publish them, with planted truths.
+"""Synthetic DECP v2 publications for a région, as buyers publish them, with planted truths.
+
+Île-de-France (the default) has its historical buyers (the région, the Société des grands
+projets, its eight départements, communes, EPT...); another région has the région, its
+départements, communes and EPCI, social landlords, hospitals and State services, no EPT and no
+Grand Paris owner, with volumes in proportion to its population (:mod:`.region`).
 
 Each buyer publishes one JSON file a year (``decp/<year>/<siret>.json``), in the shape its
 software produces: ``{"marches": {"marche": [...]}}`` with nested ``considerationsSociales``, or a
@@ -25,7 +30,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -36,6 +41,7 @@ from .. import config
 from ..identifiers import siret_valid
 from ..io import write_text
 from .ids import invalid_siret, siret
+from .region import CALIBRATION_REGION, Region, postcode, profile
 
 #: National share of contracts with a social consideration, by notification year: the published
 #: OECP figures (:data:`analysis.config.NATIONAL_SHARE`), and for the years without one an
@@ -59,12 +65,32 @@ BUYER_TYPES = {
     "etat": ("Service de l'État", -0.25, 195),
 }
 
+#: Outside Île-de-France: the communes' EPCI take the place of the EPT (same effect and volume),
+#: and there is no Société des grands projets.
+EPCI_TYPE = ("Établissement public de coopération intercommunale", 0.10, 105)
+
+
+def buyer_types(region: Region | None = None) -> dict[str, tuple[str, float, int]]:
+    """The buyer types of a région: :data:`BUYER_TYPES` for Île-de-France; elsewhere without
+    ``ept`` and ``sgp``, with ``epci`` (:data:`EPCI_TYPE`)."""
+    if region is None or region.is_calibration:
+        return BUYER_TYPES
+    out: dict[str, tuple[str, float, int]] = {}
+    for kind, value in BUYER_TYPES.items():
+        if kind in ("ept", "sgp"):
+            continue
+        out[kind] = value
+        if kind == "commune":
+            out["epci"] = EPCI_TYPE
+    return out
+
 #: Planted awards to inclusive suppliers: the probability that a contract of a buyer type goes to
 #: a structure of the inclusive directory (its SIRET as holder), and the share of those going to
 #: the disability sector (EA, ESAT) rather than to an SIAE (EI, ETTI, AI, ACI, GEIQ). Drawn from a
 #: stream of their own, so that every other figure of the data set is unchanged.
 INCLUSIVE_RATES = {"region": 0.06, "departement": 0.05, "commune": 0.03, "ept": 0.04,
-                   "bailleur": 0.08, "sgp": 0.02, "hopital": 0.015, "etat": 0.025}
+                   "bailleur": 0.08, "sgp": 0.02, "hopital": 0.015, "etat": 0.025,
+                   "epci": 0.04}
 INCLUSIVE_DISABILITY_SHARE = 0.30
 _SIAE_TYPES = ("EI", "ETTI", "AI", "ACI", "GEIQ")
 _DISABILITY_TYPES = ("EA", "ESAT")
@@ -80,9 +106,18 @@ SECTORS = {
     "etudes": ("71000000-8", "Prestations intellectuelles", -0.40, 0.16, 50_000),
 }
 
-#: Planted département effects on the log-odds (place of execution).
+#: Planted département effects on the log-odds (place of execution), Île-de-France; another
+#: région's départements get these values in code order (:meth:`.region.Region.cycle`).
 DEPARTEMENT_EFFECTS = {"75": 0.20, "77": -0.25, "78": -0.10, "91": 0.00, "92": 0.10, "93": 0.35,
                        "94": 0.15, "95": -0.15}
+
+
+def departement_effects(region: Region | None = None) -> dict[str, float]:
+    """The planted département effects of a région (:data:`DEPARTEMENT_EFFECTS` for
+    Île-de-France)."""
+    if region is None or region.is_calibration:
+        return DEPARTEMENT_EFFECTS
+    return region.cycle(list(DEPARTEMENT_EFFECTS.values()))
 
 #: Kinds of consideration among contracts that have one (independent draws; at least a clause).
 KIND_SHARES = {"Clause sociale": 0.80, "Critère social": 0.30, "Marché réservé": 0.07}
@@ -142,8 +177,31 @@ PROFILED_COMMUNES = {("93", 2): "engage", ("78", 1): "engage",
                      ("77", 3): "sans_clause", ("91", 2): "sans_clause"}
 
 
-def buyers(rng: np.random.Generator) -> list[Buyer]:
-    """The buyers of the synthetic Île-de-France: several per département, of every type."""
+#: Outside Île-de-France, one commune buyer per this many inhabitants of a département (Île-de-France
+#: has 45 for 12.2 M), between :data:`COMMUNE_BUYERS_RANGE`; one EPCI buyer per
+#: :data:`EPCI_BUYER_POPULATION` inhabitants (Île-de-France: 10 EPT for 4.7 M), at least one.
+COMMUNE_BUYER_POPULATION = 270_000
+COMMUNE_BUYERS_RANGE = (2, 6)
+EPCI_BUYER_POPULATION = 460_000
+
+
+def buyers(rng: np.random.Generator, region: Region | None = None,
+           communes: pd.DataFrame | None = None) -> list[Buyer]:
+    """The buyers of the synthetic région: several per département, of every type.
+
+    Parameters
+    ----------
+    rng
+        The buyers' random stream (shapes and SIRETs).
+    region
+        The région (default: the one in force); Île-de-France's buyers are its historical list.
+    communes
+        The région's reference communes (``code_insee, departement, epci_code, epci_nom,
+        population_municipale, type``), for its EPCI; default: the reference file.
+    """
+    region = region or profile()
+    if not region.is_calibration:
+        return _other_buyers(rng, region, communes)
     out: list[Buyer] = []
 
     def add(kind: str, name: str, dep: str | None, profile: str | None = None) -> None:
@@ -158,7 +216,7 @@ def buyers(rng: np.random.Generator) -> list[Buyer]:
                   "Boucle Nord de Seine"],
            "93": ["Plaine Commune", "Est Ensemble", "Paris Terres d'Envol"],
            "94": ["Grand-Orly Seine Bièvre", "Paris Est Marne et Bois", "Grand Paris Sud Est Avenir"]}
-    for dep, dep_name in config.DEPARTEMENTS.items():
+    for dep, dep_name in region.departements.items():
         add("departement", "Ville de Paris" if dep == "75" else f"Département {dep_name}", dep)
         for n in range(6 if dep != "75" else 3):
             add("commune", f"Commune de {dep_name} n° {n + 1}", dep,
@@ -172,6 +230,65 @@ def buyers(rng: np.random.Generator) -> list[Buyer]:
     return out
 
 
+def _epci_by_departement(communes: pd.DataFrame, region: Region) -> dict[str, list[str]]:
+    """Names of the EPCI buyers of each département: its most populous EPCI (an EPCI belongs
+    to the département holding most of its population), one per
+    :data:`EPCI_BUYER_POPULATION` inhabitants, at least one when it has any."""
+    com = communes[(communes["type"] == "COM") & communes["epci_code"].notna()]
+    by = (com.groupby(["epci_code", "epci_nom", "departement"], as_index=False)
+          ["population_municipale"].sum()
+          .sort_values(["epci_code", "population_municipale", "departement"],
+                       ascending=[True, False, True]))
+    home = by.drop_duplicates("epci_code")
+    totals = com.groupby("epci_code")["population_municipale"].sum()
+    home = home.assign(total=home["epci_code"].map(totals).to_numpy()).sort_values(
+        ["total", "epci_code"], ascending=[False, True])
+    out = {}
+    for (dep, _), pop in zip(region.departements_items, region.populations):
+        wanted = max(1, int(round(pop / EPCI_BUYER_POPULATION)))
+        out[dep] = home.loc[home["departement"] == dep, "epci_nom"].astype(str).tolist()[:wanted]
+    return out
+
+
+def _other_buyers(rng: np.random.Generator, region: Region,
+                  communes: pd.DataFrame | None) -> list[Buyer]:
+    """The buyers of a région other than Île-de-France (see :func:`buyers`)."""
+    if communes is None:
+        from ..reference import commune_table
+        from .region import communes_path
+
+        communes = commune_table(communes_path(region.code))
+    epci = _epci_by_departement(communes, region)
+    out: list[Buyer] = []
+
+    def add(kind: str, name: str, dep: str | None) -> None:
+        shape = "flat" if rng.random() < 0.3 else "nested"
+        out.append(Buyer(siret(rng), name, kind, dep, shape))
+
+    add("region", "Collectivité de Corse" if region.code == "94" else f"Région {region.name}",
+        None)
+    add("hopital", f"Centre hospitalier universitaire – {region.name}", None)
+    add("etat", f"Préfecture de la région {region.name}", None)
+    low, high = COMMUNE_BUYERS_RANGE
+    for (dep, dep_name), pop in zip(region.departements_items, region.populations):
+        add("departement", f"Département {dep_name}", dep)
+        for n in range(min(high, max(low, int(round(pop / COMMUNE_BUYER_POPULATION))))):
+            add("commune", f"Commune de {dep_name} n° {n + 1}", dep)
+        for name in epci[dep]:
+            add("epci", name, dep)
+        add("bailleur", f"Office public de l'habitat ({dep_name})", dep)
+        add("bailleur", f"Société anonyme d'HLM ({dep_name})", dep)
+        add("hopital", f"Centre hospitalier ({dep_name})", dep)
+        add("etat", f"Préfecture ({dep_name})", dep)
+    # Planted contrasting profiles: the second commune buyer is very engaged, the last one
+    # never has a social consideration (when there are at least three).
+    communes_idx = [i for i, b in enumerate(out) if b.kind == "commune"]
+    profiles = {communes_idx[1]: "engage"} if len(communes_idx) >= 2 else {}
+    if len(communes_idx) >= 3:
+        profiles[communes_idx[-1]] = "sans_clause"
+    return [replace(b, profile=profiles[i]) if i in profiles else b for i, b in enumerate(out)]
+
+
 def _sigmoid(x):
     return 1.0 / (1.0 + np.exp(-x))
 
@@ -180,15 +297,17 @@ def _logit(p: float) -> float:
     return math.log(p / (1 - p))
 
 
-def _composition(buyer_list: list[Buyer]) -> pd.DataFrame:
+def _composition(buyer_list: list[Buyer], region: Region | None = None) -> pd.DataFrame:
     """Expected mix of (buyer type, sector, département) cells with their weights."""
+    region = region or profile()
+    types = buyer_types(region)
     sector_names = list(SECTORS)
     sector_w = np.array([SECTORS[s][3] for s in sector_names])
     sector_w = sector_w / sector_w.sum()
     rows = []
-    deps = list(config.DEPARTEMENTS)
+    deps = list(region.departements)
     for buyer in buyer_list:
-        volume = BUYER_TYPES[buyer.kind][2]
+        volume = types[buyer.kind][2]
         places = [buyer.departement] if buyer.departement else deps
         for dep in places:
             for sector, w in zip(sector_names, sector_w):
@@ -197,12 +316,15 @@ def _composition(buyer_list: list[Buyer]) -> pd.DataFrame:
     return frame.groupby(["kind", "own", "sector", "dep"], as_index=False)["weight"].sum()
 
 
-def solve_year_levels(buyer_list: list[Buyer], years: range) -> dict[int, float]:
+def solve_year_levels(buyer_list: list[Buyer], years: range,
+                      region: Region | None = None) -> dict[int, float]:
     """α(year) such that the expected share over the generated mix equals :data:`YEAR_SHARE`."""
-    mix = _composition(buyer_list)
-    effects = (mix["kind"].map(lambda k: BUYER_TYPES[k][1]).to_numpy() + mix["own"].to_numpy()
+    region = region or profile()
+    types = buyer_types(region)
+    mix = _composition(buyer_list, region)
+    effects = (mix["kind"].map(lambda k: types[k][1]).to_numpy() + mix["own"].to_numpy()
                + mix["sector"].map(lambda s: SECTORS[s][2]).to_numpy()
-               + mix["dep"].map(DEPARTEMENT_EFFECTS).to_numpy())
+               + mix["dep"].map(departement_effects(region)).to_numpy())
     weights = mix["weight"].to_numpy() / mix["weight"].sum()
     levels = {}
     for year in years:
@@ -413,6 +535,8 @@ class _TabularWriter:
         self.tables: list = []
         self.categories = list(SUPPLIER_CATEGORIES)
         self.category_cdf = _cdf(np.array(list(SUPPLIER_CATEGORIES.values())))
+        self.region_code = "11"
+        self.types = BUYER_TYPES
 
     def _supplier(self, supplier_id: str | None, kind: str | None) -> tuple:
         category = self.categories[_weighted(self.rng, self.category_cdf)]
@@ -422,7 +546,7 @@ class _TabularWriter:
         import pyarrow as pa
 
         columns: dict[str, list] = {name: [] for name, _ in _TABULAR_SCHEMA}
-        label = BUYER_TYPES[buyer.kind][0]
+        label = self.types[buyer.kind][0]
         for record in records:
             uid = f"{buyer.siret}{record['id']}"
             if uid in self.seen:  # republished or repeated: one contract in the table
@@ -459,7 +583,7 @@ class _TabularWriter:
                 "considerationsSociales": social, "considerationsEnvironnementales": environment,
                 "ccag": record.get("ccag"), "lieuExecution_code": _integer(place.get("code")),
                 "lieuExecution_typeCode": place.get("typeCode"), "acheteur_categorie": label,
-                "acheteur_departement_code": buyer.departement, "acheteur_region_code": "11",
+                "acheteur_departement_code": buyer.departement, "acheteur_region_code": self.region_code,
                 "sourceDataset": "decp_synthetique",
             }
             for number, (notified, published, amount, duration) in enumerate(states):
@@ -520,7 +644,8 @@ def generate(out: Path, seed: int = config.DEFAULT_SEED, first_year: int = 2018,
              last_year: int = 2025, scale: float = 1.0,
              communes: pd.DataFrame | None = None,
              layout: str = "buyers",
-             inclusive: pd.DataFrame | None = None) -> tuple[dict, pd.DataFrame]:
+             inclusive: pd.DataFrame | None = None,
+             region: Region | None = None) -> tuple[dict, pd.DataFrame]:
     """Write ``out/decp/<year>/<siret>.json`` and ``out/acheteurs/acheteurs.csv``.
 
     Parameters
@@ -533,10 +658,13 @@ def generate(out: Path, seed: int = config.DEFAULT_SEED, first_year: int = 2018,
         Notification years.
     scale
         Multiplies the number of contracts: 1 is Île-de-France (about 16 000 contracts a year),
-        10 about national volume.
+        10 about national volume. For another région the caller has already multiplied it by
+        the région's population factor; each buyer's volume is further multiplied by
+        Île-de-France's total volume over the région's buyers' (``volume_factor`` in the
+        manifest), so that contracts follow population whatever the number of buyers.
     communes
-        Reference communes (``code_insee``, ``departement``, ``population_municipale``, ``type``);
-        default: the committed reference geography.
+        Reference communes (``code_insee``, ``departement``, ``population_municipale``, ``type``,
+        ``epci_code``, ``epci_nom``) of the région; default: the committed reference geography.
     layout
         ``"buyers"``: one file per buyer and year, in the buyer's own shape (default);
         ``"consolidated"``: one national-style file ``decp/decp_consolide.json``;
@@ -546,6 +674,8 @@ def generate(out: Path, seed: int = config.DEFAULT_SEED, first_year: int = 2018,
         The structures directory (``siret``, ``type``): when given, contracts are awarded to its
         structures at :data:`INCLUSIVE_RATES` by buyer type (a stream of draws of its own: the
         other figures do not change); the truth goes into the manifest (``inclusive_awards``).
+    region
+        The région (:func:`analysis.synthetic.region.profile`; default: the one in force).
 
     Returns
     -------
@@ -554,10 +684,15 @@ def generate(out: Path, seed: int = config.DEFAULT_SEED, first_year: int = 2018,
         generated (``uid, acheteur_id, acheteur_nom, acheteur_type, departement, annee, secteur,
         social, dateNotification, montant``) that the other sources link to.
     """
+    region = region or profile()
+    types = buyer_types(region)
+    dep_effects = departement_effects(region)
     if communes is None:
         from ..reference import commune_table
+        from .region import communes_path
 
-        communes = commune_table()
+        communes = commune_table(communes_path(region.code))
+    all_communes = communes
     communes = communes[communes["type"] == "COM"]
     # Weighted draws are made as ``Generator.choice(n, p=...)`` makes them (one ``random()`` then
     # a search in the normalised cumulative weights), with the cumulative weights computed once:
@@ -566,14 +701,23 @@ def generate(out: Path, seed: int = config.DEFAULT_SEED, first_year: int = 2018,
                     _cdf(_share(g["population_municipale"].to_numpy(float))))
               for dep, g in communes.groupby("departement")}
     root = np.random.SeedSequence(seed)
-    buyer_list = buyers(np.random.default_rng(root.spawn(1)[0]))
+    buyer_list = buyers(np.random.default_rng(root.spawn(1)[0]), region, all_communes)
     years = range(first_year, last_year + 1)
-    levels = solve_year_levels(buyer_list, years)
+    levels = solve_year_levels(buyer_list, years, region)
+    if region.is_calibration:
+        volume = scale
+        volume_factor = 1.0
+    else:
+        # Île-de-France's buyers at scale 1 (their number does not depend on the draws).
+        reference = buyers(np.random.default_rng(0), profile(CALIBRATION_REGION))
+        volume_factor = (sum(BUYER_TYPES[b.kind][2] for b in reference)
+                         / sum(types[b.kind][2] for b in buyer_list))
+        volume = scale * volume_factor
     sector_names = list(SECTORS)
     sector_w = np.array([SECTORS[s][3] for s in sector_names])
     sector_w = sector_w / sector_w.sum()
     sector_cdf = _cdf(sector_w)
-    deps = list(config.DEPARTEMENTS)
+    deps = list(region.departements)
 
     counts = {k: 0 for k in DEFECTS} | {"contracts": 0, "records_published": 0}
     expected_warnings = {"montant nul ou négatif": 0, "titulaire : SIRET invalide": 0,
@@ -585,6 +729,8 @@ def generate(out: Path, seed: int = config.DEFAULT_SEED, first_year: int = 2018,
         raise ValueError(f"disposition inconnue : {layout!r} ({', '.join(LAYOUTS)})")
     writer = (LAYOUTS[layout](out / "decp", seed) if layout.startswith("tabular")
               else LAYOUTS[layout](out / "decp"))
+    if layout.startswith("tabular"):
+        writer.region_code, writer.types = region.code, types
     pending: dict[str, list[dict]] = {}  # republications due in the buyer's next file
     year_streams = root.spawn(len(years) + 1)[1:]
     # Spawned after the others: their streams, hence every other draw, stay as they were.
@@ -595,16 +741,16 @@ def generate(out: Path, seed: int = config.DEFAULT_SEED, first_year: int = 2018,
         siae = inclusive.loc[kinds.isin(_SIAE_TYPES), "siret"].astype(str).to_numpy()
         disability = inclusive.loc[kinds.isin(_DISABILITY_TYPES), "siret"].astype(str).to_numpy()
     planted = {kind: {"contracts": 0, "inclusive": 0, "siae": 0, "ea_esat": 0}
-               for kind in BUYER_TYPES}
+               for kind in types}
     profiled = {b.siret: {"contracts": 0, "expected": 0.0, "social": 0}
                 for b in buyer_list if b.profile}
     for year, stream in zip(years, year_streams):
         rng = np.random.default_rng(stream)
         social_count = total = 0
         for buyer in buyer_list:
-            label, type_effect, per_year = BUYER_TYPES[buyer.kind]
+            label, type_effect, per_year = types[buyer.kind]
             growth = 1 + 0.03 * (year - first_year)
-            n = int(rng.poisson(per_year * scale * growth))
+            n = int(rng.poisson(per_year * volume * growth))
             records = pending.pop(buyer.siret, [])
             for seq in range(n):
                 sector = sector_names[_weighted(rng, sector_cdf)]
@@ -615,7 +761,7 @@ def generate(out: Path, seed: int = config.DEFAULT_SEED, first_year: int = 2018,
                 codes, commune_cdf = by_dep[dep]
                 commune = str(codes[_weighted(rng, commune_cdf)])
                 eta = (levels[year] + type_effect + buyer.effect + sector_effect
-                       + DEPARTEMENT_EFFECTS[dep])
+                       + dep_effects[dep])
                 social = bool(rng.random() < _sigmoid(eta))
                 if buyer.profile:
                     tally_profile = profiled[buyer.siret]
@@ -631,7 +777,7 @@ def generate(out: Path, seed: int = config.DEFAULT_SEED, first_year: int = 2018,
                 else:
                     kinds = ["Pas de considération sociale"]
                 if rng.random() < 0.3:
-                    place = {"code": commune[:2] + f"{int(rng.integers(0, 1000)):03d}"
+                    place = {"code": postcode(commune, int(rng.integers(0, 1000)))
                              if dep != "75" else f"750{int(rng.integers(1, 21)):02d}",
                              "typeCode": "Code postal"}
                 else:
@@ -740,7 +886,7 @@ def generate(out: Path, seed: int = config.DEFAULT_SEED, first_year: int = 2018,
                              "share": social_count / total if total else None}
 
     writer.close()
-    directory = pd.DataFrame([{"SIRET": b.siret, "Nom": b.name, "Catégorie": BUYER_TYPES[b.kind][0],
+    directory = pd.DataFrame([{"SIRET": b.siret, "Nom": b.name, "Catégorie": types[b.kind][0],
                                "Département": b.departement or ""} for b in buyer_list])
     write_text(out / "acheteurs" / "acheteurs.csv",
                directory.to_csv(sep=";", index=False, lineterminator="\n"))
@@ -776,9 +922,9 @@ def generate(out: Path, seed: int = config.DEFAULT_SEED, first_year: int = 2018,
                          "modèle à tendance linéaire estime la pente des moindres carrés de "
                          "alpha ; un modèle avec l'année en facteur retrouve chaque alpha(année)."),
             },
-            "buyer_type_effects": {k: v[1] for k, v in BUYER_TYPES.items()},
+            "buyer_type_effects": {k: v[1] for k, v in types.items()},
             "sector_effects": {k: v[2] for k, v in SECTORS.items()},
-            "departement_effects": DEPARTEMENT_EFFECTS,
+            "departement_effects": dep_effects,
             "reference_levels": "effets non centrés : chaque terme s'ajoute à alpha(année)",
             "kind_draw_probabilities_given_social": KIND_SHARES,
             "kind_expected_shares_given_social": {
@@ -817,13 +963,22 @@ def generate(out: Path, seed: int = config.DEFAULT_SEED, first_year: int = 2018,
                        for b in buyer_list if b.profile],
         },
     }
+    if not region.is_calibration:
+        manifest["volumes"] = {
+            "description": ("contrats par acheteur et par an = volume du type x échelle effective "
+                            "x volume_factor (volume total de l'Île-de-France à l'échelle 1 / "
+                            "volume total des acheteurs de la région) x croissance de 3 % l'an : "
+                            "le nombre de marchés suit la population de la région"),
+            "effective_scale": scale,
+            "volume_factor": volume_factor,
+        }
     if siae is not None:
         manifest["inclusive_awards"] = {
             "description": ("part des marchés attribués à une structure de l'annuaire inclusif "
                             "(titulaire = son SIRET), par type d'acheteur ; parmi eux, part du "
                             "secteur du handicap (EA, ESAT)"),
-            "rate_by_buyer_type": {BUYER_TYPES[k][0]: v for k, v in INCLUSIVE_RATES.items()},
+            "rate_by_buyer_type": {types[k][0]: INCLUSIVE_RATES[k] for k in types},
             "disability_share": INCLUSIVE_DISABILITY_SHARE,
-            "drawn_by_buyer_type": {BUYER_TYPES[k][0]: v for k, v in planted.items()},
+            "drawn_by_buyer_type": {types[k][0]: v for k, v in planted.items()},
         }
     return manifest, contracts

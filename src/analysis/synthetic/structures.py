@@ -1,12 +1,14 @@
 """A seeded synthetic directory of inclusion and disability structures (SIAE, EA, ESAT, GEIQ).
 
-About 600 establishments at scale 1, roughly the Île-de-France count of the types that clause
-facilitators work with. They are placed unevenly on purpose: a commune's weight grows faster than
+About 600 establishments at scale 1 in Île-de-France, roughly its count of the types that clause
+facilitators work with; in another région, that count times its population over Île-de-France's
+(:mod:`analysis.synthetic.region`), placed in its communes. They are placed unevenly on purpose: a commune's weight grows faster than
 its population (``population ** PLACEMENT_EXPONENT``), so that structures gather in the dense
 inner ring and Paris while the rural parts of Seine-et-Marne, Yvelines, Essonne and Val-d'Oise are
 left with few or none: the *zones blanches* the observatory must show. Paris (one commune, code
 ``75056``) is weighted as the sum of its arrondissements' weights when the reference table holds
-them, so that its size alone does not swallow a third of the structures.
+them, so that its size alone does not swallow a third of the structures (likewise Lyon and
+Marseille, whose arrondissements the reference holds too).
 
 Written file (``docs/input_formats.md``): ``structures/structures_inclusion.csv``, ``;``-delimited,
 UTF-8 with BOM, dates ``JJ/MM/AAAA``.
@@ -19,9 +21,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .. import config
 from ..io import atomic_path
 from .ids import siret
+from .region import Region, profile
 
 #: Establishments per type at scale 1 (Île-de-France order of magnitude, 585 in all).
 TYPE_COUNTS = {"EI": 120, "ETTI": 60, "AI": 50, "ACI": 170, "EA": 90, "ESAT": 70, "GEIQ": 25}
@@ -61,16 +63,21 @@ ENCODING = "utf-8-sig"
 def placement_weights(communes: pd.DataFrame) -> pd.DataFrame:
     """Communes (``type == 'COM'``) with their placement weight ``w`` (summing to 1).
 
-    Paris is weighted by its arrondissements (``ARM`` rows) when the table holds them.
+    A commune with arrondissements (Paris, Lyon, Marseille: ``ARM`` rows whose
+    ``commune_parent`` it is) is weighted by the sum of its arrondissements' weights.
     """
     com = communes[communes["type"] == "COM"].sort_values("code_insee", ignore_index=True)
     pop = com["population_municipale"].to_numpy(dtype=float)
     weight = pop ** PLACEMENT_EXPONENT
     arm = communes[communes["type"] == "ARM"]
-    is_paris = (com["code_insee"] == "75056").to_numpy()
-    if len(arm) and is_paris.any():
-        weight[is_paris] = float((arm["population_municipale"].to_numpy(dtype=float)
-                                  ** PLACEMENT_EXPONENT).sum())
+    parents = arm["commune_parent"].astype(str) if "commune_parent" in arm.columns else \
+        pd.Series("75056", index=arm.index)
+    for parent in dict.fromkeys(parents):
+        is_parent = (com["code_insee"] == parent).to_numpy()
+        if is_parent.any():
+            weight[is_parent] = float((arm.loc[(parents == parent).to_numpy(),
+                                               "population_municipale"].to_numpy(dtype=float)
+                                       ** PLACEMENT_EXPONENT).sum())
     out = com[["code_insee", "nom", "departement", "population_municipale"]].copy()
     out["w"] = weight / weight.sum()
     return out
@@ -87,7 +94,8 @@ def _unique_sirets(rng: np.random.Generator, n: int, taken: set[str] | None = No
     return numbers
 
 
-def generate(out: Path, seed: int, scale: float, communes: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
+def generate(out: Path, seed: int, scale: float, communes: pd.DataFrame,
+             region: Region | None = None) -> tuple[pd.DataFrame, dict]:
     """Write ``out/structures/structures_inclusion.csv``; return the structures and the manifest.
 
     Parameters
@@ -97,9 +105,13 @@ def generate(out: Path, seed: int, scale: float, communes: pd.DataFrame) -> tupl
     seed
         Random seed: the same seed and scale give byte-identical files.
     scale
-        Multiplies the number of establishments per type (at least one of each type).
+        Multiplies the number of establishments per type (at least one of each type); the
+        caller has already multiplied it by the région's population factor.
     communes
-        The reference commune table without geometry (``analysis.reference.commune_table``).
+        The reference commune table without geometry (``analysis.reference.commune_table``),
+        the région's.
+    region
+        The région (:func:`analysis.synthetic.region.profile`; default: the one in force).
 
     Returns
     -------
@@ -109,6 +121,7 @@ def generate(out: Path, seed: int, scale: float, communes: pd.DataFrame) -> tupl
     manifest : dict
         Counts per type and département, the placement rule and the uncovered communes.
     """
+    region = region or profile()
     rng = np.random.default_rng(np.random.SeedSequence([seed, 0x57C]))
     places = placement_weights(communes)
     types = np.repeat(list(TYPE_COUNTS),
@@ -159,26 +172,44 @@ def generate(out: Path, seed: int, scale: float, communes: pd.DataFrame) -> tupl
         written.to_csv(tmp, sep=";", index=False, encoding=ENCODING, lineterminator="\n")
 
     covered = set(frame["commune"])
-    outer = places[places["departement"].isin(["77", "78", "91", "95"])]
+    if region.is_calibration:
+        outer_deps = ["77", "78", "91", "95"]
+        description = ("each establishment's commune is drawn with probability proportional to "
+                       f"population_municipale ** {PLACEMENT_EXPONENT} (Paris: sum over its "
+                       "arrondissements), so structures concentrate in dense communes and rural "
+                       "communes of 77, 78, 91 and 95 are left uncovered")
+    else:
+        outer_deps = None
+        description = ("each establishment's commune is drawn with probability proportional to "
+                       f"population_municipale ** {PLACEMENT_EXPONENT} (a commune with "
+                       "arrondissements: sum over them), so structures concentrate in dense "
+                       "communes and rural communes are left uncovered")
     manifest = {
         "generator": "analysis.synthetic.structures",
         "seed": seed,
         "scale": scale,
         "file": {"path": str(FILE), "encoding": ENCODING, "rows": int(len(frame))},
         "placement": {
-            "description": "each establishment's commune is drawn with probability proportional to "
-                           f"population_municipale ** {PLACEMENT_EXPONENT} (Paris: sum over its "
-                           "arrondissements), so structures concentrate in dense communes and rural "
-                           "communes of 77, 78, 91 and 95 are left uncovered",
+            "description": description,
             "exponent": PLACEMENT_EXPONENT,
         },
         "type_counts_scale_1": TYPE_COUNTS,
         "counts_by_type": {str(k): int(v) for k, v in frame["type"].value_counts().sort_index().items()},
         "counts_by_departement": {
-            dep: int((frame["departement"] == dep).sum()) for dep in config.DEPARTEMENTS},
+            dep: int((frame["departement"] == dep).sum()) for dep in region.departements},
         "communes_without_structure": int((~places["code_insee"].isin(covered)).sum()),
-        "outer_communes_without_structure": int((~outer["code_insee"].isin(covered)).sum()),
-        "outer_population_without_structure": int(
-            outer.loc[~outer["code_insee"].isin(covered), "population_municipale"].sum()),
     }
+    if outer_deps is not None:
+        outer = places[places["departement"].isin(outer_deps)]
+        manifest["outer_communes_without_structure"] = int(
+            (~outer["code_insee"].isin(covered)).sum())
+        manifest["outer_population_without_structure"] = int(
+            outer.loc[~outer["code_insee"].isin(covered), "population_municipale"].sum())
+    else:
+        # Rural communes: under 2 000 inhabitants (INSEE's historical threshold).
+        rural = places[places["population_municipale"] < 2000]
+        manifest["rural_communes_without_structure"] = int(
+            (~rural["code_insee"].isin(covered)).sum())
+        manifest["rural_population_without_structure"] = int(
+            rural.loc[~rural["code_insee"].isin(covered), "population_municipale"].sum())
     return frame, manifest

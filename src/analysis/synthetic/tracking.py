@@ -1,6 +1,7 @@
 """A seeded synthetic export of the clause-tracking software, one per departmental coordination.
 
-Each of the eight coordinations (75, 77, 78, 91, 92, 93, 94, 95) exports its operations, its
+Each coordination of the région (Île-de-France's eight: 75, 77, 78, 91, 92, 93, 94, 95; another
+région's départements, with the settings of :func:`setting`) exports its operations, its
 participants (personal data: synthetic names and birth dates, which the readers must drop), their
 work contracts and their situation six months after their last contract, in the layout of
 ``docs/input_formats.md``: four ``;``-delimited CSV files (two coordinations in UTF-8 with BOM, two
@@ -34,15 +35,16 @@ from __future__ import annotations
 import functools
 import math
 import re
+from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from .. import config
 from ..io import atomic_path
 from .ids import siret
+from .region import Region, profile
 
 # --- Volumes -----------------------------------------------------------------------------------
 
@@ -282,6 +284,77 @@ _MAJORS = ["Groupement Tunnel Horizon", "Société Francilienne de Génie Civil"
            "Groupement Viaduc et Ouvrages", "Bâtisseurs Associés du Grand Paris"]
 _GRAND_OWNERS = [("Société des grands projets", 0.55), ("Solideo", 0.20),
                  ("Île-de-France Mobilités", 0.15), ("Grand Paris Aménagement", 0.10)]
+#: Outside Île-de-France: large projects' owners (the région's own SIRET when its DECP buyer is
+#: generated), contractors and operation labels, with no Grand Paris name.
+_OTHER_GRAND_OWNERS = [("Région", 0.35), ("SNCF Réseau", 0.30),
+                       ("Centre hospitalier universitaire", 0.20),
+                       ("Établissement public foncier", 0.15)]
+_OTHER_MAJORS = ["Groupement Ouvrages Horizon", "Société Régionale de Génie Civil",
+                 "Groupement Travaux Ouest", "Entreprise Générale de Construction",
+                 "Groupement Bâtiment Hospitalier", "Compagnie des Travaux Publics",
+                 "Groupement Pôle d'Échanges", "Société Nouvelle de Terrassement",
+                 "Groupement Viaduc et Ouvrages", "Bâtisseurs Associés"]
+_OTHER_GRAND_LABELS = ["Grand projet – pôle d'échanges multimodal", "Grand projet – hôpital",
+                       "Grand projet – lycée", "Grand projet – ligne ferroviaire",
+                       "Grand projet – équipement sportif"]
+
+
+@dataclass(frozen=True)
+class Setting:
+    """The per-coordination settings of a région (Île-de-France: the module constants).
+
+    Outside Île-de-France: hours are shared by population, large projects weigh the same in
+    every département, QPV residence is :data:`QPV_SHARE` everywhere, file formats and outcome
+    effects are Île-de-France's given to the départements in code order (the first is the
+    reference of the outcome effects).
+    """
+
+    departements: dict
+    shares: dict
+    grand_weight: dict
+    formats: dict
+    qpv_relative: dict
+    hazard: dict
+    reference: str
+    grand_owners: list
+    majors: list
+    grand_labels: list
+    region_name: str
+    is_calibration: bool
+
+    @property
+    def deps(self) -> list[str]:
+        return list(self.departements)
+
+    def pilot_key(self) -> tuple:
+        """What the pilot simulation depends on (hashable)."""
+        return (tuple(self.deps), tuple(self.shares[d] for d in self.deps),
+                tuple(self.qpv_relative[d] for d in self.deps),
+                tuple(self.hazard[d] for d in self.deps))
+
+
+def setting(region: Region | None = None) -> Setting:
+    """The coordinations' settings of ``region`` (default: the one in force)."""
+    region = region or profile()
+    if region.is_calibration:
+        return Setting(departements=region.departements, shares=DEPARTEMENT_SHARES,
+                       grand_weight=GRAND_PROJECT_WEIGHT, formats=FORMATS,
+                       qpv_relative=QPV_RELATIVE, hazard=DEPARTEMENT_LOG_HAZARD, reference="75",
+                       grand_owners=_GRAND_OWNERS, majors=_MAJORS,
+                       grand_labels=_LABELS["grand_projet"], region_name=region.name,
+                       is_calibration=True)
+    deps = list(region.departements)
+    others = [v for d, v in DEPARTEMENT_LOG_HAZARD.items() if d != "75"]
+    hazard = {d: (0.0 if i == 0 else others[(i - 1) % len(others)]) for i, d in enumerate(deps)}
+    owners = [(f"Région {region.name}" if name == "Région" else
+               f"{name} – {region.name}" if name != "SNCF Réseau" else name, w)
+              for name, w in _OTHER_GRAND_OWNERS]
+    return Setting(departements=region.departements, shares=region.population_shares(),
+                   grand_weight={d: 1.0 for d in deps},
+                   formats=region.cycle(list(FORMATS.values())),
+                   qpv_relative={d: 1.0 for d in deps}, hazard=hazard, reference=deps[0],
+                   grand_owners=owners, majors=_OTHER_MAJORS, grand_labels=_OTHER_GRAND_LABELS,
+                   region_name=region.name, is_calibration=False)
 
 # --- Names (synthetic: they stand for personal data) ---------------------------------------------
 
@@ -470,10 +543,11 @@ def _pathways(rng: np.random.Generator, entry: np.ndarray) -> dict[str, np.ndarr
 
 
 def _people(rng: np.random.Generator, dep_index: np.ndarray, entry_year: np.ndarray,
-            alternance: np.ndarray) -> dict[str, np.ndarray]:
-    """Modelling attributes of participants (sex, age, diploma, QPV, public, training)."""
+            alternance: np.ndarray, shares: tuple, qpv_relative: tuple) -> dict[str, np.ndarray]:
+    """Modelling attributes of participants (sex, age, diploma, QPV, public, training);
+    ``shares`` and ``qpv_relative`` are the coordinations' hours shares and relative QPV
+    residence, in ``dep_index``'s order."""
     n = len(dep_index)
-    deps = list(config.DEPARTEMENTS)
     woman = rng.random(n) < WOMEN_SHARE
     groups = list(AGE_GROUPS.values())
     group = _categorical(rng, [g[0] for g in groups], n)
@@ -491,8 +565,8 @@ def _people(rng: np.random.Generator, dep_index: np.ndarray, entry_year: np.ndar
     old_level = np.where((level == 0) & (rng.random(n) < 0.4), 1, old_level)
     label = np.where(old, np.array(OLD_DIPLOMAS, dtype=object)[old_level],
                      np.array(DIPLOMAS, dtype=object)[level])
-    weights = np.array([DEPARTEMENT_SHARES[d] for d in deps])
-    relative = np.array([QPV_RELATIVE[d] for d in deps])
+    weights = np.array(shares)
+    relative = np.array(qpv_relative)
     qpv_rate = relative * QPV_SHARE / float(np.dot(weights, relative))
     qpv = rng.random(n) < qpv_rate[dep_index]
     training = rng.random(n) < np.where(alternance, TRAINING_SHARE["alternance"],
@@ -528,11 +602,13 @@ def _covariates(people: dict[str, np.ndarray], total_hours: np.ndarray,
             "dernier_employeur_attributaire": last_attributaire.astype(float)}
 
 
-def _log_rate(covariates: dict[str, np.ndarray], dep_index: np.ndarray) -> np.ndarray:
+def _log_rate(covariates: dict[str, np.ndarray], dep_index: np.ndarray,
+              hazard: tuple) -> np.ndarray:
+    """Log hazard; ``hazard`` holds the département effects in ``dep_index``'s order."""
     eta = np.full(len(dep_index), math.log(BASELINE_RATE))
     for name, beta in LOG_HAZARD_RATIOS.items():
         eta += beta * covariates[name]
-    return eta + np.array([DEPARTEMENT_LOG_HAZARD[d] for d in config.DEPARTEMENTS])[dep_index]
+    return eta + np.array(hazard)[dep_index]
 
 
 def _per_participant(paths: dict[str, np.ndarray], n: int) -> tuple[np.ndarray, ...]:
@@ -551,9 +627,10 @@ def _per_participant(paths: dict[str, np.ndarray], n: int) -> tuple[np.ndarray, 
     return total_hours, last_end, last_employer, alternance
 
 
-@functools.lru_cache(maxsize=1)
-def _pilot() -> dict:
-    """Simulate :data:`PILOT_SIZE` pathways (fixed seed) once per process.
+@functools.lru_cache(maxsize=4)
+def _pilot(key: tuple) -> dict:
+    """Simulate :data:`PILOT_SIZE` pathways (fixed seed) once per process and région
+    (``key``: :meth:`Setting.pilot_key`).
 
     Returns the yearly kernel (hours, beneficiaries and contracts falling in the entry year and
     the next ones, per entrant), the realised six-month share, and the pseudo-true coefficients of
@@ -562,15 +639,16 @@ def _pilot() -> dict:
     import statsmodels.api as sm
 
     rng = np.random.default_rng(PILOT_SEED)
-    deps = list(config.DEPARTEMENTS)
+    deps, shares, qpv_relative, hazard = key
+    deps = list(deps)
     n = PILOT_SIZE
-    dep_index = _categorical(rng, [DEPARTEMENT_SHARES[d] for d in deps], n)
+    dep_index = _categorical(rng, list(shares), n)
     entry = rng.integers(0, 365, n).astype(np.int64)
     paths = _pathways(rng, entry)
     total_hours, _, last_employer, alternance = _per_participant(paths, n)
-    people = _people(rng, dep_index, np.full(n, 2021), alternance)
+    people = _people(rng, dep_index, np.full(n, 2021), alternance, shares, qpv_relative)
     cov = _covariates(people, total_hours, last_employer == 0)
-    eta = _log_rate(cov, dep_index)
+    eta = _log_rate(cov, dep_index, hazard)
     p6 = -np.expm1(-6.0 * np.exp(eta))
 
     horizon = 6
@@ -622,7 +700,8 @@ class _Pools:
 
     def __init__(self, rng: np.random.Generator, dep: str, communes: pd.DataFrame,
                  structures: pd.DataFrame, majors: list[tuple[str, str]],
-                 grand_owners: list[tuple[str, str]]):
+                 grand_owners: list[tuple[str, str]], names: dict[str, str],
+                 calibration: bool = True):
         self.rng = rng
         self.dep = dep
         self.majors = majors
@@ -631,13 +710,16 @@ class _Pools:
         com = communes[communes["departement"] == dep].sort_values("population_municipale",
                                                                    ascending=False)
         biggest = com["nom"].tolist()[:6]
-        dep_name = config.DEPARTEMENTS[dep]
+        dep_name = names[dep]
         owners = [f"Ville de {nom}" if dep != "75" else "Ville de Paris" for nom in biggest]
         owners = list(dict.fromkeys(owners))
         owners += [f"Département – {dep_name}", f"Office public de l'habitat – {dep_name}",
                    f"Habitat social {dep_name}", f"Centre hospitalier – {dep_name}"]
-        if dep in {"92", "93", "94"}:
+        if calibration and dep in {"92", "93", "94"}:
             owners.append(f"Établissement public territorial – {dep_name}")
+        if not calibration and "epci_nom" in com.columns and com["epci_nom"].notna().any():
+            # Outside Île-de-France: the EPCI of the département's largest commune.
+            owners.append(str(com.loc[com["epci_nom"].notna(), "epci_nom"].iloc[0]))
         self.owners = [(name, siret(rng)) for name in owners]
         self.regies = [(f"Régie de quartier {nom}", siret(rng))
                        for nom in (biggest[:4] if dep != "75" else
@@ -719,11 +801,11 @@ def _link_decp(rng: np.random.Generator, ops: pd.DataFrame, decp: pd.DataFrame,
 def _departement(dep: str, rng: np.random.Generator, rates: dict[int, float], first_year: int,
                  last_year: int, scale: float, communes: pd.DataFrame, structures: pd.DataFrame,
                  decp: pd.DataFrame, export_day: int, majors: list[tuple[str, str]],
-                 grand_owners: list[tuple[str, str]]) -> dict:
+                 grand_owners: list[tuple[str, str]], where: Setting) -> dict:
     """Generate one coordination's four tables and its contribution to the manifest."""
-    deps = list(config.DEPARTEMENTS)
+    deps = where.deps
     d_index = deps.index(dep)
-    share = DEPARTEMENT_SHARES[dep]
+    share = where.shares[dep]
 
     # Entrants and pathways.
     entries = []
@@ -745,11 +827,12 @@ def _departement(dep: str, rng: np.random.Generator, rates: dict[int, float], fi
     total_hours, last_end, last_employer, alternance = _per_participant(paths, n_people)
     entry_year = pd.to_datetime(entry, unit="D").year.to_numpy()
     dep_index = np.full(n_people, d_index)
-    people = _people(rng, dep_index, entry_year, alternance)
+    key = where.pilot_key()
+    people = _people(rng, dep_index, entry_year, alternance, key[1], key[2])
     cov = _covariates(people, total_hours, last_employer == 0)
 
     # Outcomes: time to first durable job (months), censored at the export date.
-    eta = _log_rate(cov, dep_index)
+    eta = _log_rate(cov, dep_index, key[3])
     months = rng.exponential(1.0, n_people) / np.exp(eta)
     durable_day = last_end + np.ceil(months * OUTCOME_MONTH_DAYS).astype(np.int64)
     followed = last_end + SIX_MONTHS_DAYS <= export_day
@@ -762,9 +845,9 @@ def _departement(dep: str, rng: np.random.Generator, rates: dict[int, float], fi
     # Contract attributes: large project, sector, job.
     start, end = paths["start"], paths["end"]
     start_year = pd.to_datetime(start, unit="D").year.to_numpy()
-    norm = sum(DEPARTEMENT_SHARES[d] * GRAND_PROJECT_WEIGHT[d] for d in deps)
+    norm = sum(where.shares[d] * where.grand_weight[d] for d in deps)
     p_grand = np.array([_lookup(GRAND_PROJECT_SHARE, int(y)) for y in range(
-        int(start_year.min()), int(start_year.max()) + 1)]) * GRAND_PROJECT_WEIGHT[dep] / norm
+        int(start_year.min()), int(start_year.max()) + 1)]) * where.grand_weight[dep] / norm
     grand = rng.random(n_contracts) < np.minimum(p_grand[start_year - start_year.min()], 0.9)
     sector_names = list(SECTORS)
     sector = np.where(grand, 0, _categorical(rng, list(SECTORS.values()), n_contracts))
@@ -820,13 +903,15 @@ def _departement(dep: str, rng: np.random.Generator, rates: dict[int, float], fi
     for key in list(SECTORS) + ["grand_projet"]:
         rows = np.flatnonzero(ops["grand"].to_numpy() if key == "grand_projet"
                               else (~ops["grand"].to_numpy()) & (ops["sector"].to_numpy() == key))
-        choices = np.array(_LABELS[key], dtype=object)
+        choices = np.array(where.grand_labels if key == "grand_projet" else _LABELS[key],
+                           dtype=object)
         labels[rows] = choices[np.floor(label_pick[rows] * len(choices)).astype(int)]
     ops["label"] = labels + " – " + pd.Series(ops["commune"]).map(names_by_code).to_numpy(dtype=object)
     ops["start_op"] = ops["start"] - rng.integers(0, 46, n_ops)
     ops["end_op"] = ops["end"] + rng.integers(0, 91, n_ops)
 
-    pools = _Pools(rng, dep, communes, structures, majors, grand_owners)
+    pools = _Pools(rng, dep, communes, structures, majors, grand_owners, where.departements,
+                   where.is_calibration)
     # Project owner: the DECP buyer when linked, else a local owner (large projects: their owners).
     link = _link_decp(rng, ops, decp, dep)
     linked = link >= 0
@@ -839,7 +924,7 @@ def _departement(dep: str, rng: np.random.Generator, rates: dict[int, float], fi
         owner_siret[linked] = rows["acheteur_id"].astype(str).to_numpy(dtype=object)
         uid[linked] = rows["uid"].astype(str).to_numpy(dtype=object)
     local_owner = _categorical(rng, np.ones(len(pools.owners)), n_ops)
-    big_owner = _categorical(rng, [w for _, w in _GRAND_OWNERS], n_ops)
+    big_owner = _categorical(rng, [w for _, w in where.grand_owners], n_ops)
     is_grand = ops["grand"].to_numpy()
     for rows, pool, pick in ((np.flatnonzero(~linked & ~is_grand), pools.owners, local_owner),
                              (np.flatnonzero(~linked & is_grand), grand_owners, big_owner)):
@@ -886,7 +971,7 @@ def _departement(dep: str, rng: np.random.Generator, rates: dict[int, float], fi
         rows = np.flatnonzero(employer == e_index)
         names, sirets, local = pools.structures_of([kind])
         if not len(names):  # no such structure supplied: a stand-in of the coordination
-            names = np.array([f"{kind} {config.DEPARTEMENTS[dep]}"], dtype=object)
+            names = np.array([f"{kind} {where.departements[dep]}"], dtype=object)
             sirets = np.array([siret(rng)], dtype=object)
             local = np.array([True])
         employer_name[rows], employer_siret[rows] = _pick_structures(rng, len(rows), names,
@@ -904,8 +989,11 @@ def _departement(dep: str, rng: np.random.Generator, rates: dict[int, float], fi
     last_names = np.array(_LAST_NAMES, dtype=object)[rng.integers(0, len(_LAST_NAMES), n_people)]
     birth = entry - np.round((people["age"] + people["age_fraction"]) * 365.25).astype(np.int64)
     in_dep = rng.random(n_people) < RESIDENCE_IN_DEPARTEMENT
+    elsewhere = communes[communes["departement"] != dep]
+    if elsewhere.empty:  # a one-département région (overseas): everyone lives in it
+        elsewhere = com
     residence = np.where(in_dep, _draw_communes(rng, com, n_people),
-                         _draw_communes(rng, communes[communes["departement"] != dep], n_people))
+                         _draw_communes(rng, elsewhere, n_people))
     ids = f"P{dep}-" + pd.Series(np.arange(1, n_people + 1)).astype(str).str.zfill(6).to_numpy(
         dtype=object)
 
@@ -1380,8 +1468,8 @@ def _write_flat_xlsx_by_year(path: Path, frame: pd.DataFrame, date_columns: list
 
 def generate(out: Path, seed: int, first_year: int, last_year: int, scale: float,
              communes: pd.DataFrame, structures: pd.DataFrame, decp_contracts: pd.DataFrame,
-             export_date: date, layout: str = "tables") -> dict:
-    """Write ``out/tracking/<dep>/...`` for the eight coordinations; return the manifest.
+             export_date: date, layout: str = "tables", region: Region | None = None) -> dict:
+    """Write ``out/tracking/<dep>/...`` for the région's coordinations; return the manifest.
 
     Parameters
     ----------
@@ -1405,6 +1493,9 @@ def generate(out: Path, seed: int, first_year: int, last_year: int, scale: float
         are linked to those with a social consideration.
     export_date
         End of follow-up: situations and first durable jobs are censored at this date.
+    region
+        The région (:func:`analysis.synthetic.region.profile`; default: the one in force): its
+        départements are the coordinations, with :func:`setting`'s settings.
 
     Returns
     -------
@@ -1413,7 +1504,9 @@ def generate(out: Path, seed: int, first_year: int, last_year: int, scale: float
         values, the planted outcome models and the defects with their exact counts.
     """
     out = Path(out)
-    pilot = _pilot()
+    region = region or profile()
+    where = setting(region)
+    pilot = _pilot(where.pilot_key())
     rates = _entry_rates(first_year, last_year, pilot["hours"])
     export_day = _day(export_date.year, export_date.month, export_date.day)
     communes = communes[communes["type"] == "COM"].sort_values("code_insee", ignore_index=True)
@@ -1427,15 +1520,19 @@ def generate(out: Path, seed: int, first_year: int, last_year: int, scale: float
             "datetime64[D]") - _EPOCH).astype(np.int64)
         decp["departement"] = decp["departement"].astype(object)
 
-    deps = list(config.DEPARTEMENTS)
+    deps = where.deps
     streams = np.random.SeedSequence([seed, 0x7AC]).spawn(len(deps) + 1)
     shared = np.random.default_rng(streams[-1])
-    majors = [(name, siret(shared)) for name in _MAJORS]
+    majors = [(name, siret(shared)) for name in where.majors]
+    # The large projects' first owner is a DECP buyer when the DECP set holds it: the Société des
+    # grands projets in Île-de-France, the région elsewhere.
+    owner_kind, owner_name = (("sgp", "Société des grands projets") if where.is_calibration
+                              else ("region", where.grand_owners[0][0]))
     sgp_siret = None
-    if not decp.empty and (decp["acheteur_type"] == "sgp").any():
-        sgp_siret = str(decp.loc[decp["acheteur_type"] == "sgp", "acheteur_id"].iloc[0])
-    grand_owners = [(name, sgp_siret if name == "Société des grands projets" and sgp_siret
-                     else siret(shared)) for name, _ in _GRAND_OWNERS]
+    if not decp.empty and (decp["acheteur_type"] == owner_kind).any():
+        sgp_siret = str(decp.loc[decp["acheteur_type"] == owner_kind, "acheteur_id"].iloc[0])
+    grand_owners = [(name, sgp_siret if name == owner_name and sgp_siret
+                     else siret(shared)) for name, _ in where.grand_owners]
 
     files: dict[str, dict] = {}
     defects = {name: {"description": text, "rate": rate, "unit": unit, "count": 0,
@@ -1447,9 +1544,9 @@ def generate(out: Path, seed: int, first_year: int, last_year: int, scale: float
     for d_index, dep in enumerate(deps):
         rng = np.random.default_rng(streams[d_index])
         result = _departement(dep, rng, rates, first_year, last_year, scale, communes,
-                              structures, decp, export_day, majors, grand_owners)
+                              structures, decp, export_day, majors, grand_owners, where)
         tables = result["tables"]
-        kind, encoding = FORMATS[dep]
+        kind, encoding = where.formats[dep]
         folder = out / "tracking" / dep
         if layout != "tables":
             flat, flat_counts = _flat_rows(tables, np.random.default_rng([seed, 0xF1A7, d_index]))
@@ -1565,10 +1662,10 @@ def generate(out: Path, seed: int, first_year: int, last_year: int, scale: float
         "calibration": {
             "yearly_hours": {str(y): {"hours": v, "source": s} for y, (v, s) in
                              YEARLY_HOURS.items()},
-            "departement_shares": DEPARTEMENT_SHARES,
+            "departement_shares": where.shares,
             "grand_project_share": {str(y): {"share": v, "source": s} for y, (v, s) in
                                     GRAND_PROJECT_SHARE.items()},
-            "grand_project_weight_by_departement": GRAND_PROJECT_WEIGHT,
+            "grand_project_weight_by_departement": where.grand_weight,
             "targets_2021": {"hours": 6_300_000, "beneficiaries": 12_400, "women_share": 0.15,
                              "qpv_share": 0.15, "young_low_diploma_share": 0.30,
                              "grand_project_hours_share": 0.25, "mean_contract_months": 2.5,
@@ -1592,7 +1689,7 @@ def generate(out: Path, seed: int, first_year: int, last_year: int, scale: float
             # buyer when linked (the Société des grands projets), else drawn by owner weight
             "grand_owners": {key: {"nom": v["nom"], "operations": v["operations"],
                                    "planned_hours": round(v["planned_hours"], 2),
-                                   "weight_when_unlinked": dict(_GRAND_OWNERS).get(v["nom"])}
+                                   "weight_when_unlinked": dict(where.grand_owners).get(v["nom"])}
                              for key, v in sorted(grand_owner_totals.items())},
         },
         "counts": {
@@ -1612,9 +1709,11 @@ def generate(out: Path, seed: int, first_year: int, last_year: int, scale: float
                            "(right-censored at Date de l'export)",
             "baseline_rate_per_month": BASELINE_RATE,
             "log_hazard_ratios": LOG_HAZARD_RATIOS,
-            "departement_log_hazard": DEPARTEMENT_LOG_HAZARD,
-            "departement_reference": "75",
-            "covariates": COVARIATES,
+            "departement_log_hazard": where.hazard,
+            "departement_reference": where.reference,
+            "covariates": COVARIATES if where.is_calibration else {
+                **COVARIATES, "departement": f"the coordination (dummies, reference "
+                                             f"{where.reference})"},
             "month_days": OUTCOME_MONTH_DAYS,
             "truth_uses": "the clean values (before defects): hours before sign errors, the real "
                           "diploma behind 'Niveau ?', the real last contract",
@@ -1630,7 +1729,7 @@ def generate(out: Path, seed: int, first_year: int, last_year: int, scale: float
                        "departement effect",
             "intercept": round(intercept, 6),
             "coefficients": LOG_HAZARD_RATIOS,
-            "departement_effects": DEPARTEMENT_LOG_HAZARD,
+            "departement_effects": where.hazard,
             "logit_pseudo_true_log_odds_ratios": {k: v for k, v in pilot["logit"].items()
                                                   if k != "intercept"},
             "logit_pseudo_true_intercept": pilot["logit"]["intercept"],
@@ -1649,4 +1748,11 @@ def generate(out: Path, seed: int, first_year: int, last_year: int, scale: float
         },
         "defects": defects,
     }
+    if not where.is_calibration:
+        manifest["calibration"]["region_note"] = (
+            f"{where.region_name}: yearly_hours, targets_2021 and entrants_per_year_scale_1 are "
+            "Île-de-France's published figures at scale 1, used as national-like defaults; the "
+            "région's volumes are them x the effective scale (the generator's scale x the "
+            "région's population / Île-de-France's), see expected; shares (women, QPV, young, "
+            "large projects) are Île-de-France's")
     return manifest
