@@ -198,11 +198,16 @@ def built_site(rendered_suite, tmp_path_factory):
 
     from conftest import SUITE_PERIOD, SUITE_QUARTER
 
+    from analysis.cli import main
+
     reports = tmp_path_factory.mktemp("site") / "reports"
     source = config.paths().reports
     for period in (SUITE_PERIOD, SUITE_QUARTER):
         shutil.copytree(source / period, reports / period)
-    opendata.build_all(reports)
+    with pytest.MonkeyPatch.context() as patch:    # the command: packages, site, portal
+        patch.setenv("OBSERVATOIRE_REPORTS_DIR", str(reports))
+        assert main(["opendata"]) == 0
+    assert site.site_pages(reports)
     planted = (reports / config.OPENDATA_FOLDER / SUITE_PERIOD / opendata.AGGREGATES /
                "rapport_annuel.part_par_type_acheteur.csv")
     frame = pd.read_csv(planted, dtype=str, keep_default_na=False)

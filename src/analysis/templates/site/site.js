@@ -71,6 +71,17 @@
     out.textContent = chart.spec.description + ' ' + rows.length + ' ligne(s) publiée(s) retenue(s), ' +
       shown + ' tracée(s)' + (secret ? ', ' + secret + ' masquée(s) (« s »)' : '') + '.';
   }
+  /* Vega leaves the container of a mark with no item (every selected row secret, say) without
+   * a text alternative: it says so. */
+  function labelEmpty(chart) {
+    var root = document.getElementById(chart.id + '-graphique');
+    Array.prototype.forEach.call(root.querySelectorAll('[role="graphics-symbol"]'), function (g) {
+      if (!g.childElementCount) { g.setAttribute('aria-label', 'aucune valeur tracée'); }
+      else if (g.getAttribute('aria-label') === 'aucune valeur tracée') {
+        g.removeAttribute('aria-label');
+      }
+    });
+  }
   function update(chart) {
     var rows = selected(chart);
     var copies = drawnRows(rows);
@@ -78,7 +89,8 @@
     fillTable(chart, rows);
     summarise(chart, rows, copies.length);
     var view = state[chart.id].view;
-    return view.change('table', vega.changeset().remove(vega.truthy).insert(copies)).runAsync();
+    return view.change('table', vega.changeset().remove(vega.truthy).insert(copies)).runAsync()
+      .then(function () { labelEmpty(chart); });
   }
   function download(chart) {
     var text = csvText(chart.columns, state[chart.id].rows || []);
@@ -131,6 +143,7 @@
       state[chart.id].rows = initial;
       fillTable(chart, initial);
       summarise(chart, initial, drawnRows(initial).length);
+      labelEmpty(chart);
     }).then(function () {
       if (!firstDone) { firstDone = true; performance.mark('first-chart'); }
       drawn += 1;
