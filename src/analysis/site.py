@@ -488,11 +488,16 @@ def _target_layers(chart: Chart, horizontal: bool) -> list:
     base = alt.Chart(alt.Data(values=values))
     tooltip = [alt.Tooltip("cible_txt:N", title="Objectif"),
                alt.Tooltip("intervalle_txt:N", title="Intervalle")]
+    rule = base.mark_rule(color=TARGET_COLOR, strokeDash=[6, 4], strokeWidth=1.5)
     if horizontal:
-        return [base.mark_rule(color=TARGET_COLOR, strokeDash=[6, 4], strokeWidth=1.5).encode(
-            y="cible:Q", tooltip=tooltip)]
-    return [base.mark_rule(color=TARGET_COLOR, strokeDash=[6, 4], strokeWidth=1.5).encode(
-        x="cible:Q", tooltip=tooltip)]
+        return [rule.encode(y="cible:Q", tooltip=tooltip),
+                base.mark_text(color=TARGET_COLOR, align="left", dx=4, dy=-6, fontSize=11).encode(
+                    y="cible:Q", x=alt.value(0), text="label:N", tooltip=tooltip
+                ).transform_calculate(label="'objectif ' + datum.cible_txt")]
+    return [rule.encode(x="cible:Q", tooltip=tooltip),
+            base.mark_text(color=TARGET_COLOR, align="left", dx=3, fontSize=11,
+                           baseline="bottom").encode(
+                x="cible:Q", y=alt.value(0), text="cible_txt:N", tooltip=tooltip)]
 
 
 def sankey_spec(chart: Chart, width: int = 720, height: int = 440, nodes: int = 8) -> dict:

@@ -131,11 +131,12 @@
       .map(function (r) { return Object.assign({}, r); });
   }
 
-  data.charts.forEach(function (chart) {
+  /* One chart after the other: the first one is drawn before the next is compiled. */
+  function draw(chart) {
     state[chart.id] = {rows: [], view: null};
     var target = document.getElementById(chart.id + '-graphique');
     var initial = selected(chart);
-    vegaEmbed(target, withRows(chart.spec, drawnRows(initial)), {
+    return vegaEmbed(target, withRows(chart.spec, drawnRows(initial)), {
       ast: true, expr: vega.expressionInterpreter, actions: false, renderer: 'svg',
       defaultStyle: false, tooltip: {disableDefaultStyle: true}, formatLocale: FR
     }).then(function (result) {
@@ -164,5 +165,8 @@
       out.className = 'obs-summary obs-empty';
       console.error(error);
     });
-  });
+  }
+  data.charts.reduce(function (previous, chart) {
+    return previous.then(function () { return draw(chart); });
+  }, Promise.resolve());
 })();
