@@ -96,9 +96,9 @@ def test_every_mark_of_every_chart_has_a_tooltip_and_no_inlined_rows():
             if chart.kind == "sankey":
                 assert spec["$schema"].endswith("/vega/v5.json")
                 marks = spec["marks"]
-                assert [m for m in marks if m["type"] in ("path", "rect")]
-                assert all("tooltip" in m["encode"]["enter"] for m in marks
-                           if m["type"] in ("path", "rect"))
+                assert {m["type"] for m in marks} == {"path", "rect", "text"}
+                tips = [m["encode"]["enter"]["tooltip"]["signal"] for m in marks]
+                assert all("'Intervalle'" in tip for tip in tips), tips
                 assert {"name": "table"} in spec["data"]
                 continue
             assert "/vega-lite/v5" in spec["$schema"], chart.id
@@ -372,6 +372,10 @@ def test_a_filter_changes_the_chart_and_its_table_and_hostile_text_stays_text(bu
     assert "'" + HYPERLINK.replace('"', '""') in csv
     assert all(browser.execute_script(f"return obsSite.csvSafe({json.dumps(p + 'x')})")
                == "'" + p + "x" for p in FORMULA_PREFIXES)
+    # the download itself: a Blob, from the keyboard's reach (the table's details opened)
+    browser.find_element("css selector", f"#{chart} details summary").click()
+    browser.find_element("css selector", f"button.obs-csv[data-graphique='{chart}']").click()
+    assert not [e for e in browser.get_log("browser") if e.get("level") == "SEVERE"]
     # one buyer category: one row in the table, one bar
     category = rows[-1][2]
     _choose(browser, f"{chart}-categorie", category)

@@ -507,7 +507,8 @@ def sankey_spec(chart: Chart, width: int = 720, height: int = 440, nodes: int = 
     label_space = 215
     tooltip = ("{'Contrat précédent': datum.source, 'Contrat suivant': datum.cible, "
                f"'{chart.value_label}': datum.valeur_txt, 'Intervalle': datum.intervalle_txt}}")
-    node_tooltip = "{'Contrat': datum.nom, 'Transitions': format(datum.total, ',d')}"
+    node_tooltip = ("{'Contrat': datum.nom, 'Transitions': format(datum.total, ',d'), "
+                    f"'Intervalle': {json.dumps(chart.no_interval, ensure_ascii=False)}}}")
     ypos = "scale('y', datum.{a}) + datum.{r} * pad"
 
     def node_data(name: str, key: str, rank: str, low: str, high: str) -> dict:
@@ -531,7 +532,7 @@ def sankey_spec(chart: Chart, width: int = 720, height: int = 440, nodes: int = 
                 "x": {"signal": label_x}, "align": {"value": align},
                 "y": {"signal": "(datum.py0 + datum.py1) / 2"}, "baseline": {"value": "middle"},
                 "text": {"field": "nom"}, "fontSize": {"value": 12},
-                "fill": {"value": "#1b1b1b"}}}}]
+                "fill": {"value": "#1b1b1b"}, "tooltip": {"signal": node_tooltip}}}}]
 
     return {
         "$schema": "https://vega.github.io/schema/vega/v5.json",
