@@ -364,12 +364,12 @@ def _sankey_rows(chart: Chart, period: Period, frame: pd.DataFrame) -> list[dict
     targets = [c for c in frame.columns
                if c not in ("territoire", "ligne", chart.category) and c not in TOTAL_LABELS]
     out = []
+    sources = [unguard(s) for s in dict.fromkeys(frame[chart.category])
+               if unguard(s) not in TOTAL_LABELS]
     for record in frame.to_dict("records"):
         source = unguard(record[chart.category])
         if source in TOTAL_LABELS:
             continue
-        sources = [unguard(s) for s in dict.fromkeys(frame[chart.category])
-                   if unguard(s) not in TOTAL_LABELS]
         for j, target in enumerate(targets):
             text = record[target]
             value = _number(text)
