@@ -36,10 +36,10 @@ $(DATA_STAMP): $(STAMP) $(GENERATOR)
 build: data ## build the warehouse (data/processed/warehouse) from the raw inputs
 	$(BIN)/observatoire build
 
-reports: build ## render every report, the buyer sheets and the open data packages; prints where reports/index.html is
+reports: build ## render every report, the sheets, the open data packages and the interactive site; prints where reports/index.html is
 	$(BIN)/observatoire report
 
-opendata: setup ## (re)write only the open data packages of the published periods (reports/donnees/)
+opendata: setup ## (re)write only the open data packages of the published periods (reports/donnees/) and the site
 	$(BIN)/observatoire opendata
 
 test: setup ## run the test suite (executes every report notebook on small data)

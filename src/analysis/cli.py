@@ -7,7 +7,8 @@
     observatoire mapping suggest FILE…     draft a mapping for an unknown tracking export
     observatoire mapping check FILE… --mapping M   dry run of a mapping (nothing written)
     observatoire report [--territory T] [--period P]   render the reports and reports/index.html
-    observatoire opendata [--force]        the open data packages of every published period
+    observatoire opendata [--force]        the open data packages of every published period, and
+                                           the interactive site that reads them
 """
 
 from __future__ import annotations
@@ -251,6 +252,7 @@ def cmd_report(args: argparse.Namespace) -> int:
                 return 1
         if opendata:    # the open data of every period, from what was published
             _print_opendata(_build_opendata(args.suppression_k, args.force))
+            _print_site(_build_site())    # the site reads only those packages
         if buyers or owners or territory_sheets or opendata:
             reports = Path(config.paths().reports)
             with publication_lock(reports):    # the portal, with the sheets and open data
@@ -302,6 +304,27 @@ def _print_opendata(summary) -> None:
         print(f"Données ouvertes {period} : paquet retiré (plus aucun rapport publié).")
 
 
+def _build_site():
+    from .reporting import publication_lock
+    from .site import build_site
+
+    reports = Path(config.paths().reports)
+    with publication_lock(reports):
+        return build_site(reports)
+
+
+def _print_site(summary) -> None:
+    if not summary.pages:
+        print("Site de visualisation : aucune page, aucun paquet de données ouvertes.")
+        return
+    print(f"Site de visualisation : {len(summary.pages)} page(s), "
+          f"{summary.bytes / 1e6:.1f} Mo, écrit en {summary.seconds:.1f} s ({summary.folder}).")
+    for page in summary.pages:
+        if page.unmatched:
+            print(f"  {page.path.name} : {len(page.unmatched)} ligne(s) sans polygone sur la "
+                  f"carte (dans le tableau) : {', '.join(page.unmatched[:5])}")
+
+
 def cmd_opendata(args: argparse.Namespace) -> int:
     """``observatoire opendata``: see :mod:`analysis.opendata`."""
     from .reporting import publication_lock, write_index, RenderSummary
@@ -310,6 +333,7 @@ def cmd_opendata(args: argparse.Namespace) -> int:
     try:
         summary = _build_opendata(args.suppression_k, args.force)
         _print_opendata(summary)
+        _print_site(_build_site())
         reports = Path(config.paths().reports)
         with publication_lock(reports):
             index = write_index(RenderSummary(), reports)

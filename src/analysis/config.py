@@ -214,6 +214,17 @@ OPENDATA_LICENCE = {"name": "etalab-2.0", "title": "Licence Ouverte / Open Licen
                     "path": "https://www.etalab.gouv.fr/licence-ouverte-open-licence/"}
 OPENDATA_PUBLISHER = "Observatoire des clauses sociales — Île-de-France"
 
+#: The interactive data-visualisation site (``analysis.site``, issue 17 point 1): its folder under
+#: the reports' folder, and what no page of it, nor the whole of it, may weigh (bytes: the page,
+#: its data and the scripts it loads; the site with its scripts). The communes of the maps are
+#: simplified with this tolerance (metres, Lambert-93) and their coordinates rounded to this many
+#: decimals of a degree.
+SITE_FOLDER = "site"
+SITE_PAGE_MAX_BYTES = 2_000_000
+SITE_MAX_BYTES = 30_000_000
+SITE_MAP_TOLERANCE_M = 150.0
+SITE_MAP_DECIMALS = 3
+
 #: Published insertion hours of clauses, France (Alliance Villes Emploi): hours, FTE,
 #: participants, work contracts, by year. Source: css.achatpublic.info, 21/09/2023.
 NATIONAL_HOURS: dict[int, dict[str, float]] = {

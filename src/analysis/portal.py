@@ -182,11 +182,15 @@ def write_index(summary, reports: Path) -> Path:
                        key=lambda c: order.index(c["code"]) if c["code"] in order else len(order))
         cards = {"period": latest["label_fr"], "cards": cards}
 
+    from .site import home_links
+
     manifest = load_manifest()
     families = _family_sections(reports)
+    site = home_links(reports)
     page = template("portail.html.j2").render(
         region=config.territory_name(config.REGION_CODE), k=config.suppression_k(),
         coverage=_coverage(manifest), periods=ordered, territories=cards, families=families,
+        site=site,
         generated=datetime_fr(datetime.now(timezone.utc).isoformat()),
         built=datetime_fr(manifest.get("built_at", "?")),
         n_inputs=len(manifest.get("inputs", [])),
