@@ -14,7 +14,7 @@ from analysis.scope import Scope
 from analysis.sections import pathways as section
 
 PARTS = ("key_figures", "summary", "outcomes_table", "outcomes_chart", "survival_chart", "models",
-         "pathways_table", "transitions", "training_needs", "method")
+         "last_contract_outcomes", "pathways_table", "transitions", "training_needs", "method")
 
 
 def run_all(scope, report) -> list:
@@ -56,6 +56,26 @@ def test_no_published_people_count_below_k(region):
     assert len(report.tables) >= 6
     assert assert_no_small_cells(report) > 0
     assert all(isinstance(item, (HTML, Markdown)) for item in shown)
+
+
+def test_last_contract_to_situation_adds_up_to_the_published_situations(region):
+    """Each situation column of the cross-table adds up to the situation's published count, and
+    no hidden cell can be recomputed from that column total and the row totals."""
+    scope, report, shown = region
+    counts = section.last_contract_situations(scope)
+    situations = list(employment.SITUATIONS)
+    dist = section.distribution(scope)
+    overall = dist.loc[dist["groupe"] == "ensemble"].set_index("situation")["effectif"]
+    assert counts[situations].sum().to_dict() == overall.reindex(situations).astype(int).to_dict()
+    assert (counts["ensemble"] == counts[situations].sum(axis=1)).all()
+    assert counts.index.isin(list(section.CONTRACT_TYPES_FR)).all() and len(counts) >= 3
+    names = [table.name for table in report.tables]
+    assert "contrat_situation_6_mois" in names
+    mask = report.masks["contrat_situation_6_mois"]
+    for column in situations:   # one hidden cell alone in a column would be its total's remainder
+        assert mask[column].sum() != 1, column
+    for row in mask.index:      # nor alone in a row, whose total is published
+        assert mask.loc[row, situations].sum() != 1 or mask.loc[row, "ensemble"], row
 
 
 def test_key_figure_equals_the_indicator(region):

@@ -181,6 +181,9 @@ class Chart:
     description: str = ""
     geo: str | None = None          # "departements" or "communes" (maps)
     no_interval: str = "sans intervalle : effectif ou total observé, non estimé"
+    source_label: str = "Contrat précédent"     # a Sankey's left nodes
+    target_label: str = "Contrat suivant"       # its right nodes
+    link_word: str = "transitions"              # what a link counts
 
 
 @dataclass(frozen=True)
@@ -259,6 +262,15 @@ THEMES: tuple[Theme, ...] = (
                     description="Diagramme de Sankey : à gauche le type du contrat de travail, "
                                 "à droite celui du contrat suivant ; l'épaisseur de chaque lien "
                                 "est le nombre de transitions publié."),
+              Chart("dernier-contrat-situation",
+                    "Du dernier contrat à la situation six mois après",
+                    ("parcours_emploi.contrat_situation_6_mois",), "sankey", "Dernier contrat",
+                    "", "Personnes", "", 0, source_label="Dernier contrat",
+                    target_label="Situation à 6 mois", link_word="personnes",
+                    description="Diagramme de Sankey : à gauche le type du dernier contrat "
+                                "d'insertion, à droite la situation connue six mois après sa "
+                                "fin ; l'épaisseur de chaque lien est le nombre de personnes "
+                                "publié."),
               Chart("situation-6-mois", "Situation six mois après la sortie",
                     ("rapport_annuel.situation_6_mois", "parcours_emploi.situation_6_mois",
                      "fiche_departementale.situation_6_mois"), "bar", "Situation à 6 mois",
@@ -389,7 +401,7 @@ def table_columns(chart: Chart) -> list[tuple[str, str]]:
     """``(row key, French header)`` of the table under ``chart`` (and of its CSV)."""
     head = [("periode_fr", "Période"), ("territoire_nom", "Territoire")]
     if chart.kind == "sankey":
-        return head + [("source", chart.category), ("cible", "Contrat suivant"),
+        return head + [("source", chart.source_label), ("cible", chart.target_label),
                        ("valeur_txt", chart.value_label)]
     columns = head + [("categorie", chart.category_label or chart.category),
                       ("valeur_txt", chart.value_label)]
@@ -505,10 +517,15 @@ def sankey_spec(chart: Chart, width: int = 720, height: int = 440, nodes: int = 
     ``valeur``, ``so`` and ``to`` — the rank of the source and target nodes): links stacked by
     source on the left and by target on the right, drawn with the ``linkpath`` transform."""
     label_space = 215
-    tooltip = ("{'Contrat précédent': datum.source, 'Contrat suivant': datum.cible, "
-               f"'{chart.value_label}': datum.valeur_txt, 'Intervalle': datum.intervalle_txt}}")
-    node_tooltip = ("{'Contrat': datum.nom, 'Transitions': format(datum.total, ',d'), "
-                    f"'Intervalle': {json.dumps(chart.no_interval, ensure_ascii=False)}}}")
+    def key(text: str) -> str:
+        return json.dumps(text, ensure_ascii=False)
+
+    tooltip = (f"{{{key(chart.source_label)}: datum.source, {key(chart.target_label)}: "
+               f"datum.cible, {key(chart.value_label)}: datum.valeur_txt, "
+               "'Intervalle': datum.intervalle_txt}")
+    node_tooltip = (f"{{'Nœud': datum.nom, {key(chart.link_word.capitalize())}: "
+                    "format(datum.total, ',d'), "
+                    f"'Intervalle': {key(chart.no_interval)}}}")
     ypos = "scale('y', datum.{a}) + datum.{r} * pad"
 
     def node_data(name: str, key: str, rank: str, low: str, high: str) -> dict:
@@ -527,7 +544,7 @@ def sankey_spec(chart: Chart, width: int = 720, height: int = 440, nodes: int = 
                 "fill": {"value": "#4d4d4d"},
                 "tooltip": {"signal": node_tooltip},
                 "description": {"signal": "datum.nom + ' : ' + format(datum.total, ',d') + "
-                                          "' transitions'"}}}},
+                                          f"' {chart.link_word}'"}}}},
             {"type": "text", "from": {"data": data}, "encode": {"enter": {
                 "x": {"signal": label_x}, "align": {"value": align},
                 "y": {"signal": "(datum.py0 + datum.py1) / 2"}, "baseline": {"value": "middle"},
@@ -678,7 +695,7 @@ def _filters(chart: Chart, rows: list[dict]) -> list[dict]:
         filters.append({"key": "categorie", "label": chart.category_label,
                         "options": categories, "all": "Toutes"})
     if chart.kind == "sankey":
-        filters.append({"key": "source", "label": "Contrat précédent",
+        filters.append({"key": "source", "label": chart.source_label,
                         "options": options("source", "source"), "all": "Tous"})
     return filters
 

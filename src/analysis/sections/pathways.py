@@ -957,6 +957,98 @@ def transitions(scope, report) -> list:
                "n − 1) ; contrats ordonnés par date de début."])]
 
 
+def last_contract_situations(scope) -> pd.DataFrame:
+    """People whose last insertion contract ended in the window, by type of that last contract
+    (rows, :data:`CONTRACT_TYPES_FR` order) and known situation six months later (columns, the
+    codes of :data:`employment.SITUATIONS`), with ``ensemble`` the known situations of the row.
+
+    The last contract is the one with the latest ``date_fin`` (ties: the latest ``date_debut``)
+    among the person's work contracts kept in the warehouse, as
+    :func:`employment.modelling_table` takes it; a person without a kept contract falls under
+    « Non renseigné ». Unknown situations are left out, as in :func:`situations_table`, so each
+    column adds up to that table's count.
+    """
+    def compute():
+        keys = ["coordination", "participant_id"]
+        people = population(scope)[keys + ["situation_6_mois"]]
+        wc = scope.table("work_contracts")[keys + ["type_contrat", "date_debut", "date_fin"]]
+        last = (wc.sort_values(keys + ["date_fin", "date_debut"], kind="stable")
+                .groupby(keys).tail(1).set_index(keys)["type_contrat"])
+        frame = people.join(last.rename("dernier_contrat"), on=keys)
+        kind = frame["dernier_contrat"].astype(object)
+        kind = kind.where(kind.isin(list(CONTRACT_TYPES_FR)), pw.UNKNOWN)
+        situation = frame["situation_6_mois"].astype(object)
+        known = situation.isin(list(employment.SITUATIONS)).to_numpy()
+        counts = pd.crosstab(kind[known], situation[known])
+        order = [t for t in CONTRACT_TYPES_FR if t in counts.index]
+        counts = counts.reindex(index=order, columns=list(employment.SITUATIONS), fill_value=0)
+        counts = counts.astype("int64")
+        counts["ensemble"] = counts.sum(axis=1)
+        counts.index.name = None
+        counts.columns.name = None
+        return counts
+
+    return _cached(scope, "last_contract_situations", compute)
+
+
+@needs(*TRACKING, "outcomes", label=PATHWAYS)
+def last_contract_outcomes(scope, report) -> list:
+    """From the type of the last insertion contract to the situation six months later: protected
+    counts and a stacked bar chart of the row shares (the site draws it as a Sankey)."""
+    empty = _too_few(scope, report)
+    if empty:
+        return empty
+    counts = last_contract_situations(scope)
+    situations = list(employment.SITUATIONS)
+    table = counts.copy()
+    table.insert(0, "dernier", [CONTRACT_TYPES_FR[t] for t in counts.index])
+    margins = Margins(row_total="ensemble", shared_columns=(*situations, "ensemble"))
+    protected = report.protect(table, (*situations, "ensemble"), margins=margins)
+    hidden = protected.mask[situations].to_numpy()
+    shares = counts[situations].div(counts["ensemble"].where(counts["ensemble"] > 0), axis=0)
+
+    import matplotlib.pyplot as plt
+
+    apply_style()
+    fig, ax = plt.subplots(figsize=(8.5, 0.5 * len(counts) + 2))
+    left = np.zeros(len(counts))
+    labels = [CONTRACT_TYPES_SHORT[t] for t in counts.index]
+    colours = plt.get_cmap("cividis")(np.linspace(0.05, 0.9, len(situations)))  # colour-blind safe
+    for j, code in enumerate(situations):
+        width = np.where(hidden[:, j], 0.0, shares[code].fillna(0).to_numpy(float))
+        ax.barh(labels, width, left=left, color=colours[j], edgecolor="white",
+                label=employment.SITUATIONS[code])
+        left = left + width
+    ax.invert_yaxis()
+    ax.set_xlim(0, 1)
+    ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: percent_fr(v, 0)))
+    ax.set_xlabel("Part des situations connues six mois après (secret : part non dessinée)")
+    ax.set_ylabel("Dernier contrat d'insertion")
+    ax.legend(ncols=2, loc="upper center", bbox_to_anchor=(0.5, -0.18), frameon=False)
+    ax.set_title(f"Du dernier contrat à la situation six mois après — {scope.name}")
+    fig.tight_layout()
+    figure = report.figure(
+        fig,
+        alt=(f"Barres empilées : pour chaque type de dernier contrat d'insertion, répartition des "
+             f"situations connues six mois après (emploi durable, emploi de transition, sortie "
+             f"positive, sans emploi), {scope.name} ; les parts sous secret ne sont pas "
+             "dessinées."),
+        caption=("Personnes dont le dernier contrat s'est terminé " + window_fr(scope)
+                 + ", situations connues. s : secret statistique. Le type du dernier contrat "
+                 "décrit le parcours ; il ne dit pas ce qui a causé la situation."))
+    return [figure, report.table(
+        table, "contrat_situation_6_mois",
+        f"Du dernier contrat d'insertion à la situation six mois après, {scope.name} "
+        f"(fins de contrat {window_fr(scope)})",
+        people=(*situations, "ensemble"), margins=margins,
+        integers=(*situations, "ensemble"),
+        columns={"dernier": "Dernier contrat", "ensemble": "Ensemble",
+                 **employment.SITUATIONS},
+        notes=["Nombre de personnes par type de dernier contrat et situation connue six mois "
+               "après ; chaque colonne s'additionne en l'effectif de la situation publié "
+               "ci-dessus (situations inconnues exclues)."])]
+
+
 # --- Jobs and training needs ---------------------------------------------------------------------
 
 
