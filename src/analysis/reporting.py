@@ -401,7 +401,7 @@ def plan(territories: list[str] | None = None,
                 if spec.applies_to(code)]
         if not jobs:
             raise ValueError("aucun des rapports demandés ne concerne ces territoires "
-                             "(rapport annuel : région 11 ; fiche : un département)")
+                             f"(rapport annuel : région {config.REGION_CODE} ; fiche : un département)")
         return jobs
     jobs = []
     for code in territories:
