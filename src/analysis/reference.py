@@ -335,8 +335,10 @@ def to_commune(codes: pd.Series) -> pd.Series:
     populations count them; other codes (and missing values) unchanged, aligned on ``codes``."""
     out = codes.astype("string")
     for city, (first, last) in config.MUNICIPAL_ARRONDISSEMENTS.items():
-        inside = (out.str.len().eq(len(first)) & (out >= first) & (out <= last)).fillna(False)
-        out = out.mask(inside.astype(bool), city)
+        inside = ((out.str.len() == len(first)).fillna(False).astype(bool)
+                  & (out >= first).fillna(False).astype(bool)
+                  & (out <= last).fillna(False).astype(bool))
+        out = out.mask(inside, city)
     return out
 
 
