@@ -256,3 +256,16 @@ def test_the_literal_check_can_fail(tmp_path):
     bad.write_text('"""Île-de-France in a docstring is fine."""\nX = "93"\nY = f"en Île-de-France"\n',
                    encoding="utf-8")
     assert [h.split(": ", 1)[1] for h in _literals(bad)] == ["'93'", "'en Île-de-France'"]
+
+
+def test_no_grand_paris_data_is_no_gap_outside_ile_de_france():
+    from analysis.portal import _coverage
+    from analysis.sections.needs import absent_sources
+
+    scope = SimpleNamespace(sources_read=lambda: ["decp"], has=lambda name: name == "contracts")
+    manifest = {"sources": {"decp": "lu"}}
+    assert "grand_paris" in absent_sources(scope) and "Grand Paris" in _coverage(manifest)
+    with config.use_region("53"):
+        assert absent_sources(scope) == ["acheteurs", "tracking", "structures"]
+        assert "Grand Paris" not in _coverage(manifest)
+        assert "annuaire des structures" in _coverage(manifest)

@@ -366,7 +366,7 @@ def parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("report", help="rendre les rapports HTML et reports/index.html")
     p.add_argument("--territory", action="append", type=_territory,
-                   help="code du territoire (répétable ; défaut : la région et les 8 départements)")
+                   help="code du territoire (répétable ; défaut : la région et ses départements)")
     p.add_argument("--period", action="append", default=None,
                    help="année (2025) ou trimestre (2025-T3), répétable ; défaut : "
                         f"{config.DEFAULT_LAST_YEAR}")
