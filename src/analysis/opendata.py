@@ -755,7 +755,8 @@ def build_package(period: str | Period, reports_dir: Path | None = None, k: int 
                 {"title": "Exports des logiciels de suivi des clauses sociales des coordinations "
                           "départementales (données personnelles pseudonymisées, publiées "
                           "agrégées)"},
-                {"title": "Marchés du Grand Paris Express"},
+                *([{"title": "Marchés du Grand Paris Express"}]
+                  if config.region_facts().grand_paris else []),
                 {"title": "Annuaire des structures d'insertion et du handicap"},
             ],
             "resources": resources,
