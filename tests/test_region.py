@@ -20,9 +20,16 @@ SRC = ROOT / "src" / "analysis"
 
 
 @pytest.fixture(autouse=True)
-def _default_region(monkeypatch):
-    """Every test starts from the default région, whatever the caller's environment."""
-    monkeypatch.delenv(config.REGION_VARIABLE, raising=False)
+def _default_region():
+    """Every test starts from the default région, whatever the caller's environment, and leaves
+    the environment as it found it (``--region`` sets ``os.environ`` itself)."""
+    import os
+
+    before = os.environ.pop(config.REGION_VARIABLE, None)
+    yield
+    os.environ.pop(config.REGION_VARIABLE, None)
+    if before is not None:
+        os.environ[config.REGION_VARIABLE] = before
 
 
 # --- the setting -------------------------------------------------------------------------------
@@ -269,3 +276,12 @@ def test_no_grand_paris_data_is_no_gap_outside_ile_de_france():
         assert absent_sources(scope) == ["acheteurs", "tracking", "structures"]
         assert "Grand Paris" not in _coverage(manifest)
         assert "annuaire des structures" in _coverage(manifest)
+
+
+def test_report_titles_follow_the_region():
+    from analysis.suite import SPECS
+
+    assert SPECS["heures_grand_paris"].title == "Heures d'insertion et Grand Paris"
+    with config.use_region("94"):
+        assert SPECS["heures_grand_paris"].title == "Heures d'insertion"
+        assert SPECS["rapport_annuel"].title == "Rapport annuel régional"
