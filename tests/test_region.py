@@ -192,6 +192,7 @@ def test_grand_paris_section_sans_objet_outside_ile_de_france():
     with config.use_region("53"):
         out = hours.grand_paris(None, None)  # neither scope nor report is touched
         assert [o.data for o in out] == [hours.GRAND_PARIS_NOT_APPLICABLE]
+        assert hours.grand_paris_intro() == []
         assert beneficiaries.benchmarks_text() == ""
         scope = SimpleNamespace(period=SimpleNamespace(year=2021, is_quarter=False),
                                 is_region=True, name="Bretagne")
@@ -201,6 +202,7 @@ def test_grand_paris_section_sans_objet_outside_ile_de_france():
         assert config.REGION_PUBLISHED == {} and config.GRAND_PARIS_PUBLISHED == {}
         assert beneficiaries.outside_label() == "Hors région Bretagne ou non renseigné"
     assert "Île-de-France, 2021" in beneficiaries.benchmarks_text()
+    assert [o.data for o in hours.grand_paris_intro()] == [hours.GRAND_PARIS_RULES]
     assert hours.grand_paris.needs == ("grand_paris",)  # still declares its table
 
 

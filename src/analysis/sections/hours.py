@@ -855,6 +855,19 @@ GRAND_PARIS_NOT_APPLICABLE = ("Sans objet pour cette région : le Grand Paris Ex
                               "obligation d'insertion ne la concernent pas.")
 
 
+#: What the Grand Paris Express's owner asks of its contractors (the part's introduction).
+GRAND_PARIS_RULES = ("La Société des grands projets demande aux titulaires de ses marchés de "
+                     "travaux de réserver au moins 5 % des heures à des personnes en insertion "
+                     "(10 % pour les marchés notifiés à partir du 1er octobre 2020) et de confier "
+                     "au moins 20 % du montant des travaux à des PME.")
+
+
+def grand_paris_intro() -> list:
+    """The Grand Paris Express part's introduction, where the région has the line (nothing
+    elsewhere: the part then says only that it is « sans objet »)."""
+    return [Markdown(GRAND_PARIS_RULES)] if config.region_facts().grand_paris else []
+
+
 def only_with_grand_paris(section: Callable) -> Callable:
     """A section that says « sans objet pour cette région » (and notes no missing source) where
     the Grand Paris Express is not (:attr:`analysis.config.RegionFacts.grand_paris`)."""
