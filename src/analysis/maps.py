@@ -1,6 +1,7 @@
 """The report maps: choropleths and proportional symbols (static), and offline interactive maps.
 
-Static maps are matplotlib figures in Lambert-93 (EPSG:2154, metres), in the house style of
+Static maps are matplotlib figures in the région's projection (metres: Lambert-93, EPSG:2154, in
+metropolitan France, the local UTM projection overseas; :func:`projection`), in the house style of
 :mod:`analysis.plots`, to be embedded with :func:`analysis.present.figure_html`:
 
 * :func:`choropleth` — communes or départements coloured by class (quantiles or Fisher-Jenks,
@@ -59,8 +60,15 @@ from . import config, disclosure  # noqa: E402
 from .plots import PALETTE, apply_style  # noqa: E402
 from .present import number_fr  # noqa: E402
 
-#: Projection of every static map (metres).
-LAMBERT_93 = "EPSG:2154"
+#: Projection of metropolitan France's maps (metres); the maps of a région are drawn in
+#: :func:`projection` (:func:`analysis.config.map_crs`: a local UTM projection overseas).
+LAMBERT_93 = config.LAMBERT_93
+
+
+def projection() -> str:
+    """The projected CRS of the région in force's maps (metres): Lambert-93 in metropolitan
+    France, the local UTM projection overseas (:data:`analysis.config.MAP_CRS`)."""
+    return config.map_crs()
 #: Inhabitants per rate unit.
 PER = 10_000
 #: Unit appended to rate classes: « 12,5 – 20,0 pour 10 000 hab. ».
@@ -95,40 +103,48 @@ def secret_label(k: int | None = None) -> str:
 # --- Geography ---------------------------------------------------------------------------------
 
 
-@functools.lru_cache(maxsize=4)
 def _reference(path: str | None) -> gpd.GeoDataFrame:
+    """The reference communes in the région's projection (cached by file and projection, so a
+    change of région never reuses another's communes)."""
+    return _reference_cached(str(Path(path) if path else config.paths().communes), projection())
+
+
+@functools.lru_cache(maxsize=4)
+def _reference_cached(path: str, crs: str) -> gpd.GeoDataFrame:
     from .reference import load_communes
 
-    return load_communes(Path(path) if path else None).to_crs(LAMBERT_93)
+    return load_communes(Path(path)).to_crs(crs)
 
 
 def commune_layer(communes: gpd.GeoDataFrame | None = None, paris: str = "commune",
                   territory: str | None = None) -> gpd.GeoDataFrame:
-    """Commune polygons in Lambert-93, one row per map unit.
+    """Commune polygons in the région's projection, one row per map unit.
 
     Parameters
     ----------
     communes
         The reference communes (:func:`analysis.reference.load_communes`); loaded when omitted.
     paris
-        ``"commune"``: Paris as one unit (75056), as the indicators count it;
-        ``"arrondissements"``: its 20 arrondissements (751xx) instead.
+        ``"commune"``: a city with arrondissements (Paris, Lyon, Marseille) as one unit, as the
+        indicators count it; ``"arrondissements"``: its arrondissements instead.
     territory
-        ``"11"`` (the région, default) or a département code.
+        The région's code (default: the whole reference) or one of its départements.
 
     Returns
     -------
     GeoDataFrame
-        ``code, nom, departement, population, geometry`` (EPSG:2154), sorted by code.
+        ``code, nom, departement, population, geometry`` (in :func:`projection`), sorted by code.
     """
     if paris not in ("commune", "arrondissements"):
         raise ValueError(f"paris : « commune » ou « arrondissements » attendu, pas {paris!r}")
-    frame = _reference(None) if communes is None else communes.to_crs(LAMBERT_93)
+    frame = _reference(None) if communes is None else communes.to_crs(projection())
     if paris == "commune":
         keep = frame["type"].eq("COM")
     else:
+        # Cities with arrondissements (Paris, Lyon, Marseille) drawn as their arrondissements.
+        parents = set(frame.loc[frame["type"].eq("ARM"), "commune_parent"].dropna().astype(str))
         keep = frame["type"].eq("ARM") | (frame["type"].eq("COM")
-                                          & frame["code_insee"].ne("75056"))
+                                          & ~frame["code_insee"].astype(str).isin(parents))
     frame = frame.loc[keep]
     if territory is not None:
         frame = frame.loc[frame["departement"].isin(config.territory_departements(territory))]
@@ -137,13 +153,13 @@ def commune_layer(communes: gpd.GeoDataFrame | None = None, paris: str = "commun
         "nom": frame["nom"].astype(str).to_numpy(),
         "departement": frame["departement"].astype(str).to_numpy(),
         "population": frame["population_municipale"].astype("int64").to_numpy(),
-    }, geometry=frame.geometry.to_numpy(), crs=LAMBERT_93)
+    }, geometry=frame.geometry.to_numpy(), crs=projection())
     return out.sort_values("code", ignore_index=True)
 
 
 def departement_layer(communes: gpd.GeoDataFrame | None = None,
                       territory: str | None = None) -> gpd.GeoDataFrame:
-    """Département polygons in Lambert-93, obtained by dissolving the communes.
+    """Département polygons in the région's projection, obtained by dissolving the communes.
 
     Parameters
     ----------
@@ -151,19 +167,19 @@ def departement_layer(communes: gpd.GeoDataFrame | None = None,
         Either the reference communes or the output of :func:`commune_layer` (any frame with a
         ``departement`` column); loaded when omitted.
     territory
-        ``"11"`` (default) or a département code.
+        The région's code (default) or one of its départements.
 
     Returns
     -------
     GeoDataFrame
-        ``code, nom, population, geometry`` (EPSG:2154), one row per département.
+        ``code, nom, population, geometry`` (in :func:`projection`), one row per département.
     """
     if communes is None or "code_insee" in communes.columns:
         communes = commune_layer(communes, territory=territory)
     elif territory is not None:
         communes = communes.loc[communes["departement"].isin(
             config.territory_departements(territory))]
-    communes = communes.to_crs(LAMBERT_93) if communes.crs is not None else communes
+    communes = communes.to_crs(projection()) if communes.crs is not None else communes
     rows = []
     for code, group in communes.groupby("departement", sort=True):
         geometry = shapely.union_all(shapely.make_valid(group.geometry.to_numpy()))
@@ -449,8 +465,9 @@ def add_scale_bar(ax, length_km: float | None = None) -> AnchoredSizeBar:
 
 def add_north_arrow(ax, x: float = 1.04, y: float = 0.0) -> None:
     """A small north arrow, its foot at ``(x, y)`` in axes fraction (default: just right of
-    the map's lower right corner). Lambert-93 north is close to true north over
-    Île-de-France: the meridian convergence is under one degree."""
+    the map's lower right corner). In the projection of the région (Lambert-93,
+    or a UTM zone overseas) north is close to grid north over one région (a few degrees at most
+    at the edges of metropolitan France)."""
     ax.annotate("", xy=(x, y + 0.10), xytext=(x, y + 0.02), xycoords="axes fraction",
                 arrowprops={"facecolor": BORDER_COLOR, "edgecolor": BORDER_COLOR,
                             "width": 2.5, "headwidth": 9, "headlength": 9}, gid="fleche-nord")
@@ -460,12 +477,12 @@ def add_north_arrow(ax, x: float = 1.04, y: float = 0.0) -> None:
 
 def _prepare(data, column: str, geography, level: str, key: str,
              territory: str | None) -> gpd.GeoDataFrame:
-    """The units to draw, in Lambert-93, with ``column`` (missing where there is no data)."""
+    """The units to draw, in the région's projection, with ``column`` (missing where there is no data)."""
     if isinstance(data, gpd.GeoDataFrame):
         frame = data.copy()
         if frame.crs is None:
-            raise ValueError("système de coordonnées absent : attendu un CRS (Lambert-93)")
-        return frame.to_crs(LAMBERT_93)
+            raise ValueError("système de coordonnées absent : attendu un CRS (projeté ou géographique)")
+        return frame.to_crs(projection())
     table = pd.DataFrame(data)
     if key in table.columns:
         table = table.set_index(key)
@@ -483,19 +500,19 @@ def _prepare(data, column: str, geography, level: str, key: str,
             geography = geography.loc[geography["departement"].isin(deps)]
         elif territory is None:
             geography = geography.loc[geography["code"].isin(table.index)]
-    geography = geography.to_crs(LAMBERT_93)
+    geography = geography.to_crs(projection())
     code = "code" if "code" in geography.columns else "code_insee"
     extra = [c for c in table.columns if c not in geography.columns or c == column]
     merged = geography.drop(columns=[c for c in extra if c in geography.columns]).merge(
         table[extra], left_on=code, right_index=True, how="left")
-    return gpd.GeoDataFrame(merged, geometry=geography.geometry.name, crs=LAMBERT_93)
+    return gpd.GeoDataFrame(merged, geometry=geography.geometry.name, crs=projection())
 
 
 def _borders(frame: gpd.GeoDataFrame, borders, level: str):
     if borders is False:
         return None
     if isinstance(borders, gpd.GeoDataFrame | gpd.GeoSeries):
-        return borders.to_crs(LAMBERT_93)
+        return borders.to_crs(projection())
     if borders is None and level == "commune" and "departement" in frame.columns:
         return departement_layer(frame)
     return None
@@ -543,7 +560,7 @@ def choropleth(data, column: str, *, geography: gpd.GeoDataFrame | None = None,
     level
         ``"commune"`` or ``"departement"``.
     territory
-        Restrict the default geography to a territory (``"11"`` or a département code).
+        Restrict the default geography to a territory (the région's code or a département's).
     secret
         Hidden units: a boolean column name, a boolean Series or array (e.g. the ``secret``
         column of :func:`rate_per_10000`). Hidden units are hatched, their value is used
@@ -717,7 +734,7 @@ def proportional_symbols(data, column: str, *, geography: gpd.GeoDataFrame | Non
             base = layer.loc[layer["departement"].isin(inside["departement"].unique())] \
                 if len(inside) else layer
     else:
-        base = base.to_crs(LAMBERT_93)
+        base = base.to_crs(projection())
 
     fig, ax = plt.subplots(figsize=figsize)
     base.plot(ax=ax, facecolor=BASE_FACE, edgecolor=UNIT_EDGE,
@@ -804,7 +821,7 @@ def _display_value(value, decimals: int) -> str:
 
 def _light_geometry(frame: gpd.GeoDataFrame, tolerance: float, precision: int) -> gpd.GeoSeries:
     """Simplified (coverage-preserving) geometry in WGS84 with rounded coordinates."""
-    geoms = frame.geometry.to_crs(LAMBERT_93)
+    geoms = frame.geometry.to_crs(projection())
     polygons = geoms.geom_type.isin(["Polygon", "MultiPolygon"])
     if tolerance and polygons.any():
         simplified = geoms.copy()

@@ -228,8 +228,10 @@ def stack_aggregates(tables: list[Published], k: int) -> list[tuple[dict, pd.Dat
                 spec = {"name": column, "type": "string",
                         "title": "SIRET de l'acheteur" if slug == BUYER_SLUG else "Territoire",
                         "description": ("SIRET de l'acheteur de la fiche." if slug == BUYER_SLUG
-                                        else "Code du territoire du rapport : 11 pour la région "
-                                             "Île-de-France, sinon le code du département.")}
+                                        else "Code du territoire du rapport : "
+                                             f"{config.REGION_CODE} pour la "
+                                             f"{config.region_label()}, sinon le code du "
+                                             "département.")}
                 values = stacked[column]
             elif column == "ligne":
                 spec = {"name": column, "type": "integer", "title": "Ligne",
@@ -589,7 +591,8 @@ def extended_resource(k: int) -> dict:
         "title": "Marchés publics avec une considération sociale — données étendues",
         "description": (
             "Une ligne par marché des données essentielles de la commande publique (DECP, données "
-            "publiques) exécuté en Île-de-France (lieu d'exécution ; à défaut l'acheteur), notifié "
+            f"publiques) exécuté en {config.region_label()} (lieu d'exécution ; à défaut "
+            "l'acheteur), notifié "
             "dans la période et portant au moins une considération sociale, enrichi de ce que "
             "l'observatoire ajoute : nature des considérations, heures d'insertion prévues et "
             "réalisées et bénéficiaires des opérations suivies qui lui sont rattachées, titulaire "
@@ -752,7 +755,8 @@ def build_package(period: str | Period, reports_dir: Path | None = None, k: int 
                 {"title": "Exports des logiciels de suivi des clauses sociales des coordinations "
                           "départementales (données personnelles pseudonymisées, publiées "
                           "agrégées)"},
-                {"title": "Marchés du Grand Paris Express"},
+                *([{"title": "Marchés du Grand Paris Express"}]
+                  if config.region_facts().grand_paris else []),
                 {"title": "Annuaire des structures d'insertion et du handicap"},
             ],
             "resources": resources,

@@ -423,7 +423,8 @@ def _beneficiaries_block(report: OwnerReport, data: OwnerData, key: str) -> dict
                                    "opérations « grand projet » de ce maître d'ouvrage.")
         return block
     block["paragraphs"].append(
-        "Comme l'Observatoire des grands projets franciliens : bénéficiaires ayant travaillé "
+        "Sur le modèle des observatoires régionaux des grands projets : bénéficiaires ayant "
+        "travaillé "
         "dans l'année sur les opérations « grand projet » du maître d'ouvrage, part des femmes "
         "(en personnes et en heures), des résidents des quartiers prioritaires (QPV) et des "
         "moins de 26 ans sans qualification (sans diplôme ou niveau 3), heures de l'année "
@@ -801,8 +802,8 @@ def index_section(reports_dir: Path) -> str:
     return ('<h2 id="maitres-ouvrage">Fiches maître d\'ouvrage (grands projets)</h2>\n'
             "<p>Une fiche par maître d'ouvrage de grand projet : obligation d'heures d'insertion "
             "(5 %, 10 % à partir d'octobre 2020) et heures réalisées par ligne, lot et marché, "
-            "part des PME, bénéficiaires par année comme les publie l'Observatoire des grands "
-            "projets franciliens.</p>\n"
+            "part des PME, bénéficiaires par année comme les publient les observatoires "
+            "régionaux des grands projets.</p>\n"
             "<table>\n<thead><tr><th>Maître d'ouvrage</th><th>SIRET</th>"
             "<th>Marchés du Grand Paris</th><th>Opérations suivies</th></tr></thead>\n<tbody>\n"
             + "\n".join(rows) + "\n</tbody>\n</table>\n")

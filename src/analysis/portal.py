@@ -100,11 +100,11 @@ def _absent(record: dict) -> list[str]:
 def _coverage(manifest: dict) -> str:
     """The sentence naming the sources the warehouse was built from and those it lacks ("" when
     none is absent)."""
-    from .sections.needs import SOURCE_SHORT_FR
-    from .warehouse import SOURCES, present_sources
+    from .sections.needs import SOURCE_SHORT_FR, expected_sources
+    from .warehouse import present_sources
 
     present = present_sources(manifest)
-    absent = [source for source in SOURCES if source not in present]
+    absent = [source for source in expected_sources() if source not in present]
     if not absent:
         return ""
     names = lambda sources: ", ".join(SOURCE_SHORT_FR[s] for s in sources) or "aucune"  # noqa: E731

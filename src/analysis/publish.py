@@ -208,7 +208,7 @@ class Report:
         must have the same value in every table of the report (checked).
 
         ``family(code)`` computes the same table for another territory, rows labelled by the same
-        index (the categories): the région's and the eight départements' tables are then
+        index (the categories): the région's and its départements' tables are then
         protected together (:func:`disclosure.protect_related`), so
         that no one can be found by subtracting the départements' reports from the région's. Every
         report computes the same joint suppression, whichever territory it is for.
@@ -528,7 +528,7 @@ def _absent_record(absent: Mapping[str, list[str]]) -> dict[str, list[str]]:
 
 
 #: Joint protections already computed in this process, by the content of the tables and the
-#: rule: the région's report and the eight sheets protect the same family and get the same answer,
+#: rule: the région's report and the départements' sheets protect the same family and get the same answer,
 #: so a kernel that renders several of them computes it once.
 _FAMILIES: dict[bytes, tuple] = {}
 _FAMILIES_KEPT = 512
@@ -603,9 +603,10 @@ def input_versions(manifest: dict) -> dict:
 
 
 def code_fingerprint() -> str:
-    """Digest of the code that shapes a report: the package's modules and templates."""
+    """Digest of what shapes a report besides its data: the package's modules and templates, and
+    the région in force (its names, départements and published figures)."""
     root = Path(__file__).parent
-    digest = hashlib.sha256(__version__.encode())
+    digest = hashlib.sha256(f"{__version__}|région {config.REGION_CODE}".encode())
     for path in sorted(root.rglob("*")):
         if path.is_file() and path.suffix in {".py", ".j2", ".json", ".css", ".js"} \
                 and "synthetic" not in path.parts and "__pycache__" not in path.parts:

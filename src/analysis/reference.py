@@ -329,6 +329,19 @@ COMMUNE_COLUMNS = ["code_insee", "nom", "type", "commune_parent", "departement",
                    "epci_nom", "ept_code", "ept_nom", "population_municipale", "geometry"]
 
 
+def to_commune(codes: pd.Series) -> pd.Series:
+    """INSEE codes with the municipal arrondissements of Paris, Marseille and Lyon
+    (:data:`analysis.config.MUNICIPAL_ARRONDISSEMENTS`) replaced by their city's code, as the
+    populations count them; other codes (and missing values) unchanged, aligned on ``codes``."""
+    out = codes.astype("string")
+    for city, (first, last) in config.MUNICIPAL_ARRONDISSEMENTS.items():
+        inside = ((out.str.len() == len(first)).fillna(False).astype(bool)
+                  & (out >= first).fillna(False).astype(bool)
+                  & (out <= last).fillna(False).astype(bool))
+        out = out.mask(inside, city)
+    return out
+
+
 def territory_population_of(communes: pd.DataFrame) -> int:
     """Municipal population of a set of communes, each inhabitant counted once (arrondissements
     left out)."""

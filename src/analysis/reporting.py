@@ -366,6 +366,14 @@ def _run_safely(job: Job, reports: Path, fingerprint: str | None = None,
         return JobResult(job, error=f"échec du rendu de {job.describe()} : {detail}")
 
 
+def _run_in_region(region: str, job: Job, reports: Path, fingerprint: str | None = None,
+                   fresh: bool = False) -> JobResult:
+    """:func:`_run_safely` with the région of the command that planned the job (a Dask worker's
+    own ``OBSERVATOIRE_REGION`` may differ)."""
+    with config.use_region(region):
+        return _run_safely(job, reports, fingerprint, fresh)
+
+
 # --- The suite -----------------------------------------------------------------------------------
 
 
@@ -413,7 +421,7 @@ def plan(territories: list[str] | None = None,
                 if spec.applies_to(code)]
         if not jobs:
             raise ValueError("aucun des rapports demandés ne concerne ces territoires "
-                             "(rapport annuel : région 11 ; fiche : un département)")
+                             f"(rapport annuel : région {config.REGION_CODE} ; fiche : un département)")
         return jobs
     jobs = []
     for code in territories:
@@ -538,7 +546,9 @@ def _render_on_dask(pending: list[Job], reports: Path, prints: dict, scheduler, 
 
     client = scheduler if isinstance(scheduler, Client) else Client(scheduler)
     try:
-        futures = [client.submit(_run_safely, job, reports, prints[job], fresh_kernels, pure=False,
+        region = config.REGION_CODE  # a worker started elsewhere has its own environment
+        futures = [client.submit(_run_in_region, region, job, reports, prints[job], fresh_kernels,
+                                 pure=False,
                                  key=f"rapport-{job.period.label}-{job.territory}-{job.spec.slug}")
                    for job in pending]
         results = []

@@ -122,12 +122,17 @@ def _today() -> pd.Timestamp:
     return pd.Timestamp(_TODAY.get() or date.today())
 
 
-@lru_cache(maxsize=1)
 def commune_codes() -> frozenset[str]:
-    """INSEE codes of the reference geography (communes and Paris arrondissements), read once."""
+    """INSEE codes of the région in force's reference geography (communes and municipal
+    arrondissements), read once per région."""
+    return _commune_codes(str(config.paths().communes))
+
+
+@lru_cache(maxsize=4)
+def _commune_codes(path: str) -> frozenset[str]:
     from .reference import commune_table
 
-    return frozenset(commune_table()["code_insee"].astype(str))
+    return frozenset(commune_table(Path(path))["code_insee"].astype(str))
 
 
 # --- Vectorised check functions -----------------------------------------------------------------
@@ -185,6 +190,11 @@ _LA_POSTE_DIGITS = np.frombuffer(LA_POSTE_SIREN.encode("ascii"), dtype=np.uint8)
 
 def _known_commune(values: pd.Series) -> pd.Series:
     return pd.Series(isin(values, commune_codes()), index=values.index, dtype=bool)
+
+
+def _region_departement(values: pd.Series) -> pd.Series:
+    """A département of the région in force (read when the check runs, not at import)."""
+    return pd.Series(isin(values, list(config.DEPARTEMENTS)), index=values.index, dtype=bool)
 
 
 def _joined_values(allowed: Iterable[str], exclusive: str) -> Callable[[pd.Series], pd.Series]:
@@ -367,10 +377,10 @@ def _cpv_division(f: pd.DataFrame) -> pd.Series:
 
 
 def _place_commune_known(f: pd.DataFrame) -> pd.Series:
-    """An Île-de-France « Code commune » place of execution is a known INSEE code (the DECP
-    reader's rule: such a contract is kept, with a warning)."""
+    """A « Code commune » place of execution in the région observed is a known INSEE code (the
+    DECP reader's rule: such a contract is kept, with a warning)."""
     kind = f["lieuExecution_typeCode"].astype("string").str.strip().str.lower()
-    concerned = _as_bool((kind == "code commune") & (f["region_execution"] == "11"))
+    concerned = _as_bool((kind == "code commune") & (f["region_execution"] == config.REGION_CODE))
     return ~concerned | pd.Series(isin(f["lieuExecution_code"], commune_codes()), index=f.index)
 
 
@@ -402,7 +412,8 @@ _SOURCE_RECORD = column(TEXT, "Enregistrement source",
 _COORDINATION = column(
     TEXT, "Coordination départementale",
     "Departmental coordination whose export the row comes from (the `tracking/<dep>/` folder).",
-    allowed(config.DEPARTEMENTS, warn=True))
+    _check(_region_departement, "valeurs_autorisees",
+           "un département de la région observée", warn=True))
 _PSEUDONYM = (pattern(rf"^[0-9a-f]{{{ID_LENGTH}}}$",
                       f"pseudonyme : {ID_LENGTH} caractères hexadécimaux"),)
 
@@ -501,7 +512,8 @@ CONTRACTS = pa.DataFrameSchema(
                     warn=True), nullable=True),
         "region_execution": column(
             TEXT, "Région d'exécution",
-            "`11` for the Île-de-France départements; elsewhere only when the place is a région.",
+            "The région observed's code (`OBSERVATOIRE_REGION`) for its départements; elsewhere "
+            "only when the place is a région.",
             pattern(r"^\d{2,3}$", "code de région (chiffres)", warn=True), nullable=True),
         "considerationsSociales": _considerations(SOCIAL_MARCHE, decp.NONE, "sociales", "social"),
         "clause_sociale": _flag("Clause sociale",
@@ -588,8 +600,8 @@ CONTRACTS = pa.DataFrameSchema(
              "deux premiers chiffres de codeCPV", needs=["cpv_division", "codeCPV"],
              show=["uid", "codeCPV", "cpv_division"]),
         rows(_place_commune_known, "lieuExecution_code", "commune_connue",
-             "code INSEE présent dans la géographie de référence (« Code commune » en "
-             "Île-de-France)", needs=["lieuExecution_code", "lieuExecution_typeCode",
+             "code INSEE présent dans la géographie de référence (« Code commune » dans "
+             "la région observée)", needs=["lieuExecution_code", "lieuExecution_typeCode",
                                      "region_execution"],
              show=["uid", "lieuExecution_code", "lieuExecution_typeCode"], warn=True),
         *_social_checks(_SOCIAL_FLAGS, "uid"),

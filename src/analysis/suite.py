@@ -27,7 +27,7 @@ class ReportSpec:
 
     slug: str
     notebook: str
-    title: str
+    full_title: str
     scope: str = ANY
     theme: bool = False
     #: An input beyond the warehouse (:data:`NATIONAL`): without it the report is not planned.
@@ -54,6 +54,16 @@ class ReportSpec:
                 return f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
         return ""
 
+    #: The title where the région has no Grand Paris Express (its part says « sans objet »).
+    title_without_grand_paris: str | None = None
+
+    @property
+    def title(self) -> str:
+        """The report's title for the région in force."""
+        if self.title_without_grand_paris and not config.region_facts().grand_paris:
+            return self.title_without_grand_paris
+        return self.full_title
+
     def applies_to(self, territory: str) -> bool:
         if self.scope == REGION:
             return territory == config.REGION_CODE
@@ -70,7 +80,8 @@ REPORTS: tuple[ReportSpec, ...] = (
     ReportSpec("progression_clauses", "01_progression_clauses.ipynb",
                "Progression des clauses sociales", theme=True),
     ReportSpec("heures_grand_paris", "02_heures_grand_paris.ipynb",
-               "Heures d'insertion et Grand Paris", theme=True),
+               "Heures d'insertion et Grand Paris", theme=True,
+               title_without_grand_paris="Heures d'insertion"),
     ReportSpec("beneficiaires", "03_beneficiaires.ipynb", "Bénéficiaires", theme=True),
     ReportSpec("parcours_emploi", "04_parcours_emploi.ipynb",
                "Parcours et emploi durable", theme=True),

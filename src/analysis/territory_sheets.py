@@ -529,8 +529,11 @@ def index_section(reports_dir: Path) -> str:
                      "</li>" for t in without)
     return (
         '<h2 id="territoires-ept-epci">Fiches EPT et EPCI</h2>\n'
-        "<p>Une fiche par établissement public territorial de la Métropole du Grand Paris et par "
-        "EPCI de la grande couronne dont les données le permettent : part des marchés exécutés "
+        + ("<p>Une fiche par établissement public territorial de la Métropole du Grand Paris et "
+           "par EPCI de la grande couronne"
+           if any(t.get("nature") in (ind.EPT, ind.PARIS) for t in entries)
+           else "<p>Une fiche par EPCI")
+        + " dont les données le permettent : part des marchés exécutés "
         "avec une considération sociale, heures d'insertion par modalité, bénéficiaires et leur "
         "profil, résidents pour 10 000 habitants et résidents en QPV "
         f"({esc(str(listing.get('periode', '')))}).</p>\n"

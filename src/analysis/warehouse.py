@@ -303,7 +303,9 @@ def _code_fingerprint() -> str:
     from . import privacy, reference
     from .sources import base, tabular
 
-    digest = hashlib.sha256(__version__.encode())
+    # The région decides the places mapped to it and the communes checked: a change of région
+    # never reuses a source read for another.
+    digest = hashlib.sha256(f"{__version__}|région {config.REGION_CODE}".encode())
     modules = [tracking, grand_paris, structures, buyers, base, tabular, privacy, reference]
     for module in modules:
         digest.update(Path(module.__file__).read_bytes())
@@ -392,6 +394,10 @@ def _from_warehouse(source: str, processed: Path) -> SourceOutput | None:
     if not (folder / MANIFEST).is_file():
         return None
     manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    built_for = manifest_region(manifest)
+    if built_for != config.REGION_CODE:
+        raise BuildError(f"{folder}: entrepôt construit pour la région {built_for}, pas "
+                         f"{config.REGION_CODE} : reconstruire toutes les sources (sans --only)")
     read_sources = manifest.get("sources", {source: "lu" for source in SOURCES})
     if source not in read_sources:  # e.g. a buyers table derived from the DECP, not read
         return None
@@ -459,6 +465,7 @@ def build(raw: Path | None = None, processed: Path | None = None, today: date | 
         raise BuildError(f"{raw}: aucune source reconnue (decp/*.json|csv|parquet, tracking/<dép>/, "
                          "grand_paris/*.csv, structures/*.csv, acheteurs/*.csv)")
     hashes = {path: sha256(path) for paths_ in files.values() for path in paths_}
+    region = config.REGION_CODE
     code = _code_fingerprint()
     cache_root = processed / CACHE
     outputs: dict[str, SourceOutput] = {}
@@ -538,6 +545,7 @@ def build(raw: Path | None = None, processed: Path | None = None, today: date | 
         manifest = {
             "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "code_version": __version__,
+            "region": region,
             "raw": str(raw),
             "inputs": [
                 {"source": source, "file": _relative(p, raw), "sha256": hashes[p],
@@ -597,9 +605,36 @@ def load_table(name: str, processed: Path | None = None) -> pd.DataFrame:
     return pd.read_parquet(path)
 
 
+def manifest_region(manifest: dict) -> str:
+    """The région a warehouse was built for (its manifest's ``region``; a warehouse built before
+    the région was a setting is Île-de-France's, the only one then)."""
+    return str(manifest.get("region", config.DEFAULT_REGION))
+
+
+def check_region(manifest: dict) -> None:
+    """Refuse to publish from a warehouse built for another région than the one in force.
+
+    Raises
+    ------
+    BuildError
+        When the manifest names another région.
+    """
+    built_for = manifest_region(manifest)
+    if built_for != config.REGION_CODE:
+        raise BuildError(
+            f"l'entrepôt a été construit pour la région {built_for} "
+            f"({config.region_name(built_for)}), pas pour {config.REGION_CODE} "
+            f"({config.REGION_NAME}) : `observatoire --region {config.REGION_CODE} build` "
+            "le reconstruit")
+
+
 def load_manifest(processed: Path | None = None) -> dict:
-    """The manifest of the warehouse in force."""
-    return json.loads((_warehouse(processed) / MANIFEST).read_text(encoding="utf-8"))
+    """The manifest of the warehouse in force, refused (:class:`BuildError`) when the warehouse
+    was built for another région than the one in force (:func:`check_region`): no report,
+    sheet or package is ever drawn from another région's data under this région's name."""
+    manifest = json.loads((_warehouse(processed) / MANIFEST).read_text(encoding="utf-8"))
+    check_region(manifest)
+    return manifest
 
 
 def table_rows(processed: Path | None = None) -> dict[str, int]:

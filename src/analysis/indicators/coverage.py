@@ -1,7 +1,8 @@
 """Territorial coverage (``docs/indicators.md``, « Maillage territorial »): where the inclusion
 structures are, where beneficiaries live and work, and the *zones blanches*.
 
-Distances are between commune centroids in Lambert-93 (EPSG:2154, metres): the structures
+Distances are between commune centroids in the région's map projection (metres; Lambert-93
+in metropolitan France, :func:`analysis.config.map_crs`): the structures
 directory gives a commune, not an address, so a structure stands at its commune's centroid.
 """
 
@@ -11,11 +12,11 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from ..reference import is_sub_unit, population
+from .. import config
+from ..reference import is_sub_unit, population, to_commune
 
 #: Default distance beyond which a commune has no structure « nearby » (km).
 DEFAULT_DISTANCE_KM = 10.0
-LAMBERT_93 = "EPSG:2154"
 
 
 def _communes_only(communes: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -23,9 +24,9 @@ def _communes_only(communes: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 
 
 def _to_commune(codes: pd.Series) -> pd.Series:
-    """Paris arrondissements (751xx) counted in Paris (75056), like the population."""
-    codes = codes.astype("string")
-    return codes.where(~codes.str.match(r"^751\d\d$").fillna(False), "75056")
+    """Municipal arrondissements counted in their city (Paris, Marseille, Lyon), like the
+    population (:func:`analysis.reference.to_commune`)."""
+    return to_commune(codes)
 
 
 def structures_per_inhabitant(structures: pd.DataFrame, communes: pd.DataFrame,
@@ -115,7 +116,7 @@ def white_zones(participants: pd.DataFrame, structures: pd.DataFrame,
         commune; 0 when the commune has one), ``zone_blanche``, sorted by beneficiaries
         among zones blanches first.
     """
-    ref = _communes_only(communes).to_crs(LAMBERT_93)
+    ref = _communes_only(communes).to_crs(config.map_crs())
     centroids = ref.set_index("code_insee").geometry.centroid
     chosen = structures if types is None else structures[structures["type"].isin(types)]
     hosts = pd.Index(_to_commune(chosen["commune"]).dropna().unique()).intersection(centroids.index)
@@ -130,8 +131,8 @@ def white_zones(participants: pd.DataFrame, structures: pd.DataFrame,
     if len(hosts) == 0:
         table["distance_km"] = np.inf
     else:
-        host_points = gpd.GeoSeries(centroids.loc[hosts].to_numpy(), crs=LAMBERT_93)
-        points = gpd.GeoSeries(centroids.loc[table["code_insee"]].to_numpy(), crs=LAMBERT_93)
+        host_points = gpd.GeoSeries(centroids.loc[hosts].to_numpy(), crs=ref.crs)
+        points = gpd.GeoSeries(centroids.loc[table["code_insee"]].to_numpy(), crs=ref.crs)
         tree = host_points.sindex
         _, distances = tree.nearest(points, return_distance=True, return_all=False)
         table["distance_km"] = distances / 1000.0

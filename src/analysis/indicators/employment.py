@@ -48,8 +48,14 @@ UNKNOWN_DIPLOMA = ("inconnu",)
 CONTRACTOR = "entreprise_attributaire"
 #: Days in a month, for durations shown in months (as in ``hours.py``).
 DAYS_PER_MONTH = 365.25 / 12
-#: Reference coordination of the models (Paris).
-REFERENCE_COORDINATION = "75"
+#: ``REFERENCE_COORDINATION`` (resolved at each access): the reference coordination of the
+#: models, the région's first département (:func:`analysis.config.reference_departement`).
+
+
+def __getattr__(name: str):
+    if name == "REFERENCE_COORDINATION":
+        return config.reference_departement()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 #: The models' covariates (columns of :func:`modelling_table`) and their French labels.
 COVARIATES = {
@@ -286,7 +292,9 @@ def _design(table: pd.DataFrame, covariates, reference: str | None):
     complete = table[covariates].notna().all(axis=1) & table["coordination"].notna()
     frame = table.loc[complete]
     levels = sorted(frame["coordination"].astype(str).unique())
-    if reference is None or reference not in levels:
+    if reference is None:
+        reference = config.reference_departement()
+    if reference not in levels:
         reference = levels[0] if levels else None
     columns = {c: frame[c].astype(float) for c in covariates}
     for level in levels:
@@ -333,7 +341,7 @@ def _tidy(params, bse, names, level: float, reference: str | None, measure: str,
 
 def durable_at_six_months(table: pd.DataFrame, link: str = "logit",
                           covariates=tuple(COVARIATES),
-                          reference: str | None = REFERENCE_COORDINATION,
+                          reference: str | None = None,
                           level: float = config.CONFIDENCE_LEVEL) -> pd.DataFrame:
     """Binomial GLM of durable employment six months after the last contract (known outcomes).
 
@@ -348,7 +356,8 @@ def durable_at_six_months(table: pd.DataFrame, link: str = "logit",
         ``exp(coef)`` is then a hazard ratio.
     covariates
         Columns of ``table`` entered as they are; the coordination enters as dummies against
-        ``reference`` (default Paris; the first coordination in sort order if absent).
+        ``reference`` (default: the région's first département, Paris in Île-de-France; the
+        first coordination in sort order if absent).
     level
         Confidence level of the Wald intervals.
 
@@ -459,7 +468,7 @@ def survival_at(curves: pd.DataFrame, months: float) -> pd.DataFrame:
 
 
 def cox_model(table: pd.DataFrame, covariates=tuple(COVARIATES),
-              reference: str | None = REFERENCE_COORDINATION,
+              reference: str | None = None,
               level: float = config.CONFIDENCE_LEVEL, ties: str = "efron") -> pd.DataFrame:
     """Cox proportional-hazards model of the time to the first durable job.
 

@@ -49,8 +49,8 @@ SECTOR_SEPARATOR = ","
 
 
 def to_commune(codes: pd.Series) -> pd.Series:
-    """INSEE commune codes with the Paris arrondissements (751xx) as Paris (75056), as the
-    population counts them."""
+    """INSEE commune codes with the municipal arrondissements (Paris, Marseille, Lyon) as their
+    city, as the population counts them (:func:`analysis.reference.to_commune`)."""
     return _to_commune(codes)
 
 

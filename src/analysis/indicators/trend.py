@@ -40,8 +40,8 @@ KINDS = {"clause_sociale": "Clause sociale", "critere_social": "Critère social"
          "marche_reserve": "Marché réservé"}
 #: Adjustment terms that can enter the model, with their French labels.
 ADJUSTMENTS = {"acheteur_categorie": "Type d'acheteur", "cpv_division": "Secteur (division CPV)"}
-#: Default reference territory (Paris).
-REFERENCE_TERRITORY = "75"
+#: The default reference territory is the région's first département
+#: (:func:`analysis.config.reference_departement`; Paris in Île-de-France).
 #: Targets of the national plans: 25 % in 2020 (plan 2015-2020), 30 % in 2025 (plan 2022-2025).
 TARGETS = (0.25, 0.30)
 #: Projections later than this year are flagged as weak.
@@ -284,7 +284,7 @@ def fit_clause_model(contracts: pd.DataFrame, year: str = "lineaire",
         return cells.groupby(term)["marches"].sum()
 
     resolved = {"territoire": _reference(counts("territoire"),
-                                         refs.get("territoire", REFERENCE_TERRITORY))}
+                                         refs.get("territoire", config.reference_departement()))}
     if year == "facteur":
         resolved["annee"] = refs.get("annee", levels["annee"][0])
         if resolved["annee"] not in levels["annee"]:

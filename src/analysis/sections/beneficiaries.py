@@ -11,6 +11,8 @@ are suppressed identically.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 import pandas as pd
 from IPython.display import Markdown
@@ -30,7 +32,7 @@ from .needs import TRACKING, method_needs, needs
 PEOPLE = "bénéficiaires"
 
 #: French labels of the values, in the order tables show them.
-LABELS: dict[str, dict[str, str]] = {
+_STATIC_LABELS: dict[str, dict[str, str]] = {
     "sexe": {"F": "Femmes", "H": "Hommes"},
     "tranche_age": {"moins_de_26": "Moins de 26 ans", "26_49": "26 à 49 ans",
                     "50_et_plus": "50 ans et plus"},
@@ -50,8 +52,6 @@ LABELS: dict[str, dict[str, str]] = {
                      "plie": "PLIE", "cap_emploi": "Cap emploi",
                      "conseil_departemental": "Conseil départemental",
                      "maison_emploi": "Maison de l'emploi", "siae": "SIAE"},
-    "departement_residence": {code: f"{name} ({code})"
-                              for code, name in config.DEPARTEMENTS.items()},
     "jeune_peu_qualifie": {"oui": "Moins de 26 ans, sans diplôme ou niveau 3",
                            "non": "Autres bénéficiaires"},
     "type_contrat": {"cdi": "CDI", "cdd": "CDD", "interim": "Intérim", "cddi": "CDDI",
@@ -62,6 +62,28 @@ LABELS: dict[str, dict[str, str]] = {
                        "ei": "Entreprise d'insertion", "geiq": "GEIQ",
                        "regie_quartier": "Régie de quartier"},
 }
+
+
+class _Labels(Mapping):
+    """:data:`_STATIC_LABELS` and ``departement_residence``: the départements of the région in
+    force, read at each access (the région is a setting, not an import-time constant)."""
+
+    def _all(self) -> dict[str, dict[str, str]]:
+        deps = {code: f"{name} ({code})" for code, name in config.DEPARTEMENTS.items()}
+        return {**_STATIC_LABELS, "departement_residence": deps}
+
+    def __getitem__(self, key: str) -> dict[str, str]:
+        return self._all()[key]
+
+    def __iter__(self):
+        return iter(self._all())
+
+    def __len__(self) -> int:
+        return len(self._all())
+
+
+#: French labels of each profile variable's values.
+LABELS: Mapping[str, dict[str, str]] = _Labels()
 VARIABLES_FR = {
     "sexe": "Sexe", "tranche_age": "Âge à l'entrée dans le parcours", "diplome": "Diplôme",
     "public": "Public éligible", "qpv": "Résidence en quartier prioritaire (QPV)",
@@ -70,7 +92,13 @@ VARIABLES_FR = {
 }
 PROFILE_VARIABLES = ("sexe", "tranche_age", "diplome", "public", "qpv", "prescripteur",
                      "departement_residence", "jeune_peu_qualifie")
-OUTSIDE = "Hors Île-de-France ou non renseigné"
+
+
+def outside_label() -> str:
+    """The row of the residence profile for people living outside the région or unknown."""
+    return f"Hors {config.region_label()} ou non renseigné"
+
+
 COLUMNS_FR = {
     "modalite": "Catégorie", "beneficiaires": "Bénéficiaires", "part": "Part",
     "ic_bas": "IC 95 % bas", "ic_haut": "IC 95 % haut", "heures": "Heures réalisées",
@@ -127,7 +155,7 @@ def _values(frame: pd.DataFrame, variable: str) -> pd.Series:
     if variable == "diplome":
         values = values.mask(values.eq("inconnu"))
     if variable == "departement_residence":
-        return values.fillna(OUTSIDE)
+        return values.fillna(outside_label())
     return values.fillna(UNKNOWN)
 
 
@@ -138,7 +166,7 @@ def profile_block(frame: pd.DataFrame, variable: str) -> pd.DataFrame:
     """
     values = _values(frame, variable)
     hours = frame["heures_periode"].astype(float)
-    unknown = OUTSIDE if variable == "departement_residence" else UNKNOWN
+    unknown = outside_label() if variable == "departement_residence" else UNKNOWN
     order = [*LABELS.get(variable, {})]
     order += sorted(v for v in values.unique() if v not in order and v != unknown)
     order.append(unknown)
@@ -184,7 +212,7 @@ def protected_block(report, frame: pd.DataFrame, variable: str, scope=None):
                                margins=Margins(total_row=TOTAL),
                                family=family(scope, variable) if scope is not None else None,
                                shared=shared_total(report))
-    unknown = OUTSIDE if variable == "departement_residence" else UNKNOWN
+    unknown = outside_label() if variable == "departement_residence" else UNKNOWN
     if protected.mask.at[unknown, "beneficiaires"]:
         block.loc[:, list(SHARES)] = np.nan
         block.attrs["shares_hidden"] = True
@@ -228,26 +256,37 @@ def key_figures(scope, report) -> list:
         shown = share_text(block, protected, value)
         if shown:
             report.key_figure(text, shown[0], shown[1] + " ; parmi les bénéficiaires renseignés")
-    return [Markdown(benchmarks_text())]
+    text = benchmarks_text()
+    return [Markdown(text)] if text else []
 
 
 def benchmarks_text() -> str:
-    idf = config.REGION_PUBLISHED[2021]
+    """The figures published for the région in force (:func:`analysis.config.region_facts`), or
+    an empty string when none are kept for it: never another région's figures."""
+    idf = config.REGION_PUBLISHED.get(2021, {})
     big = config.REGION_LARGE_PROJECTS_PROFILE_2021
-    l15 = config.GRAND_PARIS_PUBLISHED["ligne_15_sud_gpsea_2022"]
-    return (
-        "**Repères publiés.** Île-de-France, 2021 : "
+    l15 = config.GRAND_PARIS_PUBLISHED.get("ligne_15_sud_gpsea_2022")
+    if not {"beneficiaires", "part_femmes", "duree_moyenne_mois"} <= set(idf):
+        return ""
+    text = (
+        f"**Repères publiés.** {config.REGION_NAME}, 2021 : "
         f"{number_fr(idf['beneficiaires'])} bénéficiaires, dont "
         f"{percent_fr(idf['part_femmes'])} de femmes ; contrat d'insertion de "
-        f"{number_fr(idf['duree_moyenne_mois'], 1)} mois en moyenne. Grands projets franciliens, "
-        f"2021 ({number_fr(big['beneficiaires'])} bénéficiaires), en part des heures : "
-        f"{percent_fr(big['part_heures_femmes'])} de femmes, {percent_fr(big['part_heures_qpv'])} "
-        f"de résidents de QPV, {percent_fr(big['part_heures_jeunes_peu_qualifies'])} de jeunes "
-        f"de moins de 26 ans sans qualification ({config.REGION_PUBLISHED_SOURCE}). Ligne 15 Sud "
-        f"du Grand Paris Express, partie suivie par GPSEA, 2022 : "
-        f"{percent_fr(l15['part_femmes'])} de femmes. Ces chiffres situent l'ordre de grandeur ; "
-        "les parts « en heures » se lisent dans la colonne « Part des heures » des tableaux "
-        "ci-dessous.")
+        f"{number_fr(idf['duree_moyenne_mois'], 1)} mois en moyenne.")
+    if big:
+        text += (
+            f" Grands projets de la {config.region_label()}, "
+            f"2021 ({number_fr(big['beneficiaires'])} bénéficiaires), en part des heures : "
+            f"{percent_fr(big['part_heures_femmes'])} de femmes, "
+            f"{percent_fr(big['part_heures_qpv'])} de résidents de QPV, "
+            f"{percent_fr(big['part_heures_jeunes_peu_qualifies'])} de jeunes "
+            "de moins de 26 ans sans qualification")
+    text += f" ({config.REGION_PUBLISHED_SOURCE})."
+    if l15:
+        text += (" Ligne 15 Sud du Grand Paris Express, partie suivie par GPSEA, 2022 : "
+                 f"{percent_fr(l15['part_femmes'])} de femmes.")
+    return text + (" Ces chiffres situent l'ordre de grandeur ; les parts « en heures » se "
+                   "lisent dans la colonne « Part des heures » des tableaux ci-dessous.")
 
 
 # --- profiles ------------------------------------------------------------------------------------
@@ -279,9 +318,10 @@ def profile_table(scope, report) -> list:
         if variable == "tranche_age":
             notes.append("Âge à l'entrée dans le parcours, pas pendant la période.")
         if variable == "departement_residence":
-            notes.append("Commune de résidence rapportée à son département (arrondissements de "
-                         "Paris dans Paris) ; « hors Île-de-France ou non renseigné » : commune "
-                         "absente du référentiel francilien ou inconnue.")
+            notes.append("Commune de résidence rapportée à son département (arrondissements "
+                         "municipaux dans leur ville) ; « hors " + config.region_label()
+                         + " ou non renseigné » : commune absente du référentiel de la région "
+                         "ou inconnue.")
         if variable == "jeune_peu_qualifie":
             notes.append("Moins de 26 ans à l'entrée, sans diplôme ou de niveau 3 (CAP, BEP ; "
                          "anciens niveaux VI, V bis, V), parmi les bénéficiaires dont l'âge et le "
@@ -463,8 +503,8 @@ def rates_by_departement(scope, report) -> list:
                "ic_haut": "beneficiaires"}
     protected = report.protect(table, ("beneficiaires",), derived=derived,
                                margins=Margins(total_row=TOTAL))
-    where = ("en Île-de-France" if scope.is_region else f"sur des opérations situées en "
-             f"{scope.name}")
+    where = (f"en {config.region_label()}" if scope.is_region
+             else f"sur des opérations situées en {scope.name}")
     rows = table.loc[table["population"].notna()]
     shown = rows.loc[~protected.mask.loc[rows.index, "taux_10000"]]
     apply_style()
@@ -488,7 +528,7 @@ def rates_by_departement(scope, report) -> list:
     fig.tight_layout()
     best = shown.sort_values("taux_10000", ascending=False)
     alt = (f"Barres horizontales : bénéficiaires ({scope.period.label_fr}) ayant travaillé {where} "
-           f"pour 10 000 habitants de chacun des huit départements franciliens"
+           f"pour 10 000 habitants de chacun des départements de la {config.region_label()}"
            + (f" ; le plus élevé : {best['modalite'].iloc[0]}, "
               f"{number_fr(best['taux_10000'].iloc[0], 1)}." if len(best) else "."))
     caption = ("Bénéficiaires de la période pour 10 000 habitants (population municipale) du "

@@ -10,6 +10,9 @@ contracts, not people: no small-cell rule applies to them.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
 from IPython.display import Markdown
@@ -82,7 +85,7 @@ COLUMNS_FR = {
     "duree_moyenne_mois": "Durée moyenne des contrats débutés (mois)",
     "beneficiaires_grands_projets": "Bénéficiaires sur grands projets",
     "part_heures_grands_projets": "Part des heures sur grands projets",
-    "heures_publiees": "Heures publiées (Île-de-France)",
+    "heures_publiees": "Heures publiées (région)",
 }
 PEOPLE_NOTE = ("Bénéficiaires : personnes ayant au moins un contrat de travail actif sur la période "
                "(une personne suivie par deux coordinations compte deux fois). Les heures et ETP "
@@ -404,13 +407,15 @@ def benchmarks_text(scope, totals: dict | None = None) -> str:
         f"({number_fr(national['etp'])} ETP), {number_fr(national['participants'])} participants, "
         f"{number_fr(national['contrats'])} contrats de travail "
         f"({config.NATIONAL_HOURS_SOURCE})."]
-    idf21 = config.REGION_PUBLISHED[2021]
-    lines.append(
-        f"- Île-de-France : {hours_words(config.REGION_PUBLISHED[2020]['heures'])} en 2020, "
-        f"{hours_words(idf21['heures'])} en 2021 ({number_fr(idf21['beneficiaires'])} bénéficiaires, "
-        f"dont {percent_fr(idf21['part_heures_grands_projets'], 0)} des heures sur les grands "
-        f"projets), + {percent_fr(config.REGION_PUBLISHED[2022]['evolution_heures'])} en 2022 "
-        f"({config.REGION_PUBLISHED_SOURCE}).")
+    published = config.REGION_PUBLISHED
+    if {2020, 2021, 2022} <= set(published):  # the figures kept for the région, if any
+        idf21 = published[2021]
+        lines.append(
+            f"- {config.REGION_NAME} : {hours_words(published[2020]['heures'])} en 2020, "
+            f"{hours_words(idf21['heures'])} en 2021 ({number_fr(idf21['beneficiaires'])} "
+            f"bénéficiaires, dont {percent_fr(idf21['part_heures_grands_projets'], 0)} des heures "
+            f"sur les grands projets), + {percent_fr(published[2022]['evolution_heures'])} en "
+            f"2022 ({config.REGION_PUBLISHED_SOURCE}).")
     if scope.is_region and not scope.period.is_quarter and year in config.REGION_PUBLISHED \
             and "heures" in config.REGION_PUBLISHED[year] and totals:
         published = config.REGION_PUBLISHED[year]["heures"]
@@ -564,6 +569,7 @@ def yearly_chart(scope, report) -> list:
     for i, p in enumerate(frame.index):
         if mask.at[p, "heures"]:
             ax.text(x[i], 0, SECRET_SYMBOL, ha="center", va="bottom", fontsize=11)
+    published = []
     if scope.is_region:
         published = [(i, config.REGION_PUBLISHED[int(p)]["heures"] / scale)
                      for i, p in enumerate(frame.index)
@@ -571,7 +577,7 @@ def yearly_chart(scope, report) -> list:
         if published:
             ax.plot([i for i, _ in published], [v for _, v in published], linestyle="none",
                     marker="D", markersize=7, color=PALETTE["target"],
-                    label="Chiffre publié Île-de-France")
+                    label=f"Chiffre publié {config.REGION_NAME}")
     ax.set_xticks(x, [p.replace(" (", "\n(") for p in frame.index])
     ax.set_ylabel(f"Heures réalisées ({unit})")
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: number_fr(v, 1 if scale > 1 and v % 1
@@ -591,8 +597,9 @@ def yearly_chart(scope, report) -> list:
                "Les heures d'un contrat sont réparties entre les années au prorata de ses jours. "
                + (f"{partial[0]} : du 1er janvier à la fin du trimestre, année incomplète. "
                   if partial else "")
-               + ("Losanges : chiffres publiés pour l'Île-de-France (DRIEETS, Banque des "
-                  "territoires). " if scope.is_region else "")
+               + (f"Losanges : chiffres publiés pour la {config.region_label()} "
+                  f"({config.REGION_PUBLISHED_SOURCE}). "
+                  if scope.is_region and published else "")
                + "Source : exports du logiciel de suivi des clauses.")
     return [report.figure(fig, alt=alt, caption=caption)]
 
@@ -616,9 +623,13 @@ def yearly_table(scope, report) -> list:
              "Durée moyenne : des contrats débutés dans l'année, en mois de 30,4 jours."]
     if scope.period.is_quarter:
         notes.append("La dernière ligne couvre l'année jusqu'à la fin du trimestre.")
-    if scope.is_region:
-        notes.append("Chiffres publiés pour l'Île-de-France : 4,83 millions d'heures en 2020, "
-                     "6,3 millions en 2021 (" + config.REGION_PUBLISHED_SOURCE + ").")
+    published = {year: figures["heures"] for year, figures in config.REGION_PUBLISHED.items()
+                 if "heures" in figures}
+    if scope.is_region and published:
+        notes.append(f"Chiffres publiés pour la {config.region_label()} : "
+                     + ", ".join(f"{hours_words(hours)} en {year}"
+                                 for year, hours in sorted(published.items()))
+                     + " (" + config.REGION_PUBLISHED_SOURCE + ").")
     return [report.table(
         table, "heures_par_annee",
         f"Heures d'insertion, bénéficiaires et contrats par année, {scope.name}",
@@ -839,6 +850,37 @@ def _points(value: float) -> str:
     return f"{number_fr(value * 100, 1)} pts".replace("-", "−")
 
 
+#: What the Grand Paris Express sections say in a région the line does not run through.
+GRAND_PARIS_NOT_APPLICABLE = ("Sans objet pour cette région : le Grand Paris Express et son "
+                              "obligation d'insertion ne la concernent pas.")
+
+
+#: What the Grand Paris Express's owner asks of its contractors (the part's introduction).
+GRAND_PARIS_RULES = ("La Société des grands projets demande aux titulaires de ses marchés de "
+                     "travaux de réserver au moins 5 % des heures à des personnes en insertion "
+                     "(10 % pour les marchés notifiés à partir du 1er octobre 2020) et de confier "
+                     "au moins 20 % du montant des travaux à des PME.")
+
+
+def grand_paris_intro() -> list:
+    """The Grand Paris Express part's introduction, where the région has the line (nothing
+    elsewhere: the part then says only that it is « sans objet »)."""
+    return [Markdown(GRAND_PARIS_RULES)] if config.region_facts().grand_paris else []
+
+
+def only_with_grand_paris(section: Callable) -> Callable:
+    """A section that says « sans objet pour cette région » (and notes no missing source) where
+    the Grand Paris Express is not (:attr:`analysis.config.RegionFacts.grand_paris`)."""
+    @functools.wraps(section)
+    def wrapper(scope, report, *args, **kwargs):
+        if not config.region_facts().grand_paris:
+            return [Markdown(GRAND_PARIS_NOT_APPLICABLE)]
+        return section(scope, report, *args, **kwargs)
+
+    return wrapper
+
+
+@only_with_grand_paris
 @needs("grand_paris", label="Grand Paris Express")
 def grand_paris(scope, report) -> list:
     """Insertion share against the 5 % / 10 % obligation, SME share against 20 %, by line."""
@@ -887,13 +929,14 @@ def grand_paris(scope, report) -> list:
     lead += ("\n\nLes heures réalisées sont cumulées à la date de l'export du maître d'ouvrage : un "
              "marché récent encore en cours peut atteindre son obligation plus tard.")
     published = config.GRAND_PARIS_PUBLISHED
-    l15 = published["ligne_15_sud_gpsea_2022"]
-    context = (f"**Repères publiés** (Société du Grand Paris, GPSEA) : environ "
-               f"{number_fr(published['beneficiaires_2021'])} bénéficiaires et plus de "
-               f"{hours_words(published['heures_mars_2021'])} d'insertion sur l'ensemble du "
-               f"chantier en mars 2021 ; ligne 15 Sud, partie suivie par GPSEA, 2022 : "
-               f"{number_fr(l15['personnes'])} personnes ({percent_fr(l15['part_femmes'])} de "
-               f"femmes), {number_fr(l15['heures'])} heures.")
+    l15 = published.get("ligne_15_sud_gpsea_2022")
+    context = "" if not l15 else (
+        f"**Repères publiés** (Société du Grand Paris, GPSEA) : environ "
+        f"{number_fr(published['beneficiaires_2021'])} bénéficiaires et plus de "
+        f"{hours_words(published['heures_mars_2021'])} d'insertion sur l'ensemble du "
+        f"chantier en mars 2021 ; ligne 15 Sud, partie suivie par GPSEA, 2022 : "
+        f"{number_fr(l15['personnes'])} personnes ({percent_fr(l15['part_femmes'])} de "
+        f"femmes), {number_fr(l15['heures'])} heures.")
     by_line = gp_indicators.insertion_summary(gp, by=("ligne",))
     by_line = pd.concat([by_line, overall.to_frame().T.assign(ligne=TOTAL)], ignore_index=True)
     sme_line = gp_indicators.sme_summary(gp, by=("ligne",))
@@ -966,7 +1009,7 @@ def grand_paris(scope, report) -> list:
                          value=lambda f: f["value"] / 1e6)},
                      derived={c: GP_DERIVED[c] for c in ("part_pme", "ecart_objectif")},
                      margins=Margins(total_row=TOTAL)),
-        Markdown(context),
+        *([Markdown(context)] if context else []),
     ]
 
 

@@ -61,6 +61,15 @@ def source_order() -> list[str]:
     return list(SOURCES)
 
 
+def expected_sources() -> list[str]:
+    """The sources a warehouse of the région in force can hold, in reading order: every one but
+    the Grand Paris Express contracts outside the région that has them, whose absence is then no
+    gap to report (:attr:`analysis.config.RegionFacts.grand_paris`)."""
+    from .. import config
+
+    return [s for s in source_order() if s != "grand_paris" or config.region_facts().grand_paris]
+
+
 def _source_rank(source: str) -> int:
     order = source_order()
     return order.index(source) if source in order else len(order)
@@ -82,9 +91,10 @@ def absent_sources(scope) -> list[str]:
     from ..warehouse import SOURCES
 
     read = scope.sources_read() if hasattr(scope, "sources_read") else None
+    expected = expected_sources()
     return [source for source, (_, _, tables) in SOURCES.items()
-            if (read is not None and source not in read)
-            or not any(scope.has(name) for name in tables)]
+            if source in expected and ((read is not None and source not in read)
+                                       or not any(scope.has(name) for name in tables))]
 
 
 def _and_list(names: list[str], word: str = "et") -> str:

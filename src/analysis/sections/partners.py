@@ -56,9 +56,9 @@ TOTAL = "Ensemble"
 
 SOURCE_DIRECTORY = "Source : annuaire des structures inclusives (SIAE, EA, ESAT) ; population INSEE."
 SOURCE_AWARDS = "Source : DECP (titulaires) et annuaire des structures inclusives."
-POPULATION_NOTE = ("Pour 10 000 hab. : population municipale (INSEE) ; Paris compte une fois (la "
-                   "commune 75056, pas en plus ses arrondissements), la région est la somme de "
-                   "ses huit départements.")
+POPULATION_NOTE = ("Pour 10 000 hab. : population municipale (INSEE) ; une ville à "
+                   "arrondissements municipaux (Paris, Lyon, Marseille) compte une fois, pas en "
+                   "plus ses arrondissements ; la région est la somme de ses départements.")
 
 
 def _store(scope) -> dict:
@@ -85,7 +85,7 @@ def _awards(scope) -> dict:
     The matching and the per-contract values are computed once per process and period for every
     territory (:func:`analysis.indicators.structures.contract_awards` over the région's
     contracts); the bootstrap of the value shares, whose cost grows with the contracts, only for
-    the territory a report shows (the région's report would otherwise pay for the eight
+    the territory a report shows (the région's report would otherwise pay for all its
     départements' too: 14 s instead of 7 s at the default scale)."""
     store = _store(scope)
     key = ("partenaires", "contrats", scope.period)
@@ -368,9 +368,9 @@ def awards(scope, report) -> list:
 METHOD = """- **Offre de service des structures inclusives** : structures de l'annuaire (SIAE : EI,
   ETTI, AI, ACI, GEIQ ; secteur du handicap : EA, ESAT) situées dans le territoire, par type, par
   secteur d'activité (une structure active dans plusieurs secteurs compte dans chacun) et par
-  commune. Pour 10 000 habitants : structures / population municipale (INSEE) × 10 000 ; Paris
-  compte une fois (la commune 75056, pas en plus ses arrondissements) et la région est la somme
-  de ses huit départements. Les structures sont des organisations d'un annuaire public : elles
+  commune. Pour 10 000 habitants : structures / population municipale (INSEE) × 10 000 ; une
+  ville à arrondissements municipaux (Paris, Lyon, Marseille) compte une fois, pas en plus ses
+  arrondissements, et la région est la somme de ses départements. Les structures sont des organisations d'un annuaire public : elles
   sont comptées sans secret statistique.
 - **Achats auprès des structures inclusives** : un titulaire de marché (DECP) est une structure
   inclusive quand son SIRET figure dans l'annuaire, sinon quand son SIREN est celui d'une

@@ -26,16 +26,17 @@ SOURCE_TRACKING = "Source : exports des logiciels de suivi des clauses ; populat
 
 
 def _residence_counts(scope) -> pd.Series:
-    """Beneficiaries of the period by commune of residence (Paris as one commune)."""
+    """Beneficiaries of the period by commune of residence (a city with arrondissements as one
+    commune)."""
     people = scope.beneficiaries
     communes = people["commune_residence"].astype("string")
-    communes = communes.where(~communes.str.startswith("751", na=False), "75056")
+    communes = reference.to_commune(communes)
     return communes.dropna().value_counts()
 
 
 @needs(any_of=(DECP, TRACKING), label="départements comparés")
 def departements(scope, report) -> list:
-    """The eight départements side by side: clause share, hours and beneficiaries per inhabitant.
+    """The région and its départements side by side: clause share, hours and beneficiaries per inhabitant.
 
     The clause share needs the DECP, hours and beneficiaries the clause tracking: with one of
     them absent the table keeps the other's columns and its notes say which are missing."""
@@ -106,9 +107,9 @@ def departements(scope, report) -> list:
                      "personne ayant travaillé dans deux départements compte dans chacun : la "
                      "ligne régionale n'est pas la somme des départements.")
     if tracking:
-        notes.append("Pour 10 000 hab. : population municipale (INSEE) ; Paris compte une fois "
-                     "(la commune 75056, pas en plus ses arrondissements), la région est la "
-                     "somme de ses huit départements.")
+        notes.append("Pour 10 000 hab. : population municipale (INSEE) ; une ville à "
+                     "arrondissements municipaux (Paris, Lyon, Marseille) compte une fois, pas en "
+                     "plus ses arrondissements ; la région est la somme de ses départements.")
     if decp:
         notes.append(f"Part des marchés : {INTERVAL_NOTE}.")
     if tracking:
@@ -146,9 +147,9 @@ def departements(scope, report) -> list:
     if figure is not None:
         out.append(report.figure(
             figure,
-            alt=("Carte des huit départements d'Île-de-France colorés selon la part des marchés "
-                 "notifiés comportant une considération sociale ; la valeur est écrite sur "
-                 "chaque département."),
+            alt=(f"Carte des départements de la {config.region_label()} colorés selon la part "
+                 "des marchés notifiés comportant une considération sociale ; la valeur est "
+                 "écrite sur chaque département."),
             caption=(f"Part des marchés notifiés ({scope.period.label_fr}) avec au moins une "
                      "considération sociale, par département d'exécution. Source : DECP.")))
     return out

@@ -784,8 +784,8 @@ def read_decp_json(path: Path | str, today: date | None = None,
         Parse incrementally (``ijson``) where the structures cannot; default: for files over
         :data:`STREAM_THRESHOLD`.
     communes
-        Île-de-France INSEE codes: a « Code commune » place of execution in an Île-de-France
-        département but absent from them is reported (the contract is kept).
+        The région observed's INSEE codes: a « Code commune » place of execution in one of its
+        départements but absent from them is reported (the contract is kept).
     chunk_size
         If given, the rows are returned as typed frames (``frames``), cut every ``chunk_size``
         contracts (as the build reads them); otherwise as row dictionaries (``contracts``…).

@@ -65,6 +65,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ... import config
 from ...identifiers import siret_valid
 from ..base import Reject, shorten
 from .tables import SOURCE, Batch, Piece
@@ -102,7 +103,6 @@ _ENV_VALUES = {
     "sans objet": ENV_NONE,
 }
 
-_IDF_DEPARTEMENTS = {"75", "77", "78", "91", "92", "93", "94", "95"}
 _FIRST_VALID_YEAR = 2000
 _EPOCH = date(1970, 1, 1)
 
@@ -243,11 +243,19 @@ def social_warning(read: Considerations) -> str | None:
     return f"valeur(s) non reconnue(s) ignorée(s) : {', '.join(read.unknown)}"
 
 
-def departement_from_place(code: str | None, type_code: str | None) -> tuple[str | None, str | None]:
+def region_in_force() -> tuple[str, frozenset[str]]:
+    """(code, départements) of the région in force (:mod:`analysis.config`)."""
+    return config.REGION_CODE, frozenset(config.DEPARTEMENTS)
+
+
+def departement_from_place(code: str | None, type_code: str | None,
+                           region: tuple[str, frozenset[str]] | None = None
+                           ) -> tuple[str | None, str | None]:
     """(département, région) of a ``lieuExecution``; either may be unknown.
 
-    Only Île-de-France départements are mapped to their région (11); elsewhere the région is left
-    unknown unless the place is itself a région.
+    Only the départements of the région observed (``region``: its code and départements; default
+    :func:`region_in_force`) are mapped to their région; elsewhere the région is left unknown
+    unless the place is itself a région.
     """
     if not code:
         return None, None
@@ -275,7 +283,8 @@ def departement_from_place(code: str | None, type_code: str | None) -> tuple[str
         dep = code[:3] if code.startswith(("97", "98")) else code[:2]
     if dep is None:
         return None, None
-    return dep, ("11" if dep in _IDF_DEPARTEMENTS else None)
+    region_code, departements = region or region_in_force()
+    return dep, (region_code if dep in departements else None)
 
 
 # --- Values, by columns --------------------------------------------------------------------------
@@ -757,6 +766,7 @@ class Context:
         self.first_day = (date(_FIRST_VALID_YEAR, 1, 1) - _EPOCH).days
         self.communes = communes
         self.plain = plain
+        self.region = region_in_force()  # read once: the région cannot change within a file
         self.entries: list = []  # (ordinal, rank, sequence, is_reject, Reject)
         self.buyers = Lookup(self._buyer)
         self.kinds = Lookup(self._kind)
@@ -799,8 +809,8 @@ class Context:
 
     def _place(self, value: tuple) -> tuple:
         code, kind = (_text(self.plain(v)) for v in value)
-        dep, region = departement_from_place(code, kind)
-        unknown = (self.communes is not None and region == "11"
+        dep, region = departement_from_place(code, kind, self.region)
+        unknown = (self.communes is not None and region == self.region[0]
                    and _fold(kind or "") == "code commune" and code not in self.communes)
         return code, kind, dep, region, unknown
 

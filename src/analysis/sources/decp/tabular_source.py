@@ -497,7 +497,7 @@ def read_decp_table(path: Path | str, today: date | None = None,
     today
         Dates after this day are rejected (default: the real date).
     communes
-        Île-de-France INSEE codes (see :func:`.json_source.read_decp_json`).
+        The région observed's INSEE codes (see :func:`.json_source.read_decp_json`).
     chunk_size
         When given, the rows are returned as typed frames (``frames``), cut every
         ``chunk_size`` contracts; otherwise as row dictionaries (``contracts``, ``suppliers``…),
