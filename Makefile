@@ -7,14 +7,17 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
-SYNTHETIC := data/raw/synthetic
-DATA_STAMP := $(SYNTHETIC)/.complete
-GENERATOR := $(wildcard src/analysis/synthetic/*.py) data/raw/reference/communes/11.parquet
-PYTEST_ARGS ?=
-# REGION=53 (an INSEE région code) runs every command for that région (OBSERVATOIRE_REGION).
+# REGION=53 (an INSEE région code) runs every command for that région (OBSERVATOIRE_REGION), with
+# its own data set, warehouse and reports (data/raw/synthetic-53, data/processed/region-53,
+# reports/region-53: see analysis.config.paths); Île-de-France (11) is the default.
 ifdef REGION
 export OBSERVATOIRE_REGION := $(REGION)
 endif
+REGION_IN_FORCE := $(or $(REGION),$(OBSERVATOIRE_REGION),11)
+SYNTHETIC := data/raw/synthetic$(if $(filter-out 11,$(REGION_IN_FORCE)),-$(REGION_IN_FORCE),)
+DATA_STAMP := $(SYNTHETIC)/.complete
+GENERATOR := $(wildcard src/analysis/synthetic/*.py) data/raw/reference/communes/$(REGION_IN_FORCE).parquet
+PYTEST_ARGS ?=
 
 .PHONY: help setup data build reports opendata test lab reference calibration dictionary clean bench
 
@@ -70,5 +73,5 @@ bench: setup ## benchmarks (ingest, consolidated table, build, rendering, scale-
 	$(BIN)/python -m benchmarks.run $(if $(BENCH_FULL),--full,) $(if $(BENCH_RUNS),--runs $(BENCH_RUNS),)
 
 clean: ## remove generated data, the warehouse and the reports (keeps .venv)
-	rm -rf $(SYNTHETIC) data/processed/warehouse data/processed/builds data/processed/.warehouse*
+	rm -rf $(SYNTHETIC) data/processed/warehouse data/processed/builds data/processed/.warehouse* data/processed/region-*
 	find reports -mindepth 1 -maxdepth 1 ! -name README.md -exec rm -rf {} +

@@ -221,7 +221,7 @@ _ALLOWED = {
 }
 #: Single strings that may stay, with the reason: the generator's options (the generator, made
 #: any-région on another branch, still draws Île-de-France at scale 1).
-_ALLOWED_STRINGS = {("cli.py", "échelle (1 : Île-de-France)"): "generator (branch regiongen)"}
+_ALLOWED_STRINGS: dict[tuple[str, str], str] = {}
 
 
 def _docstrings(tree: ast.AST) -> set[int]:
@@ -287,3 +287,23 @@ def test_report_titles_follow_the_region():
     with config.use_region("94"):
         assert SPECS["heures_grand_paris"].title == "Heures d'insertion"
         assert SPECS["rapport_annuel"].title == "Rapport annuel régional"
+
+
+def test_each_region_has_its_own_data_warehouse_and_reports(monkeypatch):
+    """Switching région never reads nor overwrites another région's data, warehouse or reports:
+    Île-de-France keeps the historical folders, any other région gets its own."""
+    for name in ("OBSERVATOIRE_RAW_DIR", "OBSERVATOIRE_PROCESSED_DIR", "OBSERVATOIRE_REPORTS_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    with config.use_region("11"):
+        idf = config.paths()
+    with config.use_region("53"):
+        bzh = config.paths()
+    assert idf.synthetic.name == "synthetic" and idf.raw == idf.synthetic
+    assert idf.processed.name == "processed" and idf.reports.name == "reports"
+    assert bzh.synthetic.name == "synthetic-53" and bzh.raw == bzh.synthetic
+    assert bzh.processed == idf.processed / "region-53"
+    assert bzh.reports == idf.reports / "region-53"
+    assert bzh.communes.name == "53.parquet" and idf.communes.name == "11.parquet"
+    monkeypatch.setenv("OBSERVATOIRE_REPORTS_DIR", "/tmp/ailleurs")
+    with config.use_region("53"):
+        assert str(config.paths().reports) == "/tmp/ailleurs"  # an explicit folder is kept

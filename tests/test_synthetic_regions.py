@@ -203,9 +203,6 @@ def test_build_counts_reconcile(generated, built, code):
     assert totals.loc["decp", "merged"] == expected["merged_duplicates"]
 
 
-@pytest.mark.xfail(strict=True, reason="config is Île-de-France only on this branch: the reader "
-                   "rejects the structures of another région's communes and flags its "
-                   "coordinations until config reads OBSERVATOIRE_REGION (branch `region`)")
 @pytest.mark.parametrize("code", REGIONS)
 def test_build_keeps_the_regions_places(generated, built, code):
     accounting = pd.read_parquet(built[code] / "accounting.parquet").groupby("source").sum(

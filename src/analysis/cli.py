@@ -70,7 +70,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
     region = manifest["region"]
     print(f"Jeu synthétique écrit dans {out} en {manifest['seconds']} s "
           f"({region['name']} ({region['code']}), {first}-{last}, graine {args.seed}, "
-          f"échelle {args.scale}, soit {region['effective_scale']:.4g} de l'Île-de-France) :")
+          f"échelle {args.scale}, soit {region['effective_scale']:.4g} du jeu de la région "
+          f"{config.region_name(config.DEFAULT_REGION)}) :")
     sources = manifest["sources"]
     if "decp" in sources:
         counts = sources["decp"]["counts"]
@@ -367,8 +368,9 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("generate", help="générer le jeu de données synthétique par défaut")
     p.add_argument("--seed", type=int, default=config.DEFAULT_SEED, help="graine aléatoire")
     p.add_argument("--scale", type=float, default=1.0,
-                   help="échelle (1 : l'Île-de-France ; une autre région : sa population "
-                        "rapportée à celle de l'Île-de-France, multipliée par l'échelle)")
+                   help=f"échelle (1 : le jeu de la région {config.region_name(config.DEFAULT_REGION)}, "
+                        "sur lequel le générateur est calibré ; une autre région : sa population "
+                        "rapportée à celle-ci, multipliée par l'échelle)")
     p.add_argument("--region", default=None,
                    help="code de la région générée (53, 94, 04…; défaut : la région en vigueur, "
                         f"{config.REGION_CODE}) ; Mayotte (06) est refusée, faute de population "
@@ -492,13 +494,22 @@ def set_region(argv: list[str] | None) -> str | None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; ``--region`` holds for that command only (the variable is restored
+    afterwards, so a caller in the same process — a notebook, a test — keeps its région)."""
+    before = os.environ.get(config.REGION_VARIABLE)
     try:
-        set_region(argv)
-    except ValueError as exc:
-        print(f"erreur : {exc}", file=sys.stderr)
-        return 2
-    args = parser().parse_args(argv)
-    return args.func(args)
+        try:
+            set_region(argv)
+        except ValueError as exc:
+            print(f"erreur : {exc}", file=sys.stderr)
+            return 2
+        args = parser().parse_args(argv)
+        return args.func(args)
+    finally:
+        if before is None:
+            os.environ.pop(config.REGION_VARIABLE, None)
+        else:
+            os.environ[config.REGION_VARIABLE] = before
 
 
 if __name__ == "__main__":

@@ -103,15 +103,30 @@ class Paths:
 
 
 def paths() -> Paths:
-    """Return the paths in force, reading the environment overrides at call time."""
+    """Return the paths in force, reading the environment overrides at call time.
+
+    The default folders are the région's: Île-de-France (the default région) uses
+    ``data/raw/synthetic``, ``data/processed`` and ``reports``; another région R uses
+    ``data/raw/synthetic-R``, ``data/processed/region-R`` and ``reports/region-R``, so that
+    switching région never overwrites (or reads) another région's data, warehouse or reports.
+    The ``OBSERVATOIRE_*_DIR`` variables override them as they are.
+    """
     raw_default = ROOT / "data" / "raw"
+    # not region_code(): checking the code reads the reference layers, whose path is ours
+    region = os.environ.get(REGION_VARIABLE, "").strip() or DEFAULT_REGION
+    own = region != DEFAULT_REGION
+    synthetic = raw_default / (f"synthetic-{region}" if own else "synthetic")
+    processed = ROOT / "data" / "processed"
+    reports = ROOT / "reports"
     return Paths(
         root=ROOT,
-        raw=_env_path("OBSERVATOIRE_RAW_DIR", raw_default / "synthetic"),
+        raw=_env_path("OBSERVATOIRE_RAW_DIR", synthetic),
         reference=raw_default / "reference",
-        synthetic=raw_default / "synthetic",
-        processed=_env_path("OBSERVATOIRE_PROCESSED_DIR", ROOT / "data" / "processed"),
-        reports=_env_path("OBSERVATOIRE_REPORTS_DIR", ROOT / "reports"),
+        synthetic=synthetic,
+        processed=_env_path("OBSERVATOIRE_PROCESSED_DIR",
+                            processed / f"region-{region}" if own else processed),
+        reports=_env_path("OBSERVATOIRE_REPORTS_DIR",
+                          reports / f"region-{region}" if own else reports),
         notebooks=ROOT / "notebooks",
         docs=ROOT / "docs",
     )

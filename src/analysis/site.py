@@ -281,7 +281,7 @@ THEMES: tuple[Theme, ...] = (
                                 "son intervalle de confiance."),
           )),
     Theme("cartes", "Cartes",
-          "Les départements et les communes d'Île-de-France : part des marchés avec une "
+          "Les départements et les communes de la région : part des marchés avec une "
           "considération sociale, structures inclusives, bénéficiaires résidents.", (
               Chart("carte-departements", "Part des marchés avec une considération sociale, par "
                     "département", ("rapport_annuel.departements_compares",
