@@ -296,14 +296,16 @@ def test_each_region_has_its_own_data_warehouse_and_reports(monkeypatch):
         monkeypatch.delenv(name, raising=False)
     with config.use_region("11"):
         idf = config.paths()
+        idf_communes = idf.communes
     with config.use_region("53"):
         bzh = config.paths()
+        bzh_communes = bzh.communes
     assert idf.synthetic.name == "synthetic" and idf.raw == idf.synthetic
     assert idf.processed.name == "processed" and idf.reports.name == "reports"
     assert bzh.synthetic.name == "synthetic-53" and bzh.raw == bzh.synthetic
     assert bzh.processed == idf.processed / "region-53"
     assert bzh.reports == idf.reports / "region-53"
-    assert bzh.communes.name == "53.parquet" and idf.communes.name == "11.parquet"
+    assert bzh_communes.name == "53.parquet" and idf_communes.name == "11.parquet"
     monkeypatch.setenv("OBSERVATOIRE_REPORTS_DIR", "/tmp/ailleurs")
     with config.use_region("53"):
         assert str(config.paths().reports) == "/tmp/ailleurs"  # an explicit folder is kept
