@@ -324,7 +324,13 @@ def _print_site(summary) -> None:
         return
     print(f"Site de visualisation : {len(summary.pages)} page(s), "
           f"{summary.bytes / 1e6:.1f} Mo, écrit en {summary.seconds:.1f} s ({summary.folder}).")
+    if summary.heavy:
+        print(f"  attention : le site dépasse la cible de {config.SITE_MAX_BYTES / 1e6:.0f} Mo")
     for page in summary.pages:
+        if page.heavy:
+            print(f"  attention : {page.path.name} pèse {page.bytes / 1e6:.2f} Mo, au-delà de la "
+                  f"cible de {config.SITE_PAGE_MAX_BYTES / 1e6:.0f} Mo d'une page légère "
+                  "(trop de communes sur la carte même simplifiée)")
         if page.unmatched:
             print(f"  {page.path.name} : {len(page.unmatched)} ligne(s) sans polygone sur la "
                   f"carte (dans le tableau) : {', '.join(page.unmatched[:5])}")

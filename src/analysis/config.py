@@ -418,6 +418,9 @@ SITE_PAGE_MAX_BYTES = 2_000_000
 SITE_MAX_BYTES = 30_000_000
 SITE_MAP_TOLERANCE_M = 150.0
 SITE_MAP_DECIMALS = 3
+#: Largest JSON of one map layer on a page (bytes): the tolerance grows until the layer fits
+#: (Île-de-France's 1 286 communes take about 0.5 MB at 150 m).
+SITE_MAP_LAYER_MAX_BYTES = 550_000
 
 #: Published insertion hours of clauses, France (Alliance Villes Emploi): hours, FTE,
 #: participants, work contracts, by year. Source: css.achatpublic.info, 21/09/2023.
