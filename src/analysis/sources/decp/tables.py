@@ -178,9 +178,22 @@ def concat_compact(chunks: list[pd.DataFrame]) -> pd.DataFrame:
             values.update(dict.fromkeys(column.cat.categories if isinstance(
                 column.dtype, pd.CategoricalDtype) else column.dropna().unique()))
         dtype = pd.CategoricalDtype(pd.Index(list(values), dtype=pd.StringDtype()))
+        position = {value: at for at, value in enumerate(values)}
         for chunk in chunks:
-            if name in chunk.columns:
-                chunk[name] = chunk[name].astype(dtype)
+            if name not in chunk.columns:
+                continue
+            column = chunk[name]
+            if isinstance(column.dtype, pd.CategoricalDtype):
+                # Each chunk's codes mapped to the union's by one gather (pandas' ``astype``
+                # rebuilt and checked the categories of every chunk: a third of the join).
+                recode = np.array([position[value] for value in column.cat.categories] + [-1],
+                                  dtype=np.int64)
+                codes = recode[np.asarray(column.cat.codes)]  # -1 (missing) → the last: -1
+                chunk[name] = pd.Series(
+                    pd.Categorical.from_codes(codes, dtype=dtype, validate=False),
+                    index=chunk.index, name=name)
+            else:
+                chunk[name] = column.astype(dtype)
     return pd.concat(chunks, ignore_index=True)
 
 
