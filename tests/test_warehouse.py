@@ -210,3 +210,8 @@ def test_texts_held_as_categories_are_written_as_text(tmp_path, monkeypatch, row
     assert pq.read_schema(tmp_path / "groups.parquet").equals(
         pq.read_schema(tmp_path / "text.parquet"), check_metadata=True)
     assert isinstance(compact["procedure"].dtype, pd.CategoricalDtype)
+    text.attrs["note"] = compact.attrs["note"] = "kept in the file's metadata"
+    io.write_parquet(text, tmp_path / "text_attrs.parquet")
+    io.write_parquet(compact, tmp_path / "compact_attrs.parquet")
+    assert filecmp.cmp(tmp_path / "text_attrs.parquet", tmp_path / "compact_attrs.parquet",
+                       shallow=False)

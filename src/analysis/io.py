@@ -75,10 +75,11 @@ def write_parquet(df: pd.DataFrame, target: Path | str) -> Path:
     """
     texts = [name for name in df.columns if _text_categories(df[name])]
     with atomic_path(target, suffix=".parquet") as tmp:
-        if texts:
+        if texts and not df.attrs:
             _write_texts_by_row_group(df, texts, tmp)
-        else:
-            df.to_parquet(tmp, index=False, engine="pyarrow", compression="zstd")
+        else:  # (``attrs`` go into the file's metadata: pandas' own writer keeps that)
+            df.astype({name: pd.StringDtype() for name in texts}).to_parquet(
+                tmp, index=False, engine="pyarrow", compression="zstd")
     return Path(target)
 
 
