@@ -171,8 +171,9 @@ def _read_decp(files: list[Path], raw: Path, today: date | None, progress: bool,
     # come back: they would otherwise lie under the restored texts (0.4 GB at 5 M rows).
     del contracts
     decp.release_memory()
-    # The repeated texts, categories while read and deduplicated, back as text: the tables and
-    # the warehouse's files are those of a reading without categories.
+    # The repeated texts, categories while read and deduplicated, back as text: the tables are
+    # those of a reading without categories (the build leaves them as categories: its checks and
+    # ``write_parquet`` make them text a column or a row group at a time, same files).
     if as_text:
         contract_frame = decp.restore_frame(contract_frame)
     concession_frame, merged_concessions = decp.deduplicate(
