@@ -377,3 +377,27 @@ def test_vectorised_siret_reads_only_ascii_digits_in_blocks(monkeypatch):
     expected = [True, False, False, siret_valid("35600000000048"), False, True, False]
     assert schemas._valid_siret(values).tolist() == expected
     assert schemas._valid_siret(values.iloc[3:]).tolist() == expected[3:]
+
+
+def test_texts_held_as_categories_are_checked_as_text(tables):
+    """The build keeps the contracts' repeated texts as categories through the checks: the same
+    failures (errors and warnings, counts and examples) as the same table in text."""
+    from analysis.sources.decp.tables import COMPACT_COLUMNS
+
+    contracts = tables["contracts"].copy()
+    rows = contracts.index
+    contracts.loc[rows[0], "procedure"] = "Procédure inventée"              # warning, compact
+    contracts.loc[rows[1], "considerationsSociales"] = "Clause sociale, Clause verte"  # error
+    contracts.loc[rows[2], "format"] = "decp-2019-json"                    # row check, compact
+    contracts.loc[rows[3], "departement_execution"] = "999"               # pattern warning
+    contracts.loc[rows[4], "acheteur_id"] = "12345678901234"              # not compact
+    compact = contracts.copy()
+    for name in COMPACT_COLUMNS:
+        if name in compact.columns:
+            compact[name] = compact[name].astype("category")
+    as_text, as_categories = validate(contracts=contracts), validate(contracts=compact)
+    key = lambda f: (f.table, str(f.column), f.check, f.count, f.examples)  # noqa: E731
+    assert len(as_text.errors) >= 2 and len(as_text.warnings) >= 3
+    assert sorted(map(key, as_categories.errors)) == sorted(map(key, as_text.errors))
+    assert list(map(key, as_categories.warnings)) == list(map(key, as_text.warnings))
+    assert isinstance(compact["procedure"].dtype, pd.CategoricalDtype)  # left as it was

@@ -178,3 +178,40 @@ def test_validation_warnings_join_the_quarantine(small_warehouse):
     assert not validation.empty
     assert validation["rule"].notna().all() and validation["message"].notna().all()
     assert small_warehouse.validation and "avertissement" in small_warehouse.validation.lower()
+
+
+@pytest.mark.parametrize("rows", [0, 1, 7, 20])
+def test_texts_held_as_categories_are_written_as_text(tmp_path, monkeypatch, rows):
+    """``write_parquet`` writes a frame whose texts are categories as the same frame in text:
+    the same bytes in one row group; cut into row groups, the same rows and types read back."""
+    import filecmp
+
+    import pyarrow.parquet as pq
+
+    from analysis import io
+
+    text = pd.DataFrame({
+        "uid": pd.array([f"u{i}" for i in range(rows)], dtype="string"),
+        "procedure": pd.array([None if i % 5 == 0 else f"procédure {i % 3}" for i in range(rows)],
+                              dtype="string"),
+        "montant": pd.array([float(i) if i % 4 else None for i in range(rows)], dtype="Float64"),
+    })
+    compact = text.assign(procedure=text["procedure"].astype("category"))
+    io.write_parquet(text, tmp_path / "text.parquet")
+    io.write_parquet(compact, tmp_path / "compact.parquet")
+    assert filecmp.cmp(tmp_path / "text.parquet", tmp_path / "compact.parquet", shallow=False)
+    monkeypatch.setattr(io, "PARQUET_ROW_GROUP", 3)
+    io.write_parquet(compact, tmp_path / "groups.parquet")
+    assert pq.ParquetFile(tmp_path / "groups.parquet").metadata.num_row_groups == \
+        max(1, -(-rows // 3))
+    back = pd.read_parquet(tmp_path / "groups.parquet")
+    pd.testing.assert_frame_equal(back, pd.read_parquet(tmp_path / "text.parquet"),
+                                  check_exact=True)
+    assert pq.read_schema(tmp_path / "groups.parquet").equals(
+        pq.read_schema(tmp_path / "text.parquet"), check_metadata=True)
+    assert isinstance(compact["procedure"].dtype, pd.CategoricalDtype)
+    text.attrs["note"] = compact.attrs["note"] = "kept in the file's metadata"
+    io.write_parquet(text, tmp_path / "text_attrs.parquet")
+    io.write_parquet(compact, tmp_path / "compact_attrs.parquet")
+    assert filecmp.cmp(tmp_path / "text_attrs.parquet", tmp_path / "compact_attrs.parquet",
+                       shallow=False)

@@ -1220,12 +1220,34 @@ def _examples(values: Iterable) -> tuple[str, ...]:
     return tuple(out)
 
 
-def _core(schema: pa.DataFrameSchema) -> pa.DataFrameSchema:
+def _core(schema: pa.DataFrameSchema, untyped: Iterable[str] = ()) -> pa.DataFrameSchema:
     """The schema with only what pandera runs for us: dtypes, nullability, uniqueness, strictness
-    and the error-level column checks (warning-level and row checks are run one by one)."""
-    columns = {name: col.update_checks([c for c in col.checks if not c.raise_warning])
-               for name, col in schema.columns.items()}
+    and the error-level column checks (warning-level and row checks are run one by one).
+
+    The ``untyped`` columns keep only their presence, nullability and uniqueness (their type and
+    checks are checked apart, see :func:`validate_tables`)."""
+    untyped = set(untyped)
+    columns = {}
+    for name, col in schema.columns.items():
+        if name in untyped:
+            columns[name] = pa.Column(None, nullable=col.nullable, unique=col.unique,
+                                      required=col.required)
+        else:
+            columns[name] = col.update_checks([c for c in col.checks if not c.raise_warning])
     return pa.DataFrameSchema(columns, strict=schema.strict, name=schema.name)
+
+
+def _as_text(frame: pd.DataFrame, check: pa.Check, compact: list[str]) -> pd.DataFrame:
+    """``frame`` for a row check: the categorical columns it reads or shows made text again (a
+    shallow copy; the others shared)."""
+    stats = check.statistics or {}
+    wanted = [c for c in compact if c in set(stats.get("needs", ())) | set(stats.get("show", ()))]
+    if not wanted:
+        return frame
+    view = frame.copy(deep=False)
+    for name in wanted:
+        view[name] = decp.restore_column(frame[name])
+    return view
 
 
 def _pandera_failures(table: str, schema: pa.DataFrameSchema, core: pa.DataFrameSchema,
@@ -1328,7 +1350,13 @@ def validate_tables(tables: dict[str, pd.DataFrame], today: date | None = None) 
                 report.add(WARNING, Failure(name, None, "table absente du dictionnaire des données",
                                             1))
                 continue
-            core = _core(schema)
+            # Text columns held as categories (the build's DECP contracts) are checked as text,
+            # one at a time: pandera checks the rest of the frame without their type and checks,
+            # then each column alone, made text again (never the whole table's texts at once).
+            compact = [c for c in frame.columns if c in schema.columns
+                       and decp.is_compact(frame[c])
+                       and (schema.columns[c].metadata or {}).get("dtype") == TEXT]
+            core = _core(schema, untyped=compact)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 try:
@@ -1336,13 +1364,30 @@ def validate_tables(tables: dict[str, pd.DataFrame], today: date | None = None) 
                     core.validate(frame.copy(deep=False), lazy=True, inplace=True)
                 except SchemaErrors as exc:
                     _pandera_failures(name, schema, core, frame, exc.failure_cases, report)
+            whole = _core(schema) if compact else None
             for col_name, col in schema.columns.items():
-                if col_name in frame.columns:
-                    for check in col.checks:
-                        if check.raise_warning:
-                            _run_column_check(name, col_name, check, frame[col_name], report)
+                if col_name not in frame.columns:
+                    continue
+                values = frame[col_name]
+                if col_name in compact:
+                    values = decp.restore_column(values)
+                    alone = pd.DataFrame({col_name: values})
+                    one = pa.DataFrameSchema({col_name: whole.columns[col_name]},
+                                             name=schema.name)
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore")
+                        try:
+                            one.validate(alone, lazy=True, inplace=True)
+                        except SchemaErrors as exc:
+                            _pandera_failures(name, schema, one, alone, exc.failure_cases,
+                                              report)
+                    del alone
+                for check in col.checks:
+                    if check.raise_warning:
+                        _run_column_check(name, col_name, check, values, report)
+                del values
             for check in schema.checks:
-                _run_row_check(name, check, frame, report)
+                _run_row_check(name, check, _as_text(frame, check, compact), report)
             # The checks' intermediate arrays, freed, given back before the next table's (at
             # national size they would otherwise pile up under the next checks).
             decp.release_memory()

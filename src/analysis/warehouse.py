@@ -102,12 +102,25 @@ def _relative(path: Path, raw: Path) -> str:
 
 
 def read_decp(files: list[Path], raw: Path, today: date | None = None,
-              progress: bool = False) -> tuple[dict[str, pd.DataFrame], Quarantine, list[dict]]:
+              progress: bool = False, as_text: bool = True
+              ) -> tuple[dict[str, pd.DataFrame], Quarantine, list[dict]]:
     """Read, deduplicate and account for every DECP file.
 
     Returns the tables (``contracts``, ``suppliers``, ``modifications``, ``concessions``), the
-    quarantine and the accounting rows.
+    quarantine and the accounting rows. The contracts' repeated texts
+    (``decp.COMPACT_COLUMNS``) are held as categories while read; with ``as_text`` (default)
+    they come back as the ``string`` dtype, otherwise they stay categories, as the build keeps
+    them through its checks to the writing of the warehouse (``io.write_parquet`` writes them
+    as text): 1.3 GB less at 5 M rows.
     """
+    # Every Arrow buffer of the reading (the files, the join, the deduplication, the texts
+    # restored) from the pool that keeps its freed pages: half the system time at 1 M rows.
+    with decp.arrow_pool():
+        return _read_decp(files, raw, today, progress, as_text)
+
+
+def _read_decp(files: list[Path], raw: Path, today: date | None, progress: bool, as_text: bool
+               ) -> tuple[dict[str, pd.DataFrame], Quarantine, list[dict]]:
     from tqdm.auto import tqdm
 
     frames: dict[str, list[pd.DataFrame]] = {
@@ -158,9 +171,11 @@ def read_decp(files: list[Path], raw: Path, today: date | None = None,
     # come back: they would otherwise lie under the restored texts (0.4 GB at 5 M rows).
     del contracts
     decp.release_memory()
-    # The repeated texts, categories while read and deduplicated, back as text: the tables and
-    # the warehouse's files are those of a reading without categories.
-    contract_frame = decp.restore_frame(contract_frame)
+    # The repeated texts, categories while read and deduplicated, back as text: the tables are
+    # those of a reading without categories (the build leaves them as categories: its checks and
+    # ``write_parquet`` make them text a column or a row group at a time, same files).
+    if as_text:
+        contract_frame = decp.restore_frame(contract_frame)
     concession_frame, merged_concessions = decp.deduplicate(
         combined("concessions", decp.plain_frame([], decp.CONCESSION_COLUMNS)))
     # When no contract was merged into another, every child row belongs to a kept contract.
@@ -335,7 +350,10 @@ def _read_source(source: str, files: list[Path], raw: Path, today: date, progres
     accounting_rows: list[dict] = []
     tables: dict[str, pd.DataFrame] = {}
     if source == "decp":
-        tables, quarantine, accounting_rows = read_decp(files, raw, today, progress)
+        # The repeated texts stay categories until written (``validate_tables`` and
+        # ``write_parquet`` take them as text).
+        tables, quarantine, accounting_rows = read_decp(files, raw, today, progress,
+                                                        as_text=False)
     elif source == "tracking":
         folders = sorted({p.parent for p in files})
         result = tracking.read_all(folders, raw, key, _commune_codes(), today=today)
@@ -450,6 +468,15 @@ def build(raw: Path | None = None, processed: Path | None = None, today: date | 
     BuildError
         When an input cannot be read at all; the previous warehouse stays in force.
     """
+    # Arrow's buffers from the pool that keeps freed pages (see ``decp.arrow_pool``) for the
+    # whole build, the checks and the writing too: less system time, and at 5 M rows a lower
+    # peak than mimalloc's (4.16 against 4.38 GB, one run each).
+    with decp.arrow_pool():
+        return _build(raw, processed, today, progress, only, use_cache)
+
+
+def _build(raw: Path | None, processed: Path | None, today: date | None, progress: bool,
+           only: str | None, use_cache: bool) -> BuildSummary:
     started = time.perf_counter()
     cfg = config.paths()
     raw = Path(raw or cfg.raw).resolve()

@@ -20,17 +20,17 @@ from .rules import (CLAUSE, CRITERION, FORMAT, FORMAT_2019, NONE, RESERVED, RESE
                     V2_FIELDS, Considerations, _SOCIAL_VALUES, departement_from_place,
                     parse_considerations)
 from .tables import (CONCESSION_COLUMNS, CONTRACT_COLUMNS, CONTRACT_EXTRA, MODIFICATION_COLUMNS,
-                     SOURCE, SUPPLIER_COLUMNS, DecpFile, _deduplicate_pandas, concat_compact,
-                     contracts_frame, deduplicate, keep_children, plain_frame, release_memory,
-                     restore_frame)
+                     SOURCE, SUPPLIER_COLUMNS, DecpFile, _deduplicate_pandas, arrow_pool,
+                     concat_compact, contracts_frame, deduplicate, is_compact, keep_children,
+                     plain_frame, release_memory, restore_array, restore_column, restore_frame)
 from .tabular_source import read_decp_table
 
 __all__ = [
     "CLAUSE", "CONCESSION_COLUMNS", "CONTRACT_COLUMNS", "CONTRACT_EXTRA", "CRITERION", "FORMAT",
     "FORMAT_2019", "MODIFICATION_COLUMNS", "NONE", "RESERVED", "RESERVED_CONCESSION", "SOURCE",
     "STREAM_THRESHOLD", "SUPPLIER_COLUMNS", "V2_FIELDS", "Considerations", "DecpFile",
-    "_SOCIAL_VALUES", "_deduplicate_pandas", "concat_compact", "contracts_frame", "deduplicate",
-    "release_memory",
+    "_SOCIAL_VALUES", "_deduplicate_pandas", "arrow_pool", "concat_compact", "contracts_frame",
+    "deduplicate", "is_compact", "release_memory", "restore_array", "restore_column",
     "departement_from_place", "keep_children", "parse_considerations", "plain_frame",
     "read_decp_json", "read_decp_table", "restore_frame",
 ]

@@ -43,7 +43,6 @@ folded into one record each and go through the rules' concession path.
 from __future__ import annotations
 
 import re
-from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import Any, Callable
@@ -60,7 +59,7 @@ from . import rules
 from .json_source import as_rows, modifications as json_modifications, titulaires
 from .rules import (V2_FIELDS, Children, Context, Modifications, Records, _fold, _text,
                     as_strings, untrimmed)
-from .tables import CONTRACT_COLUMNS, CONTRACT_EXTRA, Chunks, DecpFile
+from .tables import CONTRACT_COLUMNS, CONTRACT_EXTRA, Chunks, DecpFile, arrow_pool
 
 #: Canonical (folded) header → where the value goes in a DECP record (concessions' fallback).
 FIELDS = {
@@ -413,24 +412,6 @@ def _pad_digits(arr: pa.Array, width: int) -> pa.Array:
 
 # --- The reader --------------------------------------------------------------------------------
 
-@contextmanager
-def _jemalloc():
-    """Arrow's buffers from its jemalloc pool while the file is read, where the wheel has it:
-    the default pool (mimalloc) returns freed pages to the system at once, and a million-row
-    fold spent half its time in page faults (each buffer keeps its pool: switching is safe)."""
-    try:
-        pool = pa.jemalloc_memory_pool()
-    except (NotImplementedError, pa.ArrowNotImplementedError):
-        yield
-        return
-    previous = pa.default_memory_pool()
-    pa.set_memory_pool(pool)
-    try:
-        yield
-    finally:
-        pa.set_memory_pool(previous)
-
-
 def _take(arr: pa.Array | pa.ChunkedArray, positions: np.ndarray) -> pa.Array:
     """``arr`` at ``positions``, as one array (a filter when the positions increase: much
     faster than a take on a column in several chunks)."""
@@ -524,7 +505,7 @@ def read_decp_table(path: Path | str, today: date | None = None,
     result = DecpFile(path=str(path), communes=communes, compact=compact)
     ctx = Context(source_name or str(path), today, communes)
     chunks = Chunks(result, chunk_size, CONTRACT_COLUMNS + CONTRACT_EXTRA)
-    with _jemalloc():
+    with arrow_pool():
         if path.suffix.lower() == ".parquet" and _parquet_file(path)[0].metadata.num_rows \
                 > part_rows:
             parts = _parts(path, part_rows)
