@@ -1061,6 +1061,16 @@ def grand_paris_chart(scope, report, by_line: pd.DataFrame, sme_line: pd.DataFra
 # --- method --------------------------------------------------------------------------------------
 
 
+#: The Grand Paris Express item of the method, where the région has it.
+GRAND_PARIS_METHOD = """- **Grand Paris Express** : marchés de travaux situés dans le territoire, notifiés jusqu'à la fin de
+  la période ; part d'insertion = heures d'insertion réalisées / heures de travaux, comparée à
+  l'obligation de chaque marché (5 %, 10 % à partir du 1er octobre 2020) pondérée par les heures ;
+  un marché atteint son obligation quand ses heures réalisées couvrent les heures dues ; part des
+  PME = montant confié aux PME / montant du marché, objectif 20 %. Ce sont des marchés, pas des
+  personnes ; les heures viennent du maître d'ouvrage et ne sont pas rapprochées de celles des
+  facilitateurs.
+"""
+
 METHOD = """- **Heures d'insertion** : heures réalisées des contrats de travail enregistrés par les
   facilitateurs (logiciel de suivi des clauses), après mise en quarantaine des contrats invalides
   (heures négatives, fin avant début, participant ou opération inconnus). Un contrat appartient au
@@ -1080,18 +1090,11 @@ METHOD = """- **Heures d'insertion** : heures réalisées des contrats de travai
   dans l'année où leur fin est prévue : les dernières années sont provisoires.
 - **Type de maître d'ouvrage** : catégorie de l'annuaire des acheteurs quand le SIRET du maître
   d'ouvrage y figure ; sinon, déduite de son nom.
-- **Grand Paris Express** : marchés de travaux situés dans le territoire, notifiés jusqu'à la fin de
-  la période ; part d'insertion = heures d'insertion réalisées / heures de travaux, comparée à
-  l'obligation de chaque marché (5 %, 10 % à partir du 1er octobre 2020) pondérée par les heures ;
-  un marché atteint son obligation quand ses heures réalisées couvrent les heures dues ; part des
-  PME = montant confié aux PME / montant du marché, objectif 20 %. Ce sont des marchés, pas des
-  personnes ; les heures viennent du maître d'ouvrage et ne sont pas rapprochées de celles des
-  facilitateurs.
-- **Secret statistique** : les heures et ETP sont des sommes sur des personnes ; ils ne sont publiés
+{grand_paris}- **Secret statistique** : les heures et ETP sont des sommes sur des personnes ; ils ne sont publiés
   que lorsqu'au moins *k* bénéficiaires sont derrière (masqués sinon, avec leur effectif), et les
   graphiques regroupent les modalités masquées.
 - **Règle de dominance** : une case d'heures est aussi une somme sur des employeurs (heures du
-  suivi des clauses) ou des titulaires (Grand Paris Express) ; elle est masquée (« s ») quand moins
+  suivi des clauses){holders} ; elle est masquée (« s ») quand moins
   de {m} contributeurs y participent, quand le premier en fait {k} ou plus (règle « {m} et
   {k_short} » du secret statistique des entreprises), ou quand les contributeurs autres que les deux
   premiers en font moins de {p} du premier (règle du p %). D'autres cases sont masquées en
@@ -1102,5 +1105,9 @@ METHOD = """- **Heures d'insertion** : heures réalisées des contrats de travai
 @method_needs(*TRACKING)
 def method(scope=None, report=None) -> list:
     rule = disclosure.dominance_rule()
+    here = config.region_facts().grand_paris
     return [Markdown(METHOD.format(m=rule.min_contributors, k=percent_fr(rule.k, 0),
-                                   k_short=percent_fr(rule.k, 0), p=percent_fr(rule.p or 0, 0)))]
+                                   k_short=percent_fr(rule.k, 0), p=percent_fr(rule.p or 0, 0),
+                                   grand_paris=GRAND_PARIS_METHOD if here else "",
+                                   holders=" ou des titulaires (Grand Paris Express)" if here
+                                   else ""))]

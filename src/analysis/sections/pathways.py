@@ -1125,9 +1125,18 @@ def training_needs(scope, report) -> list:
 # --- Method --------------------------------------------------------------------------------------
 
 
+#: The published benchmark of the method, where the région has one (Île-de-France: GPSEA).
+PUBLISHED_METHOD = """- **Repères publiés** : seul le chiffre de la ligne 15 Sud du Grand Paris Express suivie par
+  GPSEA (Val-de-Marne, 2022 : 32 % en CDI ou CDD, 9 % en formation) est publié ; sa définition
+  (CDD de toute durée) et sa population (un chantier) diffèrent : il est rappelé pour le
+  Val-de-Marne comme ordre de grandeur, pas comme comparaison.
+"""
+
+
 @method_needs(*TRACKING, "outcomes")
 def method(scope=None, report=None) -> list:
     k = report.k if report is not None else config.suppression_k()
+    published = PUBLISHED_METHOD if config.region_facts().grand_paris_outcomes else ""
     when = window_fr(scope) if scope is not None else "de la première année de l'historique " \
         "à la fin de la période"
     return [Markdown(f"""- **Population des sorties** : les personnes ayant eu au moins un contrat
@@ -1160,9 +1169,5 @@ def method(scope=None, report=None) -> list:
   commencé avant le premier contrat présent dans les exports est tronqué au début.
 - **Métiers** : famille du code ROME du poste (première lettre) ; heures de la période réparties
   au prorata des jours de chaque contrat.
-- **Repères publiés** : seul le chiffre de la ligne 15 Sud du Grand Paris Express suivie par
-  GPSEA (Val-de-Marne, 2022 : 32 % en CDI ou CDD, 9 % en formation) est publié ; sa définition
-  (CDD de toute durée) et sa population (un chantier) diffèrent : il est rappelé pour le
-  Val-de-Marne comme ordre de grandeur, pas comme comparaison.
-- **Secret statistique** : aucun effectif de moins de {k} personnes n'est publié (symbole « s »,
+{published}- **Secret statistique** : aucun effectif de moins de {k} personnes n'est publié (symbole « s »,
   avec les cellules qui permettraient de le recalculer) ; les graphiques n'en montrent pas.""")]
