@@ -27,15 +27,16 @@ SCRIPT = "<script>alert(1)</script>"
 
 @pytest.fixture(scope="module")
 def packages(rendered_suite, tmp_path_factory):
-    """The session's reports (both periods) and a few buyer sheets, copied aside, with their
-    data packages built: ``(reports folder, build summary)``."""
-    from analysis import buyer_sheets
+    """The session's reports (both periods), a few buyer sheets and the EPT / EPCI sheets, copied
+    aside, with their data packages built: ``(reports folder, build summary)``."""
+    from analysis import buyer_sheets, territory_sheets
 
     reports = tmp_path_factory.mktemp("opendata") / "reports"
     source = config.paths().reports
     for period in (SUITE_PERIOD, SUITE_QUARTER):
         shutil.copytree(source / period, reports / period)
     buyer_sheets.render_all(reports_dir=reports, min_contracts=200, jobs=1)
+    territory_sheets.render_all(reports_dir=reports, jobs=1, period=Period.parse(SUITE_PERIOD))
     return reports, opendata.build_all(reports)
 
 
@@ -71,6 +72,11 @@ def test_every_period_gets_a_package_that_frictionless_validates(packages):
     names = {r["name"] for r in descriptor["resources"]}
     assert "fiche_acheteur.part_par_annee" in names
     assert "rapport_annuel.progression_annuelle" in names
+    # and the EPT / EPCI sheets, stacked by the territory's SIREN (the site's territory filter)
+    assert "fiche_territoire.part_par_annee" in names
+    folder, _ = _package(reports, SUITE_PERIOD)
+    stacked = _read(folder / "agregats" / "fiche_territoire.part_par_annee.csv")
+    assert stacked["territoire"].str.fullmatch(r"\d{9}").all() and stacked["territoire"].nunique() > 1
 
 
 def test_aggregates_are_the_published_tables_cell_for_cell(packages):

@@ -432,3 +432,19 @@ def test_axe_finds_no_serious_or_critical_violation(built_site, browser):
                 problems.append(f"{page.name}: {violation['id']} ({violation['impact']}) "
                                 f"{len(violation['nodes'])} nœud(s) : {violation['help']}")
     assert problems == []
+
+
+def test_territory_filter_names_the_ept_and_epci_of_the_sheets():
+    """The EPT / EPCI sheets' tables are stacked by SIREN: the site names them from the reference
+    geography, as it names the région and its départements."""
+    from analysis import reference, site
+
+    communes = reference.commune_table()
+    epci = communes.dropna(subset=["epci_code"]).iloc[0]
+    assert site.territory_label(str(epci["epci_code"])) == epci["epci_nom"]
+    ept = communes.dropna(subset=["ept_code"]).iloc[0]
+    assert site.territory_label(str(ept["ept_code"])) == ept["ept_nom"]
+    assert site.territory_label(config.REGION_CODE) == config.REGION_NAME
+    assert site.territory_label("000000000") == "000000000"
+    chart = next(c for t in site.THEMES for c in t.charts if c.id == "progression-annuelle")
+    assert "fiche_territoire.part_par_annee" in chart.resources

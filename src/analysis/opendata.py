@@ -74,6 +74,8 @@ AGGREGATES = "agregats"
 MISSING = ["", disclosure.SECRET_SYMBOL]
 TOTAL = "Ensemble"
 BUYER_SLUG = "fiche_acheteur"
+#: The slug of the EPT / EPCI sheets' tables in the package (``fiche_territoire.<table>``).
+TERRITORY_SLUG = "fiche_territoire"
 
 _INTEGER = re.compile(r"^-?\d+$")
 _NUMBER = re.compile(r"^-?\d+(?:[.,]\d+)?(?:[eE][-+]?\d+)?$")
@@ -115,8 +117,17 @@ def _period_buyers(reports: Path, period: Period) -> list[tuple[dict, Path]]:
             if record.get("period") == period.label]
 
 
+def _period_territories(reports: Path, period: Period) -> list[tuple[dict, Path]]:
+    """``(record, folder)`` of the EPT / EPCI sheets recorded with ``period``."""
+    from .territory_sheets import members
+
+    return [(record, folder) for record, folder in members(reports)
+            if record.get("period") == period.label]
+
+
 def published_tables(reports: Path, period: Period) -> list[Published]:
-    """Every table the period's reports and buyer sheets published, in index order."""
+    """Every table the period's reports, buyer sheets and EPT / EPCI sheets published, in index
+    order (the sheets' tables stacked by buyer SIRET or territory code)."""
     out = []
     for slug, territory, title, folder, record in _period_reports(reports, period):
         for table in record.get("tables", []):
@@ -128,6 +139,12 @@ def published_tables(reports: Path, period: Period) -> list[Published]:
             base = folder / f"{record['slug']}{TABLES_SUFFIX}" / table["name"]
             out.append(Published(BUYER_SLUG, str(record["buyer"]["siret"]), "Fiche acheteur",
                                  table, base.with_suffix(".csv"), base.with_suffix(".xlsx")))
+    for record, folder in _period_territories(reports, period):
+        for table in record.get("tables", []):
+            base = folder / f"{record['slug']}{TABLES_SUFFIX}" / table["name"]
+            out.append(Published(TERRITORY_SLUG, str(record["territoire"]["code"]),
+                                 "Fiche territoire (EPT / EPCI)", table,
+                                 base.with_suffix(".csv"), base.with_suffix(".xlsx")))
     return out
 
 
@@ -228,6 +245,8 @@ def stack_aggregates(tables: list[Published], k: int) -> list[tuple[dict, pd.Dat
                 spec = {"name": column, "type": "string",
                         "title": "SIRET de l'acheteur" if slug == BUYER_SLUG else "Territoire",
                         "description": ("SIRET de l'acheteur de la fiche." if slug == BUYER_SLUG
+                                        else "Code SIREN de l'EPT ou de l'EPCI de la fiche."
+                                        if slug == TERRITORY_SLUG
                                         else "Code du territoire du rapport : "
                                              f"{config.REGION_CODE} pour la "
                                              f"{config.region_label()}, sinon le code du "
@@ -247,6 +266,7 @@ def stack_aggregates(tables: list[Published], k: int) -> list[tuple[dict, pd.Dat
         first = items[0]
         notes = _notes(first.xlsx)
         where = (f"{len(items)} fiche(s) acheteur" if slug == BUYER_SLUG
+                 else f"{len(items)} fiche(s) EPT / EPCI" if slug == TERRITORY_SLUG
                  else f"{len(items)} territoire(s) : {', '.join(i.key for i in items)}")
         description = (f"Tableau « {first.table['caption']} » publié par « {first.title} » "
                        f"({where}), "
@@ -653,6 +673,8 @@ def fingerprint(reports: Path, period: Period, k: int) -> str:
         files.append(folder / f"{record['slug']}.json")
     for record, folder in _period_buyers(reports, period):
         files.append(folder / f"{record['buyer']['siret']}.json")
+    for record, folder in _period_territories(reports, period):
+        files.append(folder / f"{record['territoire']['code']}.json")
     files += [t.csv for t in published_tables(reports, period)]
     for path in files:
         digest.update(str(path.relative_to(reports)).encode())

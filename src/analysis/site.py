@@ -206,7 +206,8 @@ THEMES: tuple[Theme, ...] = (
           "aux objectifs de 25 % et 30 %, avec son intervalle de confiance à 95 %.", (
               Chart("progression-annuelle", "Part des marchés avec une considération sociale, "
                     "par année", ("rapport_annuel.progression_annuelle",
-                                  "progression_clauses.progression_annuelle"),
+                                  "progression_clauses.progression_annuelle",
+                                  "fiche_territoire.part_par_annee"),
                     "line", "Année", "Part (%)", "Part des marchés (%)", " %", 1,
                     "IC 95 % bas (%)", "IC 95 % haut (%)", targets=TARGETS,
                     description="Courbe de la part des marchés (statut connu) portant une "
@@ -322,6 +323,33 @@ THEMES: tuple[Theme, ...] = (
 )
 
 
+def territory_label(code: str) -> str:
+    """The French name of a territory of the published tables: the région or a département
+    (:func:`config.territory_name`), else an EPT or EPCI of the reference geography (the EPT /
+    EPCI sheets' tables are stacked by their SIREN code), with its code when it is unknown."""
+    code = str(code)
+    if code in config.TERRITORIES:
+        return config.territory_name(code)
+    return _intercommunal_names().get(code, code)
+
+
+def _intercommunal_names() -> dict[str, str]:
+    from .reference import commune_table
+
+    key = str(config.paths().communes)
+    if _NAMES_CACHE.get("key") != key:
+        communes = commune_table()
+        names = {}
+        for code_column, name_column in (("epci_code", "epci_nom"), ("ept_code", "ept_nom")):
+            pairs = communes[[code_column, name_column]].dropna().drop_duplicates(code_column)
+            names.update(zip(pairs[code_column].astype(str), pairs[name_column].astype(str)))
+        _NAMES_CACHE.update(key=key, names=names)
+    return _NAMES_CACHE["names"]
+
+
+_NAMES_CACHE: dict = {}
+
+
 def _interval_text(chart: Chart, low: float | None, high: float | None) -> str:
     if chart.low is None:
         return chart.no_interval
@@ -359,7 +387,7 @@ def chart_rows(chart: Chart, found: list[tuple[Period, Path, dict]]) -> list[dic
                 high = _number(record[chart.high]) if chart.high else None
                 row = {"periode": period.label, "periode_fr": period.label_fr,
                        "territoire": record["territoire"],
-                       "territoire_nom": config.territory_name(record["territoire"]),
+                       "territoire_nom": territory_label(record["territoire"]),
                        "ordre": int(record["ligne"]), "categorie": label,
                        "valeur": value, "secret": record[chart.value] == SECRET,
                        "valeur_txt": (SECRET if record[chart.value] == SECRET else
@@ -389,7 +417,7 @@ def _sankey_rows(chart: Chart, period: Period, frame: pd.DataFrame) -> list[dict
             value = _number(text)
             out.append({"periode": period.label, "periode_fr": period.label_fr,
                         "territoire": record["territoire"],
-                        "territoire_nom": config.territory_name(record["territoire"]),
+                        "territoire_nom": territory_label(record["territoire"]),
                         "source": source, "cible": unguard(target),
                         "so": sources.index(source), "to": j,
                         "valeur": value, "secret": text == SECRET,
