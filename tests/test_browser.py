@@ -41,8 +41,9 @@ return Array.from(document.querySelectorAll('a[href^="#"]'))
 """
 
 
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory):
+def chromium_driver(profile: Path, logging: dict | None = None):
+    """Headless Chromium through WebDriver with the house flags and a fresh ``profile``; skips
+    the test where Chromium or its driver is missing, except in CI (``CI`` set), where it fails."""
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     driver_path = shutil.which("chromedriver")
     if not (chromium and driver_path):
@@ -57,11 +58,17 @@ def browser(tmp_path_factory):
     options.binary_location = chromium
     for flag in CHROMIUM_FLAGS:
         options.add_argument(flag)
-    options.add_argument(f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}")
+    options.add_argument(f"--user-data-dir={profile}")
     options.add_argument("--window-size=1280,1024")
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    options.set_capability("goog:loggingPrefs", logging or {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service(driver_path), options=options)
     driver.set_page_load_timeout(60)
+    return driver
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    driver = chromium_driver(tmp_path_factory.mktemp("chromium-profile"))
     yield driver
     driver.quit()
 

@@ -221,27 +221,10 @@ def built_site(rendered_suite, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory):
-    from test_browser import CHROMIUM_FLAGS
+    from test_browser import chromium_driver
 
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    driver_path = shutil.which("chromedriver")
-    if not (chromium and driver_path):
-        message = "Chromium ou chromedriver absent (paquets Debian chromium et chromium-driver)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for flag in CHROMIUM_FLAGS:
-        options.add_argument(flag)
-    options.add_argument(f"--user-data-dir={tmp_path_factory.mktemp('chromium-site')}")
-    options.add_argument("--window-size=1280,1024")
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
-    driver = webdriver.Chrome(service=Service(driver_path), options=options)
-    driver.set_page_load_timeout(60)
+    driver = chromium_driver(tmp_path_factory.mktemp("chromium-site"),
+                             {"browser": "ALL", "performance": "ALL"})
     driver.execute_cdp_cmd("Network.enable", {})
     # Every network scheme blocked (« *://*/* » would block the site's own file: scripts too);
     # _open also checks that no request but file:, data: or blob: was even attempted.

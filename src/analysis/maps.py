@@ -95,6 +95,24 @@ LEAFLET_VERSION = "1.9.4"
 _VENDOR = ("templates", "vendor", "leaflet")
 
 
+def class_legend(ax, colors, labels, missing: bool, hidden: bool, k: int | None,
+                 title: str) -> None:
+    """The legend of a choropleth beside ``ax``: one patch per class, then « no data » and the
+    secret hatch when the map has them."""
+    handles = [Patch(facecolor=c, edgecolor="#bbbbbb", linewidth=0.5, label=label)
+               for c, label in zip(colors, labels, strict=True)]
+    if missing:
+        handles.append(Patch(facecolor=NO_DATA_COLOR, edgecolor="#bbbbbb", linewidth=0.5,
+                             label=NO_DATA_LABEL))
+    if hidden:
+        handles.append(Patch(facecolor=SECRET_FACE, edgecolor=SECRET_HATCH_COLOR,
+                             hatch=SECRET_HATCH, linewidth=0.5, label=secret_label(k)))
+    if handles:
+        ax.legend(handles=handles, title=title, loc="upper left", bbox_to_anchor=(1.0, 1.0),
+                  fontsize=9, title_fontsize=10, alignment="left", handlelength=1.6,
+                  handleheight=1.2)
+
+
 def secret_label(k: int | None = None) -> str:
     """Legend label of hidden units: « secret statistique (moins de 5) »."""
     return f"secret statistique (moins de {_k(k)})"
@@ -637,18 +655,7 @@ def choropleth(data, column: str, *, geography: gpd.GeoDataFrame | None = None,
                     color="#111111",
                     path_effects=[path_effects.withStroke(linewidth=2.5, foreground="white")])
 
-    handles = [Patch(facecolor=c, edgecolor="#bbbbbb", linewidth=0.5, label=label)
-               for c, label in zip(colors, labels, strict=True)]
-    if missing.any():
-        handles.append(Patch(facecolor=NO_DATA_COLOR, edgecolor="#bbbbbb", linewidth=0.5,
-                             label=NO_DATA_LABEL))
-    if hidden.any():
-        handles.append(Patch(facecolor=SECRET_FACE, edgecolor=SECRET_HATCH_COLOR,
-                             hatch=SECRET_HATCH, linewidth=0.5, label=secret_label(k)))
-    if handles:
-        ax.legend(handles=handles, title=legend_title, loc="upper left",
-                  bbox_to_anchor=(1.0, 1.0), fontsize=9, title_fontsize=10,
-                  alignment="left", handlelength=1.6, handleheight=1.2)
+    class_legend(ax, colors, labels, missing.any(), hidden.any(), k, legend_title)
     notes = [disclosure.footnote(k)] if hidden.any() else []
     _finish(fig, ax, title, source, notes, scale_bar, north_arrow)
     return fig
@@ -1214,18 +1221,7 @@ def france_choropleth(data, column: str, *, level: str = "region", key: str = "c
     finally:
         del fig.canvas.draw_idle
     main = fig.axes[0]
-    handles = [Patch(facecolor=c, edgecolor="#bbbbbb", linewidth=0.5, label=label)
-               for c, label in zip(colors, labels, strict=True)]
-    if missing.any():
-        handles.append(Patch(facecolor=NO_DATA_COLOR, edgecolor="#bbbbbb", linewidth=0.5,
-                             label=NO_DATA_LABEL))
-    if hidden.any():
-        handles.append(Patch(facecolor=SECRET_FACE, edgecolor=SECRET_HATCH_COLOR,
-                             hatch=SECRET_HATCH, linewidth=0.5, label=secret_label(k)))
-    if handles:
-        main.legend(handles=handles, title=legend_title, loc="upper left",
-                    bbox_to_anchor=(1.0, 1.0), fontsize=9, title_fontsize=10,
-                    alignment="left", handlelength=1.6, handleheight=1.2)
+    class_legend(main, colors, labels, missing.any(), hidden.any(), k, legend_title)
     if title:
         fig.suptitle(title, x=0.02, ha="left", fontsize=13)
     lines = list(notes) + ([disclosure.footnote(k)] if hidden.any() else []) + (
