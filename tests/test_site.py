@@ -431,3 +431,14 @@ def test_territory_filter_names_the_ept_and_epci_of_the_sheets():
     assert site.territory_label("000000000") == "000000000"
     chart = next(c for t in site.THEMES for c in t.charts if c.id == "progression-annuelle")
     assert "fiche_territoire.part_par_annee" in chart.resources
+
+
+def test_a_line_chart_keeps_its_years_in_time_order():
+    """An EPT sheet may start a year before the région's report: the axis is in time order, not
+    in the order the rows came."""
+    from analysis import site
+
+    chart = next(c for t in site.THEMES for c in t.charts if c.id == "progression-annuelle")
+    spec = site.vega_spec(chart)
+    encodings = [layer.get("encoding", {}).get("x", {}) for layer in spec["layer"]]
+    assert any(e.get("field") == "categorie" and e.get("sort") == "ascending" for e in encodings)

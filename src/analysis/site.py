@@ -489,7 +489,8 @@ def vega_spec(chart: Chart, geometry: dict | None = None) -> dict:
             width=560, height=460 if chart.geo == "departements" else 520)
     elif chart.kind == "line":
         base = alt.Chart(table).transform_filter(drawn)
-        x = alt.X("categorie:O", title=chart.category, sort=None,
+        # years (or quarters) in time order, whatever the territory whose rows came first
+        x = alt.X("categorie:O", title=chart.category, sort="ascending",
                   axis=alt.Axis(labelAngle=0))
         y_title = chart.value_label
         band = base.mark_rule(color=MAIN_COLOR, strokeWidth=2, opacity=0.6).encode(
