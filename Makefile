@@ -73,5 +73,5 @@ bench: setup ## benchmarks (ingest, consolidated table, build, rendering, scale-
 	$(BIN)/python -m benchmarks.run $(if $(BENCH_FULL),--full,) $(if $(BENCH_RUNS),--runs $(BENCH_RUNS),)
 
 clean: ## remove generated data, the warehouse and the reports (keeps .venv)
-	rm -rf $(SYNTHETIC) data/processed/warehouse data/processed/builds data/processed/.warehouse* data/processed/region-*
+	rm -rf $(SYNTHETIC) data/raw/synthetic-* data/processed/warehouse data/processed/builds data/processed/.warehouse* data/processed/region-*
 	find reports -mindepth 1 -maxdepth 1 ! -name README.md -exec rm -rf {} +
