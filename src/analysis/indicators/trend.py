@@ -54,6 +54,24 @@ SEARCH_LIMIT = 2200
 DISPERSIONS = ("quasi", "binomial")
 #: What a bound that cannot be given is published as.
 UNDETERMINED = "non déterminable"
+#: The model's verdict on the straight line, said once above a table rather than on each row.
+LINE_VERDICT = "la droite ne décrit pas"
+
+
+def reached_year_text(years: pd.Series) -> pd.Series:
+    """The projected year of reaching the target as published: the year, or « non déterminable »."""
+    return years.map(lambda y: UNDETERMINED if pd.isna(y) else str(int(y)))
+
+
+def unit_warnings(warnings: pd.Series, labels) -> list[str]:
+    """Each unit's own warnings (``avertissement``, « ; »-separated) as sentences « label : … . »,
+    the verdict on the straight line left out (it is said once, above the table)."""
+    out = []
+    for text, label in zip(warnings, labels):
+        own = [w for w in str(text).split(" ; ") if w and LINE_VERDICT not in w]
+        if own:
+            out.append(f"{label} : {' ; '.join(own)}.")
+    return out
 
 #: Column names of the published tables, in French as reviewers read them.
 COLUMNS_FR = {
@@ -719,7 +737,7 @@ def target_years(model: ClauseModel, targets=TARGETS, horizon: int = HORIZON,
                 notes.append(f"peu de marchés ({int(trend['marches'])} < {min_contracts})")
                 fragile = True
             if check.line_rejected:
-                notes.append("la droite ne décrit pas la série annuelle (test d'écart à la "
+                notes.append(f"{LINE_VERDICT} la série annuelle (test d'écart à la "
                              "droite rejeté)")
                 fragile = True
             if seen is not None and bool(seen["hors_intervalle"]):

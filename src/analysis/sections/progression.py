@@ -303,15 +303,9 @@ def projection(scope, report) -> list:
     table = table.loc[table["cible"].round(2) == round(report.target, 2)].copy()
     names = {c: f"{config.territory_name(c)} ({c})" for c in table["territoire"]}
     first, last = model.years
-    table["annee_atteinte"] = table["annee_atteinte"].map(
-        lambda y: trend.UNDETERMINED if pd.isna(y) else str(int(y)))
+    table["annee_atteinte"] = trend.reached_year_text(table["annee_atteinte"])
     # Each département's own warnings; the verdict on the straight line is said above the table.
-    warnings = []
-    for _, row in table.iterrows():
-        own = [w for w in str(row["avertissement"]).split(" ; ")
-               if w and "la droite ne décrit pas" not in w]
-        if own:
-            warnings.append(f"{names[row['territoire']]} : {' ; '.join(own)}.")
+    warnings = trend.unit_warnings(table["avertissement"], table["territoire"].map(names))
     table["territoire"] = table["territoire"].map(names)
     shown = table[["territoire", "marches", "pente", "pente_ic_bas", "pente_ic_haut",
                    "part_observee", "part_observee_ic_bas", "part_observee_ic_haut",

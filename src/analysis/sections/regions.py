@@ -297,14 +297,9 @@ def gap_and_projection(comparison: Comparison, report) -> list:
     for basis, label in indicators.BASES.items():
         last = shares.loc[(shares["base"] == basis) & (shares["annee"] == comparison.year)]
         projection, check = comparison.projection(basis)
-        warnings = []
-        for _, row in projection.iterrows():
-            own = [w for w in str(row["avertissement"]).split(" ; ")
-                   if w and "la droite ne décrit pas" not in w]
-            if own:
-                warnings.append(f"{row['nom']} : {' ; '.join(own)}.")
-        projection = projection.assign(annee_atteinte=projection["annee_atteinte"].map(
-            lambda y: trend.UNDETERMINED if pd.isna(y) else str(int(y))))
+        warnings = trend.unit_warnings(projection["avertissement"], projection["nom"])
+        projection = projection.assign(
+            annee_atteinte=trend.reached_year_text(projection["annee_atteinte"]))
         table = last[["region", "nom", "part", "ecart", "ecart_bas", "ecart_haut", "position",
                       "secret"]].merge(
             projection[["region", "pente", "pente_ic_bas", "pente_ic_haut", "annee_atteinte",
