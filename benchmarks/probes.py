@@ -29,7 +29,23 @@ def ingest_ours(path: str, as_text: bool = False) -> None:
     started = time.perf_counter()
     tables, quarantine, accounting = read_decp([file], file.parent, as_text=as_text)
     read = sum(row["read"] for row in accounting)
-    _emit(read, started, kept=len(tables["contracts"]), rejected=len(quarantine.rejects))
+    _emit(read, started, kept=len(tables["contracts"]), rejected=len(quarantine.rejects),
+          helpers=_helpers(), helpers_peak_kib=_children_peak())
+
+
+def _helpers() -> int:
+    from analysis.workers import helper_count
+
+    return helper_count()
+
+
+def _children_peak() -> int:
+    """The largest peak resident size of this process's ended children (the reader's helper
+    processes), KiB: the runner's ``wait4`` gives the larger of this process and them, not
+    their sum."""
+    import resource
+
+    return int(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
 
 
 def ingest_naive(path: str) -> None:

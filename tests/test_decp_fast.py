@@ -78,8 +78,13 @@ def _compare(fast, reference) -> None:
         vars(r) for r in reference.quarantine.warnings]
 
 
+# One folder for the module's files, removed when the test process ends (a folder per call
+# left thousands behind in the system's temporary directory).
+_SCRATCH = tempfile.TemporaryDirectory(prefix="observatoire-fast-")
+
+
 def write(document, name: str = "decp.json", raw: bytes | None = None) -> Path:
-    path = Path(tempfile.mkdtemp(prefix="observatoire-fast-")) / name
+    path = Path(tempfile.mkdtemp(dir=_SCRATCH.name)) / name
     if raw is not None:
         path.write_bytes(raw)
     else:

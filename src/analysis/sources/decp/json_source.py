@@ -45,16 +45,20 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from msgspec import UNSET, Raw, UnsetType
 
+from ... import workers
 from ..base import SourceFileError
 from . import rules
 from .rules import Children, Context, Modifications, Records, _date, _fold, _number
 from .tables import (CONCESSION_COLUMNS, CONTRACT_COLUMNS, MODIFICATION_COLUMNS,
-                     SUPPLIER_COLUMNS, Batch, Chunks, DecpFile, rows)
+                     SUPPLIER_COLUMNS, Batch, Chunks, DecpFile, arrow_pool, rows)
 
 #: Files larger than this are parsed incrementally (ijson) instead of loaded whole.
 STREAM_THRESHOLD = 64 * 1024 * 1024
 #: Records decoded at a time: bounds the memory held by decoded structures.
 BATCH = 5_000
+#: Files larger than this are read with helper processes, by tasks of this many records.
+SHARE_THRESHOLD = 64 * 1024 * 1024
+TASK_RECORDS = 50_000
 
 _INT64 = 1 << 63
 
@@ -716,17 +720,25 @@ def _utf8(view: memoryview) -> bool:
     return True
 
 
-def _read_mapped(path: Path, ctx: Context, chunks: Chunks, stream: bool) -> int:
-    """Read the file through the structures; the number of records read."""
+def _map(path: Path) -> mmap.mmap:
     try:
         handle = open(path, "rb")
     except OSError as exc:
         raise _Fallback(str(exc)) from exc
     with handle:
         try:
-            mapped = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+            return mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
         except (ValueError, OSError) as exc:  # empty file, not a regular file
             raise _Fallback(str(exc)) from exc
+
+
+def _read_mapped(path: Path, ctx: Context, chunks: Chunks, stream: bool,
+                 pool: workers.Helpers | None = None) -> int:
+    """Read the file through the structures; the number of records read.
+
+    With helper processes (``pool``), the records are read in tasks of :data:`TASK_RECORDS`,
+    each ending a chunk of the frames, shared with the helpers (:func:`_helper_task`)."""
+    mapped = _map(path)
     try:
         view = memoryview(mapped)[3 if mapped[:3] == b"\xef\xbb\xbf" else 0:]  # byte-order mark
         if not _utf8(view):
@@ -734,11 +746,15 @@ def _read_mapped(path: Path, ctx: Context, chunks: Chunks, stream: bool) -> int:
         reader = _Reader(ctx, stream)
         segments = _segments(path, mapped, view, stream)
         ordinal = 0
-        for raws, kind in segments:
-            for first in range(0, len(raws), BATCH):
-                batch = raws[first:first + BATCH]
-                chunks.add(reader.batch(batch, kind, first, ordinal))
-                ordinal += len(batch)
+        if pool is None or not pool.count or sum(len(raws) for raws, _ in segments) \
+                <= TASK_RECORDS:
+            for raws, kind in segments:
+                for first in range(0, len(raws), BATCH):
+                    batch = raws[first:first + BATCH]
+                    chunks.add(reader.batch(batch, kind, first, ordinal))
+                    ordinal += len(batch)
+        else:
+            ordinal = _share(mapped, segments, reader, chunks, pool)
         del segments, view
         return ordinal
     finally:
@@ -746,6 +762,81 @@ def _read_mapped(path: Path, ctx: Context, chunks: Chunks, stream: bool) -> int:
             mapped.close()
         except BufferError:  # a view still exported: closed when released
             pass
+
+
+def _share(mapped: mmap.mmap, segments: list, reader: "_Reader", chunks: Chunks,
+           pool: workers.Helpers) -> int:
+    """The records in tasks shared with helper processes; the number of records read."""
+    result, ctx = chunks.result, reader.ctx
+    base = np.frombuffer(mapped, dtype=np.uint8).ctypes.data
+    tasks = []  # (segment, first, stop, first ordinal)
+    ordinal = 0
+    for number, (raws, kind) in enumerate(segments):
+        tasks += [(number, first, min(first + TASK_RECORDS, len(raws)), ordinal + first)
+                  for first in range(0, len(raws), TASK_RECORDS)]
+        ordinal += len(raws)
+
+    def spec(k: int) -> tuple:
+        number, first, stop, at = tasks[k]
+        raws = segments[number][0]
+        start = np.frombuffer(raws[first], dtype=np.uint8).ctypes.data - base
+        end = np.frombuffer(raws[stop - 1], dtype=np.uint8).ctypes.data - base \
+            + len(raws[stop - 1])
+        return start, end, stop - first, segments[number][1], first, at
+
+    def here(k: int) -> tuple:
+        number, first, stop, at = tasks[k]
+        raws, kind = segments[number]
+        done = DecpFile(path=result.path, compact=result.compact)
+        _task(reader, raws[first:stop], kind, first, at, done, chunks.size)
+        return done.frames, done.produced, []
+
+    # Each task ends a chunk of the frames; they are added in the tasks' order.
+    for _, _, (frames, produced, entries) in pool.in_order(len(tasks), here, _helper_task,
+                                                           spec):
+        for name, pieces in frames.items():
+            result.frames[name].extend(pieces)
+        result.produced += produced
+        ctx.add_entries(entries)
+    return ordinal
+
+
+def _task(reader: "_Reader", raws: list, kind: str | None, first: int, ordinal: int,
+          result: DecpFile, chunk_size: int) -> None:
+    """Records ``raws`` (the ``first``-th of their list onwards) by batches, into ``result``'s
+    frames: chunks of at most ``chunk_size`` contracts, the last one ending with the task."""
+    chunks = Chunks(result, chunk_size, CONTRACT_COLUMNS)
+    for at in range(0, len(raws), BATCH):
+        chunks.add(reader.batch(raws[at:at + BATCH], kind, first + at, ordinal + at))
+    chunks.close()
+
+
+#: What a helper process inherits of the reading that forked it (see :mod:`analysis.workers`).
+_HELPER: dict[str, Any] = {}
+_RAWS = msgspec.json.Decoder(list[Raw])
+
+
+def _helper_start() -> None:
+    """In a helper process: its own mapping of the file; no quarantine entry of the reading
+    that forked it (its entries go back with each task)."""
+    _HELPER["mapped"] = _map(_HELPER["path"])
+    _HELPER["reader"].ctx.entries = []
+
+
+def _helper_task(spec: tuple) -> tuple:
+    """In a helper process: one task's records (located by their bytes in the file) into
+    frames; what the reading needs of them."""
+    start, end, count, kind, first, ordinal = spec
+    reader = _HELPER["reader"]
+    mapped = _HELPER["mapped"]
+    raws = _RAWS.decode(b"[" + mapped[start:end] + b"]")
+    if len(raws) != count:
+        raise _Fallback("enregistrements relus en nombre différent")
+    result = DecpFile(path=str(_HELPER["path"]), compact=_HELPER["compact"])
+    with arrow_pool():
+        _task(reader, raws, kind, first, ordinal, result, _HELPER["chunk_size"])
+    entries, reader.ctx.entries = reader.ctx.entries, []
+    return result.frames, result.produced, entries
 
 
 def _read_parsed(path: Path, ctx: Context, chunks: Chunks, stream: bool) -> int:
@@ -771,7 +862,8 @@ def _read_parsed(path: Path, ctx: Context, chunks: Chunks, stream: bool) -> int:
 def read_decp_json(path: Path | str, today: date | None = None,
                    stream: bool | None = None, communes: set[str] | None = None,
                    chunk_size: int | None = None, fast: bool = True,
-                   source_name: str | None = None, compact: bool = False) -> DecpFile:
+                   source_name: str | None = None, compact: bool = False,
+                   helpers: int | None = None) -> DecpFile:
     """Read one DECP JSON file.
 
     Parameters
@@ -798,6 +890,12 @@ def read_decp_json(path: Path | str, today: date | None = None,
         Hold the contracts' repeated texts as categories in ``frames`` (see
         :func:`.tables.compact_table`; the build's reading, :func:`.tables.restore_frame`
         undoes it).
+    helpers
+        Helper processes that read tasks of :data:`TASK_RECORDS` records while this process
+        reads others (see :mod:`analysis.workers`; default: :func:`.workers.helper_count` for
+        files over :data:`SHARE_THRESHOLD`, none otherwise). The tables and the quarantine are
+        the same whatever their number; only where the frames are cut into chunks differs
+        (each task ends one).
 
     Returns
     -------
@@ -822,10 +920,20 @@ def read_decp_json(path: Path | str, today: date | None = None,
             result = DecpFile(path=str(path), communes=communes, compact=compact)
             ctx = Context(source_name or str(path), today, communes, _to_json)
             chunks = Chunks(result, chunk_size, CONTRACT_COLUMNS)
+            if helpers is None:
+                helpers = workers.helper_count() if path.is_file() \
+                    and path.stat().st_size > SHARE_THRESHOLD else 0
+            # What a helper forks with: the file, the rules' context, how to cut the frames.
+            _HELPER.update(path=path, reader=_Reader(ctx, stream), compact=compact,
+                           chunk_size=chunks.size)
             try:
-                result.read = _read_mapped(path, ctx, chunks, stream)
+                with workers.Helpers(helpers, _helper_start) as pool:
+                    _HELPER.clear()
+                    result.read = _read_mapped(path, ctx, chunks, stream, pool)
             except _Fallback:
                 result = None
+            finally:
+                _HELPER.clear()
         if result is None:
             result = DecpFile(path=str(path), communes=communes, compact=compact)
             ctx = Context(source_name or str(path), today, communes, _to_json)

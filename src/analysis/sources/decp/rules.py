@@ -754,19 +754,24 @@ class Records:
 
 # --- Quarantine entries --------------------------------------------------------------------------
 
+def _same(value: Any) -> Any:
+    return value
+
+
 class Context:
     """What the rules need across the batches of a file: the day of reading, the reference
     communes, the lookups of distinct values, and the quarantine entries found."""
 
     def __init__(self, path: str, today: date, communes: set[str] | None,
-                 plain: Callable[[Any], Any] = lambda value: value):
+                 plain: Callable[[Any], Any] = _same, region: tuple | None = None):
         self.path = path
         self.today = today
         self.today_days = (today - _EPOCH).days
         self.first_day = (date(_FIRST_VALID_YEAR, 1, 1) - _EPOCH).days
         self.communes = communes
         self.plain = plain
-        self.region = region_in_force()  # read once: the région cannot change within a file
+        # Read once: the région cannot change within a file (a helper process is given it).
+        self.region = region_in_force() if region is None else region
         self.entries: list = []  # (ordinal, rank, sequence, is_reject, Reject)
         self.buyers = Lookup(self._buyer)
         self.kinds = Lookup(self._kind)
@@ -776,6 +781,11 @@ class Context:
               message: str) -> None:
         self.entries.append((ordinal, rank, len(self.entries), reject,
                              Reject(SOURCE, self.path, where, rule, shorten(message))))
+
+    def add_entries(self, entries: list) -> None:
+        """Entries found by another context on other records of the same file (a helper
+        process's): their order among a record's entries is kept."""
+        self.entries.extend(entries)
 
     def sorted_entries(self) -> tuple[list[Reject], list[Reject]]:
         """(rejects, warnings) by record, then rank, then as found."""

@@ -45,13 +45,14 @@ from __future__ import annotations
 import re
 from datetime import date
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ... import workers
 from ...identifiers import siret_valid
 from ..base import SourceFileError
 from ..tabular import read_csv
@@ -310,33 +311,48 @@ def _contract_key(t: _Table) -> np.ndarray:
                                                 null_replacement="")
         key = composite if key is None else pc.coalesce(
             key, pc.binary_join_element_wise(_SEP, composite, _EMPTY))
-    group_of_row, _ = _encode(key)
-    return group_of_row
+    return pc.fill_null(pc.dictionary_encode(key).indices, -1).to_numpy(
+        zero_copy_only=False).astype(np.int64)
 
 
-def _parts(path: Path, part_rows: int):
+class _Part(NamedTuple):
+    """One part of a large Parquet file: where its rows are and how they number."""
+
+    groups: list[int]              # the row groups it is read from
+    rows: slice | None             # its rows within those groups (``None``: see ``lines``)
+    lines: np.ndarray              # the file line of each of its rows (2 for the first row)
+    contract: np.ndarray           # the contract of each row, numbered from 0 within the part
+    offset: int                    # contracts of the parts before it
+
+
+def _parts(path: Path, part_rows: int) -> list[_Part]:
     """A large Parquet file in parts of about ``part_rows`` rows, every row of a contract in
-    the same part: yields (table of the part, the file line of each of its rows, the contract
-    of each row numbered from 0 within the part).
+    the same part.
 
-    Only the key columns are read whole first. When the rows of each contract follow one
-    another (as decp-processing writes them), a part is a run of rows cut at a contract's
-    boundary, read from the row groups it spans (the trailing contract of a row group goes
-    with the next part). Otherwise, rows go to parts by their contract's number modulo the
-    number of parts, and each part is read by filtering every row group in turn.
+    Only the key columns are read whole. When the rows of each contract follow one another (as
+    decp-processing writes them), a part is a run of rows cut at a contract's boundary, read
+    from the row groups it spans (the trailing contract of a row group goes with the next
+    part). Otherwise, rows go to parts by their contract's number modulo the number of parts,
+    and each part is read by filtering every row group in turn.
     """
     file, wanted = _parquet_file(path)
     n = file.metadata.num_rows
     n_groups = file.metadata.num_row_groups
     _as_table(path, file.schema_arrow.empty_table().select(wanted))  # the required columns
-    keys = [name for name in wanted if _canonical(name) in {"uid", "acheteur_id", "id"}]
-    group = _contract_key(_as_table(path, _read_groups(path, file, keys, list(range(n_groups))),
-                                    required=False))
+    every = list(range(n_groups))
+    uid = [name for name in wanted if _canonical(name) == "uid"][:1]
+    key = _as_table(path, _read_groups(path, file, uid, every), required=False) if uid else None
+    if key is None or key.text("uid").null_count:  # the buyer and ``id`` are needed too
+        keys = [name for name in wanted if _canonical(name) in {"uid", "acheteur_id", "id"}]
+        key = _as_table(path, _read_groups(path, file, keys, every), required=False)
+    group = _contract_key(key)
+    del key
     sizes = np.array([file.metadata.row_group(i).num_rows for i in range(n_groups)],
                      dtype=np.int64)
     group_start = np.concatenate([[0], np.cumsum(sizes)])
     changes = np.flatnonzero(group[1:] != group[:-1]) + 1
     contiguous = len(changes) + 1 == int(group.max(initial=-1)) + 1
+    parts: list[_Part] = []
     if contiguous:
         boundaries = np.concatenate([[0], changes, [n]])
         cuts = [0]
@@ -347,18 +363,69 @@ def _parts(path: Path, part_rows: int):
         for a, b in zip(cuts[:-1], cuts[1:]):
             first = int(np.searchsorted(group_start, a, side="right")) - 1
             last = int(np.searchsorted(group_start, b, side="left")) - 1
-            table = _read_groups(path, file, wanted, list(range(first, last + 1)),
-                                 slice(a - int(group_start[first]), b - int(group_start[first])))
-            yield (_as_table(path, table), np.arange(a + 2, b + 2, dtype=np.int64),
-                   group[a:b] - group[a])
-        return
+            parts.append(_Part(list(range(first, last + 1)),
+                               slice(a - int(group_start[first]), b - int(group_start[first])),
+                               np.arange(a + 2, b + 2, dtype=np.int64), group[a:b] - group[a],
+                               int(group[a])))
+        return parts
     count = -(-n // part_rows)
     part_of = group % count
+    offset = 0
     for k in range(count):
-        mine = part_of == k
-        table = _read_groups(path, file, wanted, list(range(n_groups)), mine)
-        yield (_as_table(path, table), np.flatnonzero(mine) + 2,
-               np.unique(group[mine], return_inverse=True)[1].ravel().astype(np.int64))
+        mine = np.flatnonzero(part_of == k)
+        distinct, contract = np.unique(group[mine], return_inverse=True)
+        parts.append(_Part(list(range(n_groups)), None, mine + 2,
+                           contract.ravel().astype(np.int64), offset))
+        offset += len(distinct)
+    return parts
+
+
+def _part_table(path: Path, file, wanted: list[str], part: _Part) -> _Table:
+    """The rows of one part."""
+    if part.rows is not None:
+        return _as_table(path, _read_groups(path, file, wanted, part.groups, part.rows))
+    mask = np.zeros(file.metadata.num_rows, dtype=bool)
+    mask[part.lines - 2] = True
+    return _as_table(path, _read_groups(path, file, wanted, part.groups, mask))
+
+
+# --- Parts folded in helper processes (:mod:`analysis.workers`) ----------------------------------
+
+#: What a helper process inherits of the reading that forked it: the file's path, the rules'
+#: context (its lookups of distinct values so far) and the padded place codes.
+_HELPER: dict[str, Any] = {}
+
+
+def _helper_start() -> None:
+    """In a helper process: its own handle on the file; no quarantine entry of the reading that
+    forked it (its entries go back with each part)."""
+    _HELPER["file"], _HELPER["wanted"] = _parquet_file(_HELPER["path"])
+    _HELPER["ctx"].entries = []
+
+
+def _helper_fold(part: _Part) -> tuple:
+    """In a helper process: fold one part into its frames; what the reading needs of it."""
+    ctx, path = _HELPER["ctx"], _HELPER["path"]
+    with arrow_pool():
+        table = _part_table(path, _HELPER["file"], _HELPER["wanted"], part)
+        result = DecpFile(path=str(path), compact=_HELPER["compact"])
+        n_groups = _fold_part(table, result, ctx, part, _HELPER["places"],
+                              _HELPER["chunk_size"])
+    entries, ctx.entries = ctx.entries, []
+    return result.frames, result.produced, entries, result.read, result.merged, n_groups
+
+
+def _fold_part(table: "_Table", result: DecpFile, ctx: Context, part: _Part, places: dict,
+               chunk_size: int | None) -> int:
+    """Fold one part of a file into ``result``'s frames (chunks of at most ``chunk_size``
+    contracts, the last one ending with the part); the number of contracts folded."""
+    if not table.n:
+        return 0
+    chunks = Chunks(result, chunk_size, CONTRACT_COLUMNS + CONTRACT_EXTRA)
+    fold = _Fold(table, result, ctx, part.lines, part.offset, part.contract, places)
+    chunks.add(fold.run())
+    chunks.close()
+    return fold.n_groups
 
 
 # --- Codes typed as integers ---------------------------------------------------------------------
@@ -468,7 +535,7 @@ def _cells(table: _Table, name: str, at: np.ndarray) -> pa.Array:
 def read_decp_table(path: Path | str, today: date | None = None,
                     communes: set[str] | None = None, chunk_size: int | None = None,
                     part_rows: int = PART_ROWS, source_name: str | None = None,
-                    compact: bool = False) -> DecpFile:
+                    compact: bool = False, helpers: int | None = None) -> DecpFile:
     """Read a consolidated tabular DECP file into the same tables as the JSON reader.
 
     Parameters
@@ -493,6 +560,10 @@ def read_decp_table(path: Path | str, today: date | None = None,
         Hold the contracts' repeated texts as categories in ``frames`` (see
         :func:`.tables.compact_table`; the build's reading, :func:`.tables.restore_frame`
         undoes it).
+    helpers
+        Helper processes that fold parts of a large Parquet file while this process folds
+        others (see :mod:`analysis.workers`; default :func:`.workers.helper_count`, ``0``:
+        none). The result is the same whatever their number.
 
     Raises
     ------
@@ -504,23 +575,41 @@ def read_decp_table(path: Path | str, today: date | None = None,
     today = today or date.today()
     result = DecpFile(path=str(path), communes=communes, compact=compact)
     ctx = Context(source_name or str(path), today, communes)
-    chunks = Chunks(result, chunk_size, CONTRACT_COLUMNS + CONTRACT_EXTRA)
-    with arrow_pool():
-        if path.suffix.lower() == ".parquet" and _parquet_file(path)[0].metadata.num_rows \
-                > part_rows:
-            parts = _parts(path, part_rows)
+    parts = path.suffix.lower() == ".parquet" and \
+        _parquet_file(path)[0].metadata.num_rows > part_rows
+    helpers = (workers.helper_count() if helpers is None else helpers) if parts else 0
+    places: dict = {}
+    # What a helper forks with: the file, the rules' context, how to cut the frames.
+    _HELPER.update(path=path, ctx=ctx, places=places, compact=compact, chunk_size=chunk_size)
+    with arrow_pool(), workers.Helpers(helpers, _helper_start) as pool:
+        _HELPER.clear()
+        if parts:
+            plan = _parts(path, part_rows)
+            file, wanted = _parquet_file(path)
         else:
             table = _read_table(path)
-            parts = iter([(table, np.arange(2, table.n + 2, dtype=np.int64), None)])
-            del table
-        offset, places = 0, {}
-        for table, lines, contract in parts:
-            if table.n:
-                fold = _Fold(table, result, ctx, lines, offset, contract, places)
-                chunks.add(fold.run())
-                offset += fold.n_groups
-            del table
-        chunks.close()
+            plan = [_Part([], None, np.arange(2, table.n + 2, dtype=np.int64), None, 0)]
+
+        def fold_here(k: int) -> tuple:
+            t = _part_table(path, file, wanted, plan[k]) if parts else table
+            done = DecpFile(path=str(path), compact=compact)
+            n_groups = _fold_part(t, done, ctx, plan[k], places, chunk_size)
+            return done.frames, done.produced, [], done.read, done.merged, n_groups
+
+        # Each part ends a chunk of the frames; they are added in the parts' order.
+        for k, _, done in pool.in_order(len(plan), fold_here, _helper_fold,
+                                        workers.sequence(plan)):
+            frames, produced, entries, read, merged, done = done
+            for name, chunks in frames.items():
+                result.frames[name].extend(chunks)
+            result.produced += produced
+            ctx.add_entries(entries)
+            result.read += read
+            result.merged += merged
+            if parts and len(plan[k].contract) and done != int(plan[k].contract.max()) + 1:
+                raise RuntimeError(f"{path} : partie {k} : {done} marchés lus, "
+                                   f"{int(plan[k].contract.max()) + 1} prévus")
+        plan = table = None
     result.quarantine.rejects, result.quarantine.warnings = ctx.sorted_entries()
     if not chunk_size:
         as_rows(result)
