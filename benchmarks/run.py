@@ -52,6 +52,11 @@ TARGETS = {"ingest_floor_share": 0.5, "ingest_vs_naive": 5.0, "ingest_1m_peak_gb
 # --- Measuring -------------------------------------------------------------------------------------
 
 
+def _shown(path: Path) -> str:
+    """A path for the log: from the repository when inside it (``BENCH_DATA`` may be outside)."""
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+
+
 def measure(cmd: list[str], env: dict | None = None, cwd: Path = ROOT) -> dict:
     """Run ``cmd`` in a fresh process: wall time, CPU, peak RSS (``wait4``), and its JSON line."""
     full_env = {**os.environ, **(env or {})}
@@ -438,7 +443,7 @@ def _warehouse(scale: float, log=print) -> Path:
     raw = dataset(scale, decp_only=False, log=log)
     processed = raw.with_name(raw.name + "-processed")
     if not (processed / ".complete").is_file():
-        log(f"  construction de l'entrepôt (échelle {scale:g}) dans {processed.relative_to(ROOT)}")
+        log(f"  construction de l'entrepôt (échelle {scale:g}) dans {_shown(processed)}")
         shutil.rmtree(processed, ignore_errors=True)
         subprocess.run([str(BIN / "observatoire"), "build", "--raw", str(raw), "--quiet"],
                        check=True, cwd=ROOT, stdout=subprocess.DEVNULL,
@@ -457,7 +462,7 @@ def _many_buyers(processed: Path, buyers: int, log=print) -> Path:
     out = processed.with_name(f"{processed.name}-{buyers}-acheteurs")
     if (out / ".complete").is_file():
         return out
-    log(f"  entrepôt dérivé à {buyers} acheteurs dans {out.relative_to(ROOT)}")
+    log(f"  entrepôt dérivé à {buyers} acheteurs dans {_shown(out)}")
     shutil.rmtree(out, ignore_errors=True)
     source, target = processed / "warehouse", out / "warehouse"
     target.mkdir(parents=True)
