@@ -145,3 +145,20 @@ def test_parquet_read_with_helpers_is_the_same(generated):
     _same_reading(alone, shared)
     whole = read_decp_table(path, today=TODAY, chunk_size=300)  # one part, no helper
     _same_reading(whole, shared)
+
+
+def _array(spec):
+    import numpy as np
+
+    return np.arange(spec, dtype=np.int64)
+
+
+def test_a_helpers_arrays_can_be_written_to():
+    """A helper's result comes back in mapped pages; its arrays are as writable as any."""
+    with workers.Helpers(1) as pool:
+        got = [r for _, _, r in pool.in_order(4, lambda k: _array(1000 + k), _array,
+                                                  lambda k: 1000 + k)]
+    assert [len(a) for a in got] == [1000, 1001, 1002, 1003]
+    for array in got:
+        array[:10] = -1
+        assert array[10] == 10 and (array[:10] == -1).all()

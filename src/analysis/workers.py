@@ -110,10 +110,11 @@ _ALIGN = 64
 
 def _load(name: str) -> Any:
     """A result left by :func:`_run`: its buffers are the file's pages, mapped, not copied (the
-    file is removed at once; its pages go when the last array using them does)."""
+    file is removed at once; its pages go when the last array using them does). The mapping is
+    private: an array written to later gets its own copy of the pages written, as any array."""
     try:
         with open(name, "rb") as source:
-            mapped = mmap.mmap(source.fileno(), 0, access=mmap.ACCESS_READ)
+            mapped = mmap.mmap(source.fileno(), 0, access=mmap.ACCESS_COPY)
     finally:
         os.unlink(name)
     whole = memoryview(mapped)
