@@ -32,7 +32,7 @@ import sys
 import tempfile
 from concurrent.futures import (FIRST_COMPLETED, CancelledError, Future, ProcessPoolExecutor,
                                 wait)
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Iterator
 
 #: Helper processes at most, whatever the cores (each holds a copy of the readers' lookups).
 MAX_HELPERS = 3
@@ -180,8 +180,8 @@ class Helpers:
             self.folder = None
 
     def in_order(self, n: int, local: Callable[[int], Any], remote: Callable[[Any], Any],
-                 specs: Callable[[int], Any]) -> Iterator[tuple[int, bool, Any]]:
-        """Run tasks ``0 … n-1``; yield ``(task, ran_here, result)`` in task order.
+                 specs: Callable[[int], Any]) -> Iterator[tuple[int, Any]]:
+        """Run tasks ``0 … n-1``; yield ``(task, result)`` in task order.
 
         Parameters
         ----------
@@ -204,10 +204,10 @@ class Helpers:
         """
         if self.pool is None or n < 2:
             for k in range(n):
-                yield k, True, local(k)
+                yield k, local(k)
             return
         queued: dict[int, Future] = {}
-        ready: dict[int, tuple[bool, Any]] = {}
+        ready: dict[int, Any] = {}
         taken = 0   # tasks 0 … taken-1 are taken
         shown = 0   # tasks 0 … shown-1 are yielded
 
@@ -229,28 +229,27 @@ class Helpers:
             for k in [k for k, future in queued.items() if future.done()]:
                 future = queued.pop(k)
                 try:
-                    ready[k] = (False, _load(future.result()))
+                    ready[k] = _load(future.result())
                 except (Exception, CancelledError):  # the error as a reading here raises it
-                    ready[k] = (True, local(k))
+                    ready[k] = local(k)
 
         try:
             while shown < n:
                 hand_out()
                 collect(block=False)
                 while shown in ready:
-                    here, result = ready.pop(shown)
-                    yield shown, here, result
+                    yield shown, ready.pop(shown)
                     shown += 1
                 if shown == n:
                     break
                 if taken < n:  # the next task, here
                     k, taken = taken, taken + 1
-                    ready[k] = (True, local(k))
+                    ready[k] = local(k)
                     continue
                 stolen = next((k for k in sorted(queued) if queued[k].cancel()), None)
                 if stolen is not None:  # handed out, not started: run here
                     del queued[stolen]
-                    ready[stolen] = (True, local(stolen))
+                    ready[stolen] = local(stolen)
                     continue
                 collect(block=True)
         finally:
@@ -262,8 +261,3 @@ class Helpers:
                 if future.done() and not future.cancelled() and future.exception() is None:
                     with contextlib.suppress(OSError):
                         os.unlink(future.result())
-
-
-def sequence(items: Sequence) -> Callable[[int], Any]:
-    """``specs`` for tasks described by a list."""
-    return items.__getitem__

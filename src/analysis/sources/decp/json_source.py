@@ -787,28 +787,26 @@ def _share(mapped: mmap.mmap, segments: list, reader: "_Reader", chunks: Chunks,
     def here(k: int) -> tuple:
         number, first, stop, at = tasks[k]
         raws, kind = segments[number]
-        done = DecpFile(path=result.path, compact=result.compact)
-        _task(reader, raws[first:stop], kind, first, at, done, chunks.size)
-        return done.frames, done.produced, []
+        return _task(reader, raws[first:stop], kind, first, at, result.compact, chunks.size), []
 
     # Each task ends a chunk of the frames; they are added in the tasks' order.
-    for _, _, (frames, produced, entries) in pool.in_order(len(tasks), here, _helper_task,
-                                                           spec):
-        for name, pieces in frames.items():
-            result.frames[name].extend(pieces)
-        result.produced += produced
+    for _, (done, entries) in pool.in_order(len(tasks), here, _helper_task, spec):
+        result.add(done)
         ctx.add_entries(entries)
     return ordinal
 
 
 def _task(reader: "_Reader", raws: list, kind: str | None, first: int, ordinal: int,
-          result: DecpFile, chunk_size: int) -> None:
-    """Records ``raws`` (the ``first``-th of their list onwards) by batches, into ``result``'s
-    frames: chunks of at most ``chunk_size`` contracts, the last one ending with the task."""
-    chunks = Chunks(result, chunk_size, CONTRACT_COLUMNS)
+          compact: bool, chunk_size: int) -> DecpFile:
+    """Records ``raws`` (the ``first``-th of their list onwards) read on their own, by batches:
+    their frames, in chunks of at most ``chunk_size`` contracts, the last one ending with the
+    task."""
+    done = DecpFile(path=reader.ctx.path, compact=compact)
+    chunks = Chunks(done, chunk_size, CONTRACT_COLUMNS)
     for at in range(0, len(raws), BATCH):
         chunks.add(reader.batch(raws[at:at + BATCH], kind, first + at, ordinal + at))
     chunks.close()
+    return done
 
 
 #: What a helper process inherits of the reading that forked it (see :mod:`analysis.workers`).
@@ -832,11 +830,11 @@ def _helper_task(spec: tuple) -> tuple:
     raws = _RAWS.decode(b"[" + mapped[start:end] + b"]")
     if len(raws) != count:
         raise _Fallback("enregistrements relus en nombre différent")
-    result = DecpFile(path=str(_HELPER["path"]), compact=_HELPER["compact"])
     with arrow_pool():
-        _task(reader, raws, kind, first, ordinal, result, _HELPER["chunk_size"])
+        done = _task(reader, raws, kind, first, ordinal, _HELPER["compact"],
+                     _HELPER["chunk_size"])
     entries, reader.ctx.entries = reader.ctx.entries, []
-    return result.frames, result.produced, entries
+    return done, entries
 
 
 def _read_parsed(path: Path, ctx: Context, chunks: Chunks, stream: bool) -> int:

@@ -754,24 +754,19 @@ class Records:
 
 # --- Quarantine entries --------------------------------------------------------------------------
 
-def _same(value: Any) -> Any:
-    return value
-
-
 class Context:
     """What the rules need across the batches of a file: the day of reading, the reference
     communes, the lookups of distinct values, and the quarantine entries found."""
 
     def __init__(self, path: str, today: date, communes: set[str] | None,
-                 plain: Callable[[Any], Any] = _same, region: tuple | None = None):
+                 plain: Callable[[Any], Any] = lambda value: value):
         self.path = path
         self.today = today
         self.today_days = (today - _EPOCH).days
         self.first_day = (date(_FIRST_VALID_YEAR, 1, 1) - _EPOCH).days
         self.communes = communes
         self.plain = plain
-        # Read once: the région cannot change within a file (a helper process is given it).
-        self.region = region_in_force() if region is None else region
+        self.region = region_in_force()  # read once: the région cannot change within a file
         self.entries: list = []  # (ordinal, rank, sequence, is_reject, Reject)
         self.buyers = Lookup(self._buyer)
         self.kinds = Lookup(self._kind)

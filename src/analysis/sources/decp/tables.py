@@ -74,6 +74,15 @@ class DecpFile:
     quarantine: Quarantine = field(default_factory=Quarantine)
     compact: bool = False  # contracts' repeated texts as categories (:func:`compact_table`)
 
+    def add(self, part: "DecpFile") -> None:
+        """Take the frames and counts of ``part`` (a part of the same file read on its own),
+        after those already held."""
+        for name, chunks in part.frames.items():
+            self.frames[name].extend(chunks)
+        self.produced += part.produced
+        self.read += part.read
+        self.merged += part.merged
+
     def flush(self) -> None:
         """Turn the row dictionaries held (:attr:`contracts`…) into typed frames and free them."""
         self.produced += len(self.contracts) + len(self.concessions)

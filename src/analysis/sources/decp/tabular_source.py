@@ -404,28 +404,28 @@ def _helper_start() -> None:
 
 
 def _helper_fold(part: _Part) -> tuple:
-    """In a helper process: fold one part into its frames; what the reading needs of it."""
+    """In a helper process: one part folded; what the reading needs of it."""
     ctx, path = _HELPER["ctx"], _HELPER["path"]
     with arrow_pool():
         table = _part_table(path, _HELPER["file"], _HELPER["wanted"], part)
-        result = DecpFile(path=str(path), compact=_HELPER["compact"])
-        n_groups = _fold_part(table, result, ctx, part, _HELPER["places"],
-                              _HELPER["chunk_size"])
+        done, n_groups = _fold_part(path, table, ctx, part, _HELPER["places"],
+                                    _HELPER["chunk_size"], _HELPER["compact"])
     entries, ctx.entries = ctx.entries, []
-    return result.frames, result.produced, entries, result.read, result.merged, n_groups
+    return done, n_groups, entries
 
 
-def _fold_part(table: "_Table", result: DecpFile, ctx: Context, part: _Part, places: dict,
-               chunk_size: int | None) -> int:
-    """Fold one part of a file into ``result``'s frames (chunks of at most ``chunk_size``
-    contracts, the last one ending with the part); the number of contracts folded."""
+def _fold_part(path: Path, table: "_Table", ctx: Context, part: _Part, places: dict,
+               chunk_size: int | None, compact: bool) -> tuple[DecpFile, int]:
+    """One part of a file folded on its own: its frames (chunks of at most ``chunk_size``
+    contracts, the last one ending with the part) and counts, and its number of contracts."""
+    done = DecpFile(path=str(path), compact=compact)
     if not table.n:
-        return 0
-    chunks = Chunks(result, chunk_size, CONTRACT_COLUMNS + CONTRACT_EXTRA)
-    fold = _Fold(table, result, ctx, part.lines, part.offset, part.contract, places)
+        return done, 0
+    chunks = Chunks(done, chunk_size, CONTRACT_COLUMNS + CONTRACT_EXTRA)
+    fold = _Fold(table, done, ctx, part.lines, part.offset, part.contract, places)
     chunks.add(fold.run())
     chunks.close()
-    return fold.n_groups
+    return done, fold.n_groups
 
 
 # --- Codes typed as integers ---------------------------------------------------------------------
@@ -592,22 +592,15 @@ def read_decp_table(path: Path | str, today: date | None = None,
 
         def fold_here(k: int) -> tuple:
             t = _part_table(path, file, wanted, plan[k]) if parts else table
-            done = DecpFile(path=str(path), compact=compact)
-            n_groups = _fold_part(t, done, ctx, plan[k], places, chunk_size)
-            return done.frames, done.produced, [], done.read, done.merged, n_groups
+            return (*_fold_part(path, t, ctx, plan[k], places, chunk_size, compact), [])
 
         # Each part ends a chunk of the frames; they are added in the parts' order.
-        for k, _, done in pool.in_order(len(plan), fold_here, _helper_fold,
-                                        workers.sequence(plan)):
-            frames, produced, entries, read, merged, done = done
-            for name, chunks in frames.items():
-                result.frames[name].extend(chunks)
-            result.produced += produced
+        for k, (done, n_groups, entries) in pool.in_order(len(plan), fold_here, _helper_fold,
+                                                          plan.__getitem__):
+            result.add(done)
             ctx.add_entries(entries)
-            result.read += read
-            result.merged += merged
-            if parts and len(plan[k].contract) and done != int(plan[k].contract.max()) + 1:
-                raise RuntimeError(f"{path} : partie {k} : {done} marchés lus, "
+            if parts and len(plan[k].contract) and n_groups != int(plan[k].contract.max()) + 1:
+                raise RuntimeError(f"{path} : partie {k} : {n_groups} marchés lus, "
                                    f"{int(plan[k].contract.max()) + 1} prévus")
         plan = table = None
     result.quarantine.rejects, result.quarantine.warnings = ctx.sorted_entries()
